@@ -1,0 +1,62 @@
+"""The ASGI application: routes of every surface, error handlers, path normalization."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from fastapi import Depends, FastAPI
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from glmserve import __version__
+from glmserve.api import zai
+from glmserve.api.deps import glmserve
+from glmserve.api.errors import install_error_handlers
+from glmserve.app import GlmServe
+
+__all__ = ["create_app"]
+
+ZAI_PREFIX = "/api/paas/v4"
+
+
+class _CollapseSlashes:
+    """``//`` in a path becomes ``/``: clients that join a base URL ending in ``/`` with a
+    path starting with ``/`` send ``/api/paas/v4//chat/completions``."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and "//" in scope["path"]:
+            path = re.sub(r"/{2,}", "/", scope["path"])
+            scope = {**scope, "path": path, "raw_path": path.encode()}
+        await self.app(scope, receive, send)
+
+
+def create_app(app: GlmServe) -> FastAPI:
+    api = FastAPI(title="glmserve", version=__version__, docs_url="/docs", redoc_url=None)
+    api.state.glmserve = app
+    install_error_handlers(api)
+    api.include_router(zai.router, prefix=ZAI_PREFIX)
+    api.add_api_route("/health", _health, methods=["GET"])
+    api.add_middleware(_CollapseSlashes)
+    return api
+
+
+async def _health(app: GlmServe = Depends(glmserve)) -> dict[str, Any]:
+    """Liveness and what each engine is doing."""
+    models = []
+    for model in app.models:
+        stats = model.engine.stats()
+        models.append(
+            {
+                "model": model.code,
+                "context_size": model.context_size,
+                "running": stats.running,
+                "waiting": stats.waiting,
+                "finished": stats.finished,
+                "cancelled": stats.cancelled,
+                "generated_tokens": stats.generated_tokens,
+            }
+        )
+    return {"status": "ok", "models": models}

@@ -1,0 +1,81 @@
+"""The ``glmserve`` command."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from glmserve import __version__
+from glmserve.config import ConfigError, Settings, load_settings
+from glmserve.engine.weights import WeightsError
+
+__all__ = ["main"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="glmserve", description="Serve the Z.AI GLM API.")
+    parser.add_argument("--version", action="version", version=f"glmserve {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="start the HTTP server")
+    serve.add_argument("--host", help="address to listen on (default 127.0.0.1; env GLMSERVE_HOST)")
+    serve.add_argument("--port", type=int, help="port (default 8080; env GLMSERVE_PORT)")
+    serve.add_argument("--config", help="TOML config file (env GLMSERVE_CONFIG)")
+    serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    args = parser.parse_args(argv)
+    return _serve(args)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    try:
+        settings = load_settings(args.config, host=args.host, port=args.port)
+    except ConfigError as exc:
+        print(f"glmserve: configuration error: {exc}", file=sys.stderr)
+        return 2
+
+    import uvicorn
+
+    from glmserve.api.server import create_app
+    from glmserve.app import GlmServe
+
+    try:
+        app = GlmServe.load(settings)
+    except (ConfigError, WeightsError) as exc:
+        print(f"glmserve: cannot start: {exc}", file=sys.stderr)
+        return 2
+    try:
+        _announce(settings, app)
+        uvicorn.run(
+            create_app(app),
+            host=settings.host,
+            port=settings.port,
+            log_level=args.log_level,
+            timeout_graceful_shutdown=30,
+        )
+    finally:
+        app.close()
+    return 0
+
+
+def _announce(settings: Settings, app: object) -> None:
+    from glmserve.app import GlmServe
+
+    assert isinstance(app, GlmServe)
+    host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    base = f"http://{host}:{settings.port}"
+    lines = [
+        f"glmserve {__version__} on {base}",
+        f"  Z.AI base URL: {base}/api/paas/v4/",
+        "  models:",
+    ]
+    for model in app.models:
+        lines.append(
+            f"    {model.code:<16} context {model.context_size:<7} "
+            f"template {model.template_origin:<22} {model.gguf}"
+        )
+    print("\n".join(lines), flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

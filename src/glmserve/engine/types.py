@@ -1,0 +1,127 @@
+"""The engine interface: prompt tokens in, a stream of tokens with their text out.
+
+Every backend (embedded llama.cpp today; a batched scheduler and remote vLLM/SGLang
+workers later) implements ``Engine``. Upper layers see only these types.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+__all__ = [
+    "SamplingParams",
+    "GenerationRequest",
+    "TokenOut",
+    "Usage",
+    "FinishReason",
+    "EngineInfo",
+    "EngineStats",
+    "Generation",
+    "Engine",
+]
+
+FinishReason = Literal["stop", "length", "cancelled", "error"]
+
+
+@dataclass(frozen=True)
+class SamplingParams:
+    """Per-request sampling; ``temperature == 0`` means greedy decoding."""
+
+    temperature: float = 1.0
+    top_p: float = 1.0
+    top_k: int = 0
+    min_p: float = 0.0
+    repetition_penalty: float = 1.0
+    frequency_penalty: float = 0.0
+    presence_penalty: float = 0.0
+    seed: int | None = None
+
+    @property
+    def greedy(self) -> bool:
+        return self.temperature == 0.0
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    prompt_tokens: Sequence[int]
+    max_tokens: int
+    sampling: SamplingParams = field(default_factory=SamplingParams)
+    stop: tuple[str, ...] = ()
+    """Stop strings: generation ends at the first one, which is not part of the text."""
+
+
+@dataclass(frozen=True)
+class TokenOut:
+    """One generated token and the text it releases.
+
+    ``text`` may be empty while a multi-byte character or a possible stop string is
+    still incomplete; the held-back text comes out with a later token.
+    """
+
+    token_id: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Usage:
+    prompt_tokens: int = 0
+    cached_tokens: int = 0
+    """Prompt tokens whose KV state was reused rather than computed."""
+    completion_tokens: int = 0
+
+
+@dataclass(frozen=True)
+class EngineInfo:
+    """Facts about the loaded weights that the chat layer needs."""
+
+    context_size: int
+    trained_context: int
+    chat_template: str | None
+    bos_token: str
+    eos_token: str
+    description: str
+
+
+@dataclass(frozen=True)
+class EngineStats:
+    running: int
+    waiting: int
+    finished: int
+    cancelled: int
+    generated_tokens: int
+
+
+class Generation(ABC):
+    """A running generation: iterate it for tokens, then read finish_reason and usage."""
+
+    finish_reason: FinishReason | None = None
+    usage: Usage = Usage()
+    error: str | None = None
+
+    @abstractmethod
+    def __aiter__(self) -> AsyncIterator[TokenOut]: ...
+
+    @abstractmethod
+    def cancel(self) -> None:
+        """Stop generating within one decode step and free the engine."""
+
+
+class Engine(ABC):
+    info: EngineInfo
+
+    @abstractmethod
+    def tokenize(self, text: str) -> list[int]:
+        """Tokens of a rendered prompt: special tokens parsed, BOS added if the model wants it."""
+
+    @abstractmethod
+    def start(self, request: GenerationRequest) -> Generation:
+        """Queue a generation; it runs as soon as the engine is free."""
+
+    @abstractmethod
+    def stats(self) -> EngineStats: ...
+
+    @abstractmethod
+    def close(self) -> None: ...

@@ -1,0 +1,124 @@
+"""The served models: catalog entry, running engine and chat template, by model code."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from glmserve.catalog import ModelSpec
+from glmserve.chat.formats import BUILTIN_FORMATS, PromptFormat
+from glmserve.chat.template import ChatTemplate, TemplateError
+from glmserve.config import ConfigError, ModelConfig, Settings
+from glmserve.engine.llama import LlamaEngine
+from glmserve.engine.types import Engine
+from glmserve.engine.weights import default_model_path
+
+__all__ = ["ServedModel", "ModelRegistry", "load_models"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ServedModel:
+    config: ModelConfig
+    engine: Engine
+    template: ChatTemplate
+    template_origin: str
+    """Where the chat template came from: "gguf" or "built-in:<name>"."""
+    stop: tuple[str, ...]
+    """Strings that end the assistant's turn in the prompt format (built-in formats)."""
+    trim: bool
+    gguf: Path
+    created: int
+
+    @property
+    def spec(self) -> ModelSpec:
+        return self.config.spec
+
+    @property
+    def code(self) -> str:
+        return self.config.code
+
+    @property
+    def context_size(self) -> int:
+        return self.engine.info.context_size
+
+
+class ModelRegistry:
+    def __init__(self, models: list[ServedModel]) -> None:
+        self._models = {m.code: m for m in models}
+
+    def get(self, code: str) -> ServedModel | None:
+        return self._models.get(code)
+
+    def __iter__(self) -> Iterator[ServedModel]:
+        return iter(self._models.values())
+
+    def close(self) -> None:
+        for model in self._models.values():
+            model.engine.close()
+
+
+def load_models(settings: Settings, *, progress: bool = True) -> ModelRegistry:
+    """Load every configured model; raise ConfigError if one cannot be served."""
+    loaded: list[ServedModel] = []
+    try:
+        for config in settings.models:
+            loaded.append(_load(config, settings, progress))
+    except BaseException:
+        for model in loaded:
+            model.engine.close()
+        raise
+    return ModelRegistry(loaded)
+
+
+def _load(config: ModelConfig, settings: Settings, progress: bool) -> ServedModel:
+    path = config.gguf or default_model_path(settings.cache_dir, progress=progress)
+    log.info("loading %s from %s", config.code, path)
+    try:
+        engine = LlamaEngine(
+            path,
+            context_size=config.context_size,
+            threads=config.threads,
+            batch_size=config.batch_size,
+            cap_to_trained_context=not config.context_explicit,
+        )
+    except (ValueError, RuntimeError, OSError) as exc:
+        raise ConfigError(f"model {config.code}: cannot load {path}: {exc}") from None
+    fmt = _format(config, engine)
+    try:
+        template = _template(config, engine, fmt)
+    except ConfigError:
+        engine.close()
+        raise
+    return ServedModel(
+        config=config,
+        engine=engine,
+        template=template,
+        template_origin="gguf" if fmt is None else f"built-in:{fmt.name}",
+        stop=fmt.stop if fmt else (),
+        trim=fmt.trim if fmt else False,
+        gguf=path,
+        created=int(time.time()),
+    )
+
+
+def _format(config: ModelConfig, engine: Engine) -> PromptFormat | None:
+    """The built-in format to use, or None when the weights carry a chat template."""
+    if engine.info.chat_template:
+        return None
+    return BUILTIN_FORMATS[config.spec.builtin_format]
+
+
+def _template(config: ModelConfig, engine: Engine, fmt: PromptFormat | None) -> ChatTemplate:
+    info = engine.info
+    source = fmt.template if fmt else info.chat_template or ""
+    try:
+        return ChatTemplate(
+            source, bos_token=info.bos_token, eos_token=info.eos_token, name=config.code
+        )
+    except TemplateError as exc:
+        raise ConfigError(f"model {config.code}: {exc}") from None

@@ -1,0 +1,96 @@
+"""Chat completion responses and stream chunks, shaped as Z.AI sends them.
+
+Non-stream: ``id``, ``request_id``, ``created`` (seconds), ``model``, ``choices``,
+``usage`` with ``prompt_tokens_details.cached_tokens`` always present. Stream: one
+``data:`` event per delta; the chunk with ``finish_reason`` carries ``usage``; then
+``data: [DONE]``. ``object`` is added for OpenAI clients (the Z.AI SDKs ignore it).
+
+Chunks are encoded on the token hot path, so the constant head of every chunk is
+serialized once per stream.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from glmserve.engine.types import Usage
+
+__all__ = ["usage_body", "completion_body", "ChunkEncoder", "DONE_EVENT", "models_body"]
+
+DONE_EVENT = b"data: [DONE]\n\n"
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def usage_body(usage: Usage) -> dict[str, Any]:
+    return {
+        "prompt_tokens": usage.prompt_tokens,
+        "completion_tokens": usage.completion_tokens,
+        "total_tokens": usage.prompt_tokens + usage.completion_tokens,
+        "prompt_tokens_details": {"cached_tokens": usage.cached_tokens},
+    }
+
+
+def completion_body(
+    *,
+    id: str,
+    request_id: str,
+    created: int,
+    model: str,
+    message: dict[str, Any],
+    finish_reason: str,
+    usage: Usage,
+) -> dict[str, Any]:
+    return {
+        "id": id,
+        "request_id": request_id,
+        "created": created,
+        "model": model,
+        "object": "chat.completion",
+        "choices": [{"index": 0, "finish_reason": finish_reason, "message": message}],
+        "usage": usage_body(usage),
+    }
+
+
+class ChunkEncoder:
+    """Encodes the SSE events of one streamed completion."""
+
+    def __init__(self, *, id: str, created: int, model: str) -> None:
+        head = _dumps(
+            {"id": id, "created": created, "model": model, "object": "chat.completion.chunk"}
+        )
+        self._head = "data: " + head[:-1] + ',"choices":['
+
+    def delta(self, **fields: str) -> bytes:
+        """A chunk whose delta holds the given fields (content=..., reasoning_content=...)."""
+        delta = _dumps({"role": "assistant", **fields})
+        return f'{self._head}{{"index":0,"delta":{delta}}}]}}\n\n'.encode()
+
+    def finish(self, finish_reason: str, usage: Usage) -> bytes:
+        """The last chunk: empty content, the finish reason and the usage."""
+        choice = _dumps(
+            {
+                "index": 0,
+                "finish_reason": finish_reason,
+                "delta": {"role": "assistant", "content": ""},
+            }
+        )
+        return f'{self._head}{choice}],"usage":{_dumps(usage_body(usage))}}}\n\n'.encode()
+
+
+def error_event(code: str, message: str) -> bytes:
+    """A mid-stream error, which the Z.AI SDKs raise as APIResponseError."""
+    return f"data: {_dumps({'error': {'code': code, 'message': message}})}\n\n".encode()
+
+
+def models_body(models: list[tuple[str, int]]) -> dict[str, Any]:
+    return {
+        "object": "list",
+        "data": [
+            {"id": code, "object": "model", "created": created, "owned_by": "glmserve"}
+            for code, created in models
+        ],
+    }

@@ -1,0 +1,102 @@
+"""Shared fixtures: the real default model, and a real glmserve server process."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from glmserve.engine.weights import default_model_path
+
+
+@pytest.fixture(scope="session")
+def gemma_gguf() -> Path:
+    """The embedded default model, assembled into the user's cache on first use."""
+    return default_model_path(progress=False)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class Server:
+    """``glmserve serve`` in a subprocess, as a user starts it."""
+
+    def __init__(self, config: Path, log: Path) -> None:
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.log = log
+        with log.open("wb") as out:
+            self.proc = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "glmserve",
+                    "serve",
+                    "--port",
+                    str(self.port),
+                    "--config",
+                    str(config),
+                ],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            )
+        self._wait_ready()
+
+    @property
+    def zai_base(self) -> str:
+        return f"{self.base}/api/paas/v4/"
+
+    def _wait_ready(self) -> None:
+        for _ in range(600):  # up to about a minute
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"glmserve exited with {self.proc.returncode}:\n{self.output()}")
+            try:
+                if httpx.get(f"{self.base}/health", timeout=2).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"glmserve did not become ready:\n{self.output()}")
+
+    def health(self) -> dict:  # type: ignore[type-arg]
+        return httpx.get(f"{self.base}/health", timeout=10).json()  # type: ignore[no-any-return]
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory, gemma_gguf: Path) -> Iterator[Server]:
+    """One server for the end-to-end tests: the embedded default model, plus the same
+    weights served under the catalog code glm-4.7 (to show catalog defaults apply)."""
+    tmp = tmp_path_factory.mktemp("server")
+    config = tmp / "glmserve.toml"
+    config.write_text(
+        "[server]\nkeepalive_seconds = 15\n\n"
+        f'[[models]]\ncode = "glm-4.7"\ngguf = "{gemma_gguf}"\ncontext_size = 2048\n'
+    )
+    srv = Server(config, tmp / "server.log")
+    yield srv
+    srv.stop()
