@@ -1,0 +1,143 @@
+"""The embedded llama.cpp engine on the real default model (Gemma 3 270M Q4_K_M)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from glmserve.engine.llama import LlamaEngine
+from glmserve.engine.types import Generation, GenerationRequest, SamplingParams, TokenOut
+
+GREEDY = SamplingParams(temperature=0.0)
+COUNT = "<bos>User: Count from 1 to 300: 1, 2, 3, 4, 5, 6, 7, 8, 9, 10,\nAssistant:"
+CHUNK = 32
+
+
+@pytest.fixture(scope="module")
+def engine(gemma_gguf: Path) -> Iterator[LlamaEngine]:
+    eng = LlamaEngine(gemma_gguf, context_size=1024, threads=2, batch_size=CHUNK)
+    yield eng
+    eng.close()
+
+
+async def _drain(gen: Generation) -> list[TokenOut]:
+    return [token async for token in gen]
+
+
+def _run(engine: LlamaEngine, prompt: str, max_tokens: int = 20, **kw: object) -> tuple:  # type: ignore[type-arg]
+    async def go() -> tuple:  # type: ignore[type-arg]
+        request = GenerationRequest(engine.tokenize(prompt), max_tokens, **kw)  # type: ignore[arg-type]
+        gen = engine.start(request)
+        tokens = await _drain(gen)
+        return "".join(t.text for t in tokens), gen.finish_reason, gen.usage, tokens
+
+    return asyncio.run(go())
+
+
+def test_info_reports_the_weights(engine: LlamaEngine) -> None:
+    assert engine.info.context_size == 1024
+    assert engine.info.trained_context == 32768
+    assert engine.info.chat_template is None  # the base model ships no template
+    assert engine.info.bos_token == "<bos>"
+
+
+def test_tokenize_adds_bos_once_and_parses_special_tokens(engine: LlamaEngine) -> None:
+    with_bos = engine.tokenize("<bos>hello")
+    without = engine.tokenize("hello")
+    assert with_bos == without  # BOS added when missing, not doubled when present
+    assert engine.tokenize("<start_of_turn>")[1:] == [105]  # one special token, not text
+
+
+def test_max_tokens_ends_with_length_and_counts_exactly(engine: LlamaEngine) -> None:
+    text, reason, usage, tokens = _run(engine, COUNT, 12, sampling=GREEDY)
+    assert reason == "length"
+    assert usage.completion_tokens == 12 == len(tokens)
+    assert usage.prompt_tokens == len(engine.tokenize(COUNT))
+    assert text.strip()
+
+
+def test_greedy_is_deterministic_with_and_without_the_prefix_cache(engine: LlamaEngine) -> None:
+    prompt = "<bos>User: Tell me about the Roman emperors and their wars." * 4 + "\nAssistant:"
+    _run(engine, "<bos>something unrelated", 2, sampling=GREEDY)
+    first = _run(engine, prompt, 30, sampling=GREEDY)
+    second = _run(engine, prompt, 30, sampling=GREEDY)
+    assert first[2].cached_tokens == 0
+    assert second[2].cached_tokens > 0
+    assert first[0] == second[0]
+
+
+def test_cached_tokens_are_exact(engine: LlamaEngine) -> None:
+    base = "<bos>" + "The quick brown fox jumps over the lazy dog. " * 12
+    n_base = len(engine.tokenize(base))
+    _run(engine, "<bos>reset", 1, sampling=GREEDY)
+    miss = _run(engine, base + "User: a\nAssistant:", 1, sampling=GREEDY)[2]
+    assert miss.cached_tokens == 0
+    hit = _run(engine, base + "User: b\nAssistant:", 1, sampling=GREEDY)[2]
+    # Whole chunks of the shared prefix are reused, and the count says exactly how many.
+    assert hit.cached_tokens == (n_base - 1) // CHUNK * CHUNK
+    assert hit.prompt_tokens == len(engine.tokenize(base + "User: b\nAssistant:"))
+
+
+def test_stop_string_ends_generation_and_is_not_in_the_text(engine: LlamaEngine) -> None:
+    full = _run(engine, COUNT, 20, sampling=GREEDY)[0]
+    stop = full[len(full) // 2 : len(full) // 2 + 3]
+    text, reason, usage, _ = _run(engine, COUNT, 20, sampling=GREEDY, stop=(stop,))
+    assert reason == "stop"
+    assert text == full[: full.index(stop)]
+    assert usage.completion_tokens < 20
+
+
+def test_seed_makes_sampling_reproducible(engine: LlamaEngine) -> None:
+    sampling = SamplingParams(temperature=1.0, top_p=0.95, seed=1234)
+    prompt = "<bos>User: Tell me a story.\nAssistant:"
+    assert (
+        _run(engine, prompt, 20, sampling=sampling)[0]
+        == _run(engine, prompt, 20, sampling=sampling)[0]
+    )
+
+
+def test_cancel_stops_within_a_decode_step_and_frees_the_engine(engine: LlamaEngine) -> None:
+    async def go() -> None:
+        before = engine.stats()
+        gen = engine.start(GenerationRequest(engine.tokenize(COUNT), 900, GREEDY))
+        seen = 0
+        async for _ in gen:
+            seen += 1
+            if seen == 3:
+                gen.cancel()
+        assert gen.finish_reason == "cancelled"
+        # The decode thread checks the flag before every sampled token: at most a couple
+        # of tokens were already in flight when we cancelled.
+        assert 3 <= gen.usage.completion_tokens <= 5
+        after = engine.stats()
+        assert after.cancelled == before.cancelled + 1
+        assert after.running == 0 and after.waiting == 0
+        nxt = engine.start(GenerationRequest(engine.tokenize(COUNT), 3, GREEDY))
+        assert len(await _drain(nxt)) == 3 and nxt.finish_reason == "length"
+
+    asyncio.run(go())
+
+
+def test_a_waiting_generation_cancelled_before_it_starts_never_runs(engine: LlamaEngine) -> None:
+    async def go() -> None:
+        first = engine.start(GenerationRequest(engine.tokenize(COUNT), 30, GREEDY))
+        second = engine.start(GenerationRequest(engine.tokenize(COUNT), 30, GREEDY))
+        second.cancel()
+        await _drain(first)
+        assert await _drain(second) == []
+        assert second.finish_reason == "cancelled" and second.usage.completion_tokens == 0
+
+    asyncio.run(go())
+
+
+def test_multibyte_output_is_whole_characters(engine: LlamaEngine) -> None:
+    text, *_ = _run(
+        engine,
+        "<bos>User: Say hello in Chinese and Japanese.\nAssistant: 你好",
+        30,
+        sampling=GREEDY,
+    )
+    assert "\ufffd" not in text
