@@ -151,3 +151,14 @@ def test_catalog_defaults_apply_to_a_glm_code(client: ZaiClient) -> None:
     with pytest.raises(APIRequestFailedError) as info:
         client.chat.completions.create(model="glm-4.7", messages=QUESTION, max_tokens=131073)
     assert '"1214"' in str(info.value)
+
+
+def test_jwt_mode_client_is_accepted(server: Server) -> None:
+    # zai-sdk signs an HS256 JWT (times in milliseconds) when the token cache is enabled.
+    jwt_client = ZaiClient(
+        api_key="test-id.0123456789abcdef0123456789abcdef",
+        base_url=server.zai_base,
+        disable_token_cache=False,
+    )
+    response = jwt_client.chat.completions.create(model=MODEL, messages=QUESTION, max_tokens=2)
+    assert response.usage.completion_tokens <= 2

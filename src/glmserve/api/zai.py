@@ -33,7 +33,8 @@ async def chat_completions(
     caller: Principal = Depends(principal),
 ) -> Response:
     chat = parse_chat_request(await request.body())
-    prepared = app.completions.prepare(chat)
+    # Rendering and tokenizing a long conversation takes a while: not on the event loop.
+    prepared = await asyncio.to_thread(app.completions.prepare, chat)
     completion = app.completions.start(prepared)
     if prepared.stream:
         return sse_response(_stream(completion), app.settings.keepalive_seconds, completion.cancel)

@@ -99,6 +99,7 @@ class LlamaEngine(Engine):
         self._batch_size = batch_size
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="decode")
         self._lock = threading.Lock()
+        self._live: set[_QueuedGeneration] = set()
         self._waiting = 0
         self._running = 0
         self._finished = 0
@@ -122,6 +123,7 @@ class LlamaEngine(Engine):
         generation = _QueuedGeneration(request, asyncio.get_running_loop())
         with self._lock:
             self._waiting += 1
+            self._live.add(generation)
         self._executor.submit(self._run, generation)
         return generation
 
@@ -136,7 +138,11 @@ class LlamaEngine(Engine):
             )
 
     def close(self) -> None:
-        self._executor.shutdown(wait=True, cancel_futures=True)
+        with self._lock:
+            live = list(self._live)
+        for generation in live:
+            generation.cancel()
+        self._executor.shutdown(wait=True)
         self._llama.close()
 
     # -- the decode thread --
@@ -161,6 +167,7 @@ class LlamaEngine(Engine):
                 self._finished += 1
                 self._cancelled += reason == "cancelled"
                 self._generated += usage.completion_tokens
+                self._live.discard(gen)
             gen.finish(reason, usage, error)
 
     def _generate(self, gen: _QueuedGeneration) -> tuple[FinishReason, Usage]:
