@@ -14,8 +14,8 @@ from typing import Any
 
 from glmserve.chat.output import Delta, OutputParser, parser_for
 from glmserve.chat.template import TemplateError
-from glmserve.engine.types import Generation, GenerationRequest, SamplingParams, Usage
-from glmserve.errors import InvalidField, ModelNotFound, PromptTooLong
+from glmserve.engine.types import EngineBusy, Generation, GenerationRequest, SamplingParams, Usage
+from glmserve.errors import HighTraffic, InvalidField, ModelNotFound, PromptTooLong
 from glmserve.platform.ids import completion_id, now_seconds
 from glmserve.platform.models import ModelRegistry, ServedModel
 from glmserve.protocol.chat import ChatCompletionRequest, has_media, template_messages
@@ -112,7 +112,10 @@ class CompletionService:
         )
 
     def start(self, prepared: PreparedCompletion) -> Completion:
-        generation = prepared.model.engine.start(prepared.generation)
+        try:
+            generation = prepared.model.engine.start(prepared.generation)
+        except EngineBusy:
+            raise HighTraffic(prepared.model.code) from None
         model = prepared.model
         return Completion(prepared, generation, parser_for(model.spec.family, trim=model.trim))
 
