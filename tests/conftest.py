@@ -95,7 +95,13 @@ def server(tmp_path_factory: pytest.TempPathFactory, gemma_gguf: Path) -> Iterat
     config = tmp / "glmserve.toml"
     config.write_text(
         "[server]\nkeepalive_seconds = 15\n\n"
-        f'[[models]]\ncode = "glm-4.7"\ngguf = "{gemma_gguf}"\ncontext_size = 2048\n'
+        f'[[models]]\ncode = "glm-4.7"\ngguf = "{gemma_gguf}"\ncontext_size = 2048\n\n'
+        # one sequence at a time and no queue: the second request at once gets 1312
+        f'[[models]]\ncode = "tiny-queue"\ngguf = "{gemma_gguf}"\ncontext_size = 512\n'
+        'max_running = 1\nqueue_limit = 0\nprompt_format = "transcript"\n\n'
+        # a model whose engine process the crash test kills
+        f'[[models]]\ncode = "crash-test"\ngguf = "{gemma_gguf}"\ncontext_size = 512\n'
+        'max_running = 2\nprompt_format = "transcript"\n'
     )
     srv = Server(config, tmp / "server.log")
     yield srv

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import asdict
 from typing import Any
 
 from fastapi import Depends, FastAPI
@@ -45,18 +46,8 @@ def create_app(app: GlmServe) -> FastAPI:
 
 async def _health(app: GlmServe = Depends(glmserve)) -> dict[str, Any]:
     """Liveness and what each engine is doing."""
-    models = []
-    for model in app.models:
-        stats = model.engine.stats()
-        models.append(
-            {
-                "model": model.code,
-                "context_size": model.context_size,
-                "running": stats.running,
-                "waiting": stats.waiting,
-                "finished": stats.finished,
-                "cancelled": stats.cancelled,
-                "generated_tokens": stats.generated_tokens,
-            }
-        )
+    models = [
+        {"model": model.code, "context_size": model.context_size, **asdict(model.engine.stats())}
+        for model in app.models
+    ]
     return {"status": "ok", "models": models}

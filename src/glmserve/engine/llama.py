@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 from glmserve.engine.native import NativeContext, NativeModel, Sampler
-from glmserve.engine.scheduler import Scheduler, Sequence, Step
+from glmserve.engine.scheduler import Scheduler, Sequence, Sink, Step
 from glmserve.engine.slots import SlotTable
 from glmserve.engine.text import TextStream
 from glmserve.engine.types import (
@@ -85,7 +86,9 @@ class LlamaEngine(Engine):
         max_running: int = 4,
         queue_limit: int = 256,
         cap_to_trained_context: bool = False,
+        on_change: Callable[[], None] | None = None,
     ) -> None:
+        self._on_change = on_change
         self._model = NativeModel(gguf)
         trained = self._model.trained_context
         if cap_to_trained_context and 0 < trained < context_size:
@@ -128,9 +131,14 @@ class LlamaEngine(Engine):
 
     def start(self, request: GenerationRequest) -> Generation:
         generation = _QueuedGeneration(asyncio.get_running_loop())
+        self.submit(request, generation)
+        return generation
+
+    def submit(self, request: GenerationRequest, sink: Sink) -> None:
+        """Queue a generation whose tokens go to ``sink`` (any thread; no event loop)."""
         seq = Sequence(
             request=request,
-            sink=generation,
+            sink=sink,
             tokens=list(request.prompt_tokens),
             text=TextStream(request.stop),
         )
@@ -139,7 +147,6 @@ class LlamaEngine(Engine):
                 raise EngineBusy(f"{self._queue_limit} requests are already waiting")
             self._inbox.append(seq)
             self._cond.notify()
-        return generation
 
     def stats(self) -> EngineStats:
         with self._cond:
@@ -154,14 +161,12 @@ class LlamaEngine(Engine):
                 kv_cells=self._ctx.kv_cells,
                 kv_cells_used=self._sched.slots.cells_in_use(),
                 decode_steps=self._sched.steps,
+                pid=os.getpid(),
             )
 
     def close(self) -> None:
         with self._cond:
-            self._closing = True
-            for seq in [*self._inbox, *self._sched.waiting, *self._sched.running]:
-                if isinstance(seq.sink, _QueuedGeneration):
-                    seq.sink.cancel()
+            self._closing = True  # every sequence still queued or running is cancelled
             self._cond.notify()
         self._thread.join()
         self._ctx.close()
@@ -186,6 +191,8 @@ class LlamaEngine(Engine):
             except Exception as exc:  # a failure in native code must not kill the thread
                 log.exception("decode step failed")
                 self._fail_running(f"{type(exc).__name__}: {exc}")
+            if self._on_change is not None:
+                self._on_change()
 
     def _step(self) -> None:
         sched = self._sched
@@ -239,7 +246,7 @@ class LlamaEngine(Engine):
 
     def _drop_cancelled(self) -> None:
         for seq in [*self._sched.waiting, *self._sched.running]:
-            if seq.sink.cancelled:
+            if seq.sink.cancelled or self._closing:
                 self._finish(seq, "cancelled")
 
     def _fail_running(self, error: str) -> None:

@@ -36,9 +36,10 @@ def _init_backend() -> None:
 
 
 class NativeModel:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, vocab_only: bool = False) -> None:
         _init_backend()
         params = C.llama_model_default_params()
+        params.vocab_only = vocab_only
         self._model = C.llama_model_load_from_file(str(path).encode(), params)
         if not self._model:
             raise ValueError(f"llama.cpp could not load {path} (not a GGUF model it supports)")

@@ -98,6 +98,12 @@ class EngineStats:
     kv_cells: int = 0
     kv_cells_used: int = 0
     decode_steps: int = 0
+    in_flight: int = 0
+    """Generations started and not yet ended, as the caller sees them."""
+    restarts: int = 0
+    """Times the engine's worker process died and was started again."""
+    pid: int | None = None
+    """The process that decodes (the worker process, or this one)."""
 
 
 class EngineBusy(Exception):

@@ -12,9 +12,10 @@ from glmserve.catalog import ModelSpec
 from glmserve.chat.formats import BUILTIN_FORMATS, PromptFormat
 from glmserve.chat.template import ChatTemplate, TemplateError
 from glmserve.config import ConfigError, ModelConfig, Settings
-from glmserve.engine.llama import LlamaEngine
+from glmserve.engine.native import NativeModel
 from glmserve.engine.types import Engine
 from glmserve.engine.weights import default_model_path
+from glmserve.engine.worker import WorkerEngine, WorkerSpec
 
 __all__ = ["ServedModel", "ModelRegistry", "load_models"]
 
@@ -79,15 +80,7 @@ def _load(config: ModelConfig, settings: Settings, progress: bool) -> ServedMode
     path = config.gguf or default_model_path(settings.cache_dir, progress=progress)
     log.info("loading %s from %s", config.code, path)
     try:
-        engine = LlamaEngine(
-            path,
-            context_size=config.context_size,
-            threads=config.threads,
-            batch_size=config.batch_size,
-            max_running=config.max_running,
-            queue_limit=config.queue_limit,
-            cap_to_trained_context=not config.context_explicit,
-        )
+        engine = _engine(config, path)
     except (ValueError, RuntimeError, OSError) as exc:
         raise ConfigError(f"model {config.code}: cannot load {path}: {exc}") from None
     fmt = _format(config, engine)
@@ -106,6 +99,27 @@ def _load(config: ModelConfig, settings: Settings, progress: bool) -> ServedMode
         gguf=path,
         created=int(time.time()),
     )
+
+
+def _engine(config: ModelConfig, path: Path) -> Engine:
+    """The model's engine, in a worker process of its own."""
+    context = config.context_size
+    if not config.context_explicit:
+        vocab = NativeModel(path, vocab_only=True)
+        trained = vocab.trained_context
+        vocab.close()
+        if 0 < trained < context:
+            log.info("%s: context capped at the trained %d tokens", config.code, trained)
+            context = trained
+    spec = WorkerSpec(
+        gguf=path,
+        context_size=context,
+        threads=config.threads,
+        batch_size=config.batch_size,
+        max_running=config.max_running,
+        queue_limit=config.queue_limit,
+    )
+    return WorkerEngine(spec)
 
 
 def _format(config: ModelConfig, engine: Engine) -> PromptFormat | None:

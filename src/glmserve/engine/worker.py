@@ -1,0 +1,312 @@
+"""The engine in a worker process of its own, as vLLM's engine core runs.
+
+The HTTP process keeps only the tokenizer (a vocabulary-only load of the GGUF); the
+worker process holds the weights, the KV cache and the decode loop (``LlamaEngine``).
+They talk over a pipe: the HTTP side sends ``start``/``cancel``; the worker sends
+``token`` and ``end`` events and a stats snapshot whenever its state changes. If the
+worker dies, a segfault in native code for instance, the requests in flight end with
+``finish_reason="error"`` and a new worker starts by itself; the HTTP process never goes
+down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import multiprocessing as mp
+import signal
+import threading
+from collections.abc import AsyncIterator
+from dataclasses import asdict, dataclass, replace
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+from glmserve.engine.native import NativeModel
+from glmserve.engine.types import (
+    Engine,
+    EngineBusy,
+    EngineInfo,
+    EngineStats,
+    FinishReason,
+    Generation,
+    GenerationRequest,
+    TokenOut,
+    Usage,
+)
+
+__all__ = ["WorkerEngine", "WorkerSpec"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class WorkerSpec:
+    """What the worker process needs to build its LlamaEngine (picklable)."""
+
+    gguf: Path
+    context_size: int
+    """Already capped at the trained context where the config did not set it."""
+    threads: int
+    batch_size: int
+    max_running: int
+    queue_limit: int
+
+
+class _RemoteGeneration(Generation):
+    def __init__(
+        self, engine: WorkerEngine, gid: int, prompt_tokens: int, loop: asyncio.AbstractEventLoop
+    ) -> None:
+        self._engine = engine
+        self.gid = gid
+        self.prompt_tokens = prompt_tokens
+        self.loop = loop
+        self.queue: asyncio.Queue[TokenOut | None] = asyncio.Queue()
+        self._cancelled = False
+
+    async def __aiter__(self) -> AsyncIterator[TokenOut]:
+        while True:
+            item = await self.queue.get()
+            if item is None:
+                return
+            yield item
+
+    def cancel(self) -> None:
+        if not self._cancelled and self.finish_reason is None:
+            self._cancelled = True
+            self._engine.send(("cancel", self.gid))
+
+    def end(self, reason: FinishReason, usage: Usage, error: str | None) -> None:
+        self.finish_reason, self.usage, self.error = reason, usage, error
+        self.queue.put_nowait(None)
+
+
+class WorkerEngine(Engine):
+    def __init__(self, spec: WorkerSpec) -> None:
+        self._spec = spec
+        self._vocab = NativeModel(spec.gguf, vocab_only=True)
+        self._send_lock = threading.Lock()
+        self._state = threading.Lock()
+        self._ids = itertools.count(1)
+        self._live: dict[int, _RemoteGeneration] = {}
+        self._stats = EngineStats(0, 0, 0, 0, 0)
+        self._closing = False
+        self._restarting = False
+        self.restarts = 0
+        self._conn, self._proc, self.info = self._spawn()
+        self._reader = threading.Thread(target=self._read, name="engine-reader", daemon=True)
+        self._reader.start()
+
+    @property
+    def pid(self) -> int | None:
+        pid: int | None = self._proc.pid
+        return pid
+
+    # -- Engine --
+
+    def tokenize(self, text: str) -> list[int]:
+        return self._vocab.tokenize(text)
+
+    def start(self, request: GenerationRequest) -> Generation:
+        loop = asyncio.get_running_loop()
+        gen = _RemoteGeneration(self, next(self._ids), len(request.prompt_tokens), loop)
+        with self._state:
+            # Everything in flight beyond the running sequences is waiting in the worker.
+            if (
+                self._restarting
+                or len(self._live) - self._spec.max_running >= self._spec.queue_limit
+            ):
+                raise EngineBusy("the engine's queue is full or the engine is restarting")
+            self._live[gen.gid] = gen
+        if not self.send(("start", gen.gid, request)):
+            with self._state:
+                self._live.pop(gen.gid, None)
+            gen.end("error", Usage(gen.prompt_tokens), "the engine process is not reachable")
+        return gen
+
+    def stats(self) -> EngineStats:
+        return replace(self._stats, restarts=self.restarts, pid=self.pid, in_flight=len(self._live))
+
+    def close(self) -> None:
+        self._closing = True
+        self.send(("close",))
+        self._proc.join(30)
+        if self._proc.is_alive():
+            self._proc.kill()
+            self._proc.join()
+        self._reader.join(10)
+        self._vocab.close()
+
+    # -- plumbing --
+
+    def send(self, message: tuple[Any, ...]) -> bool:
+        try:
+            with self._send_lock:
+                self._conn.send(message)
+        except (OSError, ValueError):
+            return False  # the worker is gone; the reader notices and restarts it
+        return True
+
+    def _spawn(self) -> tuple[Connection, Any, EngineInfo]:
+        ctx = mp.get_context("spawn")
+        ours, theirs = ctx.Pipe()
+        proc = ctx.Process(
+            target=_worker_main, args=(theirs, self._spec), daemon=True, name="glmserve-engine"
+        )
+        proc.start()
+        theirs.close()
+        try:
+            kind, payload = ours.recv()
+        except EOFError:
+            proc.join()
+            raise RuntimeError(
+                f"the engine process exited with {proc.exitcode} while loading"
+            ) from None
+        if kind != "ready":
+            proc.join()
+            raise RuntimeError(f"the engine process failed to load: {payload}")
+        return ours, proc, EngineInfo(**payload)
+
+    def _read(self) -> None:
+        while True:
+            try:
+                message = self._conn.recv()
+            except (EOFError, OSError):
+                if self._closing:
+                    return
+                self._worker_died()
+                continue
+            self._dispatch(message)
+
+    def _dispatch(self, message: tuple[Any, ...]) -> None:
+        kind = message[0]
+        if kind == "stats":
+            self._stats = EngineStats(**message[1])
+            return
+        gen = self._live.get(message[1])
+        if gen is None:
+            return
+        if kind == "token":
+            _, _, token, text = message
+            gen.loop.call_soon_threadsafe(gen.queue.put_nowait, TokenOut(token, text))
+        elif kind == "end":
+            _, gid, reason, usage, error = message
+            with self._state:
+                self._live.pop(gid, None)
+            gen.loop.call_soon_threadsafe(gen.end, reason, Usage(**usage), error)
+
+    def _worker_died(self) -> None:
+        code = self._proc.exitcode if not self._proc.is_alive() else None
+        log.error("the engine process died (exit code %s); restarting it", code)
+        with self._state:
+            self._restarting = True
+            lost, self._live = self._live, {}
+        for gen in lost.values():
+            usage = Usage(prompt_tokens=gen.prompt_tokens)
+            error = f"the engine process died (exit code {code})"
+            gen.loop.call_soon_threadsafe(gen.end, "error", usage, error)
+        self._conn.close()
+        self._stats = EngineStats(0, 0, 0, 0, 0)
+        while not self._closing:
+            try:
+                conn, self._proc, _ = self._spawn()
+            except RuntimeError:
+                log.exception("restarting the engine process failed; trying again")
+                continue
+            with self._send_lock, self._state:
+                self._conn = conn
+                self.restarts += 1
+                self._restarting = False
+            return
+
+
+# -- the worker process -------------------------------------------------------------
+
+
+class _PipeSink:
+    def __init__(self, gid: int, out: _Outbox) -> None:
+        self.gid = gid
+        self._out = out
+        self.cancel_requested = False
+
+    @property
+    def cancelled(self) -> bool:
+        return self.cancel_requested
+
+    def emit(self, token: TokenOut) -> None:
+        self._out.send(("token", self.gid, token.token_id, token.text))
+
+    def finish(self, reason: FinishReason, usage: Usage, error: str | None = None) -> None:
+        self._out.finish(self.gid)
+        self._out.send(("end", self.gid, reason, asdict(usage), error))
+
+
+class _Outbox:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.lock = threading.Lock()
+        self.sinks: dict[int, _PipeSink] = {}
+
+    def send(self, message: tuple[Any, ...]) -> None:
+        with self.lock:
+            self.conn.send(message)
+
+    def finish(self, gid: int) -> None:
+        self.sinks.pop(gid, None)
+
+
+def _worker_main(conn: Connection, spec: WorkerSpec) -> None:
+    from glmserve.engine.llama import LlamaEngine
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the HTTP process decides when we stop
+    out = _Outbox(conn)
+    last: list[tuple[int, ...]] = [()]
+    engine: LlamaEngine | None = None
+
+    def push_stats() -> None:
+        """Send a snapshot when sequences start, wait or end (not on every decode step)."""
+        if engine is None:
+            return
+        stats = engine.stats()
+        key = (stats.running, stats.waiting, stats.finished, stats.cancelled)
+        if key != last[0] or stats.decode_steps % 64 == 0:
+            last[0] = key
+            out.send(("stats", asdict(stats)))
+
+    try:
+        engine = LlamaEngine(
+            spec.gguf,
+            context_size=spec.context_size,
+            threads=spec.threads,
+            batch_size=spec.batch_size,
+            max_running=spec.max_running,
+            queue_limit=1 << 30,  # the HTTP side bounds the queue
+            on_change=push_stats,
+        )
+    except Exception as exc:
+        conn.send(("failed", f"{type(exc).__name__}: {exc}"))
+        return
+    conn.send(("ready", asdict(engine.info)))
+    push_stats()
+    while True:
+        try:
+            message = conn.recv()
+        except (EOFError, OSError):
+            break  # the HTTP process is gone
+        kind = message[0]
+        if kind == "start":
+            _, gid, request = message
+            sink = _PipeSink(gid, out)
+            out.sinks[gid] = sink
+            try:
+                engine.submit(request, sink)
+            except EngineBusy as exc:
+                sink.finish("error", Usage(len(request.prompt_tokens)), f"EngineBusy: {exc}")
+        elif kind == "cancel":
+            target = out.sinks.get(message[1])
+            if target is not None:
+                target.cancel_requested = True
+        elif kind == "close":
+            break
+    engine.close()
