@@ -80,6 +80,8 @@ class _QueuedGeneration(Generation):
 
 
 class LlamaEngine(Engine):
+    supports_grammar = True
+
     def __init__(
         self,
         gguf: Path,
@@ -179,7 +181,7 @@ class LlamaEngine(Engine):
         cached = self._prefill(prompt, gen)
         if cached is None:
             return "cancelled", usage
-        sampler = _sampler(request.sampling, self._llama.n_vocab())
+        sampler = _sampler(request.sampling, self._llama)
         text = TextStream(request.stop)
         generated = 0
         reason: FinishReason = "length"
@@ -294,10 +296,30 @@ def _common_prefix(cached: Sequence[int], prompt: Sequence[int]) -> int:
     return n if bool(same.all()) else int(np.argmin(same))
 
 
-def _sampler(params: SamplingParams, n_vocab: int) -> Any:
+class _ForcedSampler:
+    """TEST ONLY (``SamplingParams.forced_tokens``): replays a recorded token sequence,
+    then ends the generation with the model's end-of-generation token."""
+
+    def __init__(self, tokens: tuple[int, ...], end: int) -> None:
+        self._tokens = list(tokens)
+        self._end = end
+
+    def sample(self, ctx: Any, idx: int) -> int:
+        return self._tokens.pop(0) if self._tokens else self._end
+
+    def close(self) -> None:
+        pass
+
+
+def _sampler(params: SamplingParams, llama: Any) -> Any:
     from llama_cpp._internals import LlamaSampler
 
+    if params.forced_tokens is not None:
+        return _ForcedSampler(params.forced_tokens, llama._model.token_eos())
+    n_vocab = llama.n_vocab()
     sampler = LlamaSampler()
+    if params.grammar is not None:
+        _add_grammar(sampler, llama, params.grammar)
     penalised = (
         params.repetition_penalty != 1.0
         or params.frequency_penalty != 0.0
@@ -323,3 +345,13 @@ def _sampler(params: SamplingParams, n_vocab: int) -> Any:
     sampler.add_temp(params.temperature)
     sampler.add_dist(_RANDOM_SEED if params.seed is None else params.seed & 0xFFFFFFFF)
     return sampler
+
+
+def _add_grammar(sampler: Any, llama: Any, grammar: str) -> None:
+    """Constrain sampling to the grammar; first in the chain so that every later step
+    (greedy included) chooses among tokens the grammar allows."""
+    lib = _llama_cpp()
+    handle = lib.llama_sampler_init_grammar(llama._model.vocab, grammar.encode(), b"root")
+    if not handle:
+        raise ValueError("llama.cpp rejected the grammar")
+    lib.llama_sampler_chain_add(sampler.sampler, handle)

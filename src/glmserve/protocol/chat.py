@@ -33,6 +33,7 @@ __all__ = [
     "Message",
     "parse_chat_request",
     "template_messages",
+    "function_tools",
 ]
 
 _TYPE_TAGS = {"str", "int", "float", "bool", "list", "dict", "none", "literal"}
@@ -384,6 +385,15 @@ def _arguments(arguments: str | dict[str, Any]) -> dict[str, Any] | str:
     except ValueError:
         return arguments
     return parsed if isinstance(parsed, dict) else arguments
+
+
+def function_tools(request: ChatCompletionRequest) -> list[dict[str, Any]]:
+    """The request's function tools as plain objects, as chat templates render them."""
+    return [
+        t.model_dump(exclude_none=True, by_alias=True)
+        for t in request.tools or []
+        if isinstance(t, FunctionTool)
+    ]
 
 
 def has_media(messages: list[Message]) -> bool:
