@@ -14,6 +14,8 @@ Outcomes of malformed output (docs/glm-format.md lists them with the reasons):
 - no ``</think>`` before the end: the text stays reasoning (it was streamed as such);
 - ``<tool_call>`` inside reasoning ends the reasoning;
 - a call to an undeclared tool name: the call's raw text is content, not a tool call;
+- text between and after calls is content (whitespace at the ends of the whole content
+  and of the whole reasoning is dropped);
 - a missing ``<arg_value>``: the value starts at the first non-space character after
   ``</arg_key>`` and ends at ``</arg_value>``;
 - a key without a value: dropped;
@@ -80,11 +82,11 @@ class GlmStreamParser:
         self._state = "reasoning" if reasoning else "content"
         self._buf = ""
         self._out: list[Delta] = []
-        # Whitespace at either end of a content or reasoning section belongs to the
+        # Whitespace at either end of the content and of the reasoning belongs to the
         # format (the templates strip both when rendering history): leading whitespace
-        # is dropped, trailing whitespace is held until text follows it.
-        self._section_started = False
-        self._held_space = ""
+        # is dropped, trailing whitespace is held until more text of its kind follows.
+        self._started = {"content": False, "reasoning": False}
+        self._held = {"content": "", "reasoning": ""}
         self._calls = 0
         self._index = -1  # of the call being parsed
         self._call_name = ""
@@ -98,6 +100,11 @@ class GlmStreamParser:
     @property
     def called_tools(self) -> bool:
         return self._calls > 0
+
+    @property
+    def in_reasoning(self) -> bool:
+        """The text so far leaves the model inside its thinking block."""
+        return self._state == "reasoning"
 
     def feed(self, text: str) -> list[Delta]:
         self._buf += text
@@ -127,19 +134,17 @@ class GlmStreamParser:
                 keep = 0 if final else self._holdback(state)
                 cut = len(self._buf) - keep
                 text, self._buf = self._buf[:cut], self._buf[cut:]
-                if text:
-                    self._text(text)
-                if self._state == state:
-                    return
-                continue
-            before, tag = self._buf[: match.start()], match.group()
-            self._buf = self._buf[match.end() :]
-            if before:
-                self._text(before)
-                if self._state != state:  # the text changed the state: rescan the tag
-                    self._buf = tag + self._buf
+            else:
+                text, self._buf = self._buf[: match.start()], self._buf[match.start() :]
+            if text:
+                rest = self._text(text)
+                if rest:  # the text changed the state: the rest is read in the new one
+                    self._buf = rest + self._buf
                     continue
-            self._tag(tag)
+            if match is None:
+                return
+            self._buf = self._buf[len(match.group()) :]
+            self._tag(match.group())
 
     def _holdback(self, state: str) -> int:
         """Length of the longest end of the buffer that may begin one of the state's tags."""
@@ -164,7 +169,8 @@ class GlmStreamParser:
 
     # -- text of a state --
 
-    def _text(self, text: str) -> None:
+    def _text(self, text: str) -> str:
+        """Take the text of the current state; return what is left for the next one."""
         state = self._state
         if state in ("content", "reasoning"):
             self._section_text(state, text)
@@ -178,30 +184,29 @@ class GlmStreamParser:
             stripped = text.lstrip()
             if stripped:  # no <arg_value>: the value starts here
                 self._start_value()
-                self._value_text(stripped)
+                return stripped
         elif state == "value":
             self._value_text(text)
         elif state == "raw_call":
-            self._emit("content", text)
+            self._section_text("content", text)
         # "args": text between arguments is layout (or junk): dropped
+        return ""
 
     def _section_text(self, kind: str, text: str) -> None:
-        if not self._section_started:
+        if not self._started[kind]:
             text = text.lstrip()
             if not text:
                 return
-            self._section_started = True
+            self._started[kind] = True
         body = text.rstrip()
         if not body:
-            self._held_space += text
+            self._held[kind] += text
             return
-        self._emit(kind, self._held_space + body)
-        self._held_space = text[len(body) :]
+        self._emit(kind, self._held[kind] + body)
+        self._held[kind] = text[len(body) :]
 
     def _new_section(self, state: str) -> None:
         self._state = state
-        self._section_started = False
-        self._held_space = ""
 
     # -- tags --
 
@@ -243,9 +248,8 @@ class GlmStreamParser:
             if tag == END_CALL:
                 self._close_call()
         elif state == "raw_call":
-            self._emit("content", tag)
+            self._section_text("content", tag)
             self._new_section("content")
-            self._section_started = True  # the raw call's text is content already
 
     # -- calls --
 
@@ -263,7 +267,6 @@ class GlmStreamParser:
             self._to_raw_call(tag or "")
             if tag == END_CALL:
                 self._new_section("content")
-                self._section_started = True
             return
         self._emit_call(name)
         if tag == KEY:
@@ -274,8 +277,7 @@ class GlmStreamParser:
             self._close_call()
 
     def _to_raw_call(self, tail: str) -> None:
-        self._emit("content", self._held_space + CALL + self._name + tail)
-        self._held_space = ""
+        self._section_text("content", CALL + self._name + tail)  # content, verbatim
         self._state = "raw_call"
 
     def _emit_call(self, name: str) -> None:
