@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
 from collections.abc import Iterator, Mapping, Sequence
@@ -22,7 +23,7 @@ def chunkings(text: str, *, seed: int = 0, randoms: int = 6) -> Iterator[list[st
     for _ in range(randoms if len(text) > 1 else 0):
         cuts = sorted(rng.sample(range(1, len(text)), min(len(text) - 1, rng.randint(1, 12))))
         bounds = [0, *cuts, len(text)]
-        yield [text[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]
+        yield [text[a:b] for a, b in itertools.pairwise(bounds)]
 
 
 def stream(module: ModuleType, pieces: Sequence[str], tools: Tools, prompt: str) -> list[Delta]:

@@ -250,7 +250,10 @@ def _check_tool_expectations(
 
 def test_undeclared_tools_are_content_not_calls() -> None:
     # Where vLLM emits any name the model writes, a name must be declared to be a call.
-    text = "<tool_call>get_current_weather\n<arg_key>city</arg_key>\n<arg_value>Dallas</arg_value>\n</tool_call>"
+    text = (
+        "<tool_call>get_current_weather\n<arg_key>city</arg_key>\n"
+        "<arg_value>Dallas</arg_value>\n</tool_call>"
+    )
     tools = [{"type": "function", "function": {"name": "get_weather", "parameters": {}}}]
     message = parse_every_way(glm45, text, tools, "</think>")
     assert message.tool_calls == ()
