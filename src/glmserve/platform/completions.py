@@ -12,9 +12,10 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from typing import Any
 
+from glmserve.catalog import ModelSpec
 from glmserve.chat.families import glm_family, parser_for
 from glmserve.chat.output import Delta, OutputParser
-from glmserve.chat.template import TemplateError
+from glmserve.chat.template import ChatTemplate, TemplateError
 from glmserve.engine.types import Generation, GenerationRequest, SamplingParams, Usage
 from glmserve.errors import InvalidField, ModelNotFound, PromptTooLong
 from glmserve.platform.constraints import constraint_for
@@ -27,7 +28,7 @@ from glmserve.protocol.chat import (
     template_messages,
 )
 
-__all__ = ["CompletionService", "Completion", "PreparedCompletion"]
+__all__ = ["CompletionService", "Completion", "PreparedCompletion", "render_prompt"]
 
 
 @dataclass(frozen=True)
@@ -157,26 +158,35 @@ class CompletionService:
         tools: list[dict[str, Any]],
         coding: bool,
     ) -> str:
-        flags: dict[str, Any] = {}
-        if model.spec.capabilities.thinking:
-            flags["enable_thinking"] = _thinking_enabled(model, request)
-            flags["clear_thinking"] = _clear_thinking(request, coding)
-        try:
-            return model.template.render(
-                template_messages(request.messages), tools=tools or None, **flags
-            )
-        except TemplateError as exc:
-            raise InvalidField(
-                "messages", f"the model's chat template rejected them: {exc}"
-            ) from None
+        return render_prompt(model.template, model.spec, request, tools, coding=coding)
 
 
-def _thinking_enabled(model: ServedModel, request: ChatCompletionRequest) -> bool:
+def render_prompt(
+    template: ChatTemplate,
+    spec: ModelSpec,
+    request: ChatCompletionRequest,
+    tools: list[dict[str, Any]],
+    *,
+    coding: bool = False,
+) -> str:
+    """The prompt: the request's messages through the model's template, with the Z.AI
+    thinking flags as the template variables GLM templates read."""
+    flags: dict[str, Any] = {}
+    if spec.capabilities.thinking:
+        flags["enable_thinking"] = _thinking_enabled(spec, request)
+        flags["clear_thinking"] = _clear_thinking(request, coding)
+    try:
+        return template.render(template_messages(request.messages), tools=tools or None, **flags)
+    except TemplateError as exc:
+        raise InvalidField("messages", f"the model's chat template rejected them: {exc}") from None
+
+
+def _thinking_enabled(spec: ModelSpec, request: ChatCompletionRequest) -> bool:
     if request.thinking is not None:
         return request.thinking.type == "enabled"
     if request.enable_thinking is not None:
         return request.enable_thinking
-    return model.spec.capabilities.thinking_default
+    return spec.capabilities.thinking_default
 
 
 def _clear_thinking(request: ChatCompletionRequest, coding: bool) -> bool:

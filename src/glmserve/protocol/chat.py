@@ -346,7 +346,9 @@ def template_messages(messages: list[Message]) -> list[dict[str, Any]]:
 
 
 def _template_message(message: Message) -> dict[str, Any]:
-    out: dict[str, Any] = {"role": message.role, "content": _text(message.content)}
+    # content null (an assistant turn that only calls tools) is "": templates print
+    # None as the text "None".
+    out: dict[str, Any] = {"role": message.role, "content": _text(message.content) or ""}
     reasoning = (
         message.reasoning_content if message.reasoning_content is not None else message.reasoning
     )
