@@ -21,6 +21,7 @@ from glmserve.errors import InvalidField, ModelNotFound, PromptTooLong
 from glmserve.platform.constraints import constraint_for
 from glmserve.platform.ids import completion_id, now_seconds
 from glmserve.platform.models import ModelRegistry, ServedModel
+from glmserve.platform.testhooks import TestHooks
 from glmserve.protocol.chat import (
     ChatCompletionRequest,
     function_tools,
@@ -96,8 +97,9 @@ class Completion:
 
 
 class CompletionService:
-    def __init__(self, models: ModelRegistry) -> None:
+    def __init__(self, models: ModelRegistry, *, hooks: TestHooks | None = None) -> None:
         self._models = models
+        self._hooks = hooks  # TEST ONLY (platform/testhooks.py); None when serving
 
     def prepare(
         self, request: ChatCompletionRequest, *, coding: bool = False
@@ -115,6 +117,9 @@ class CompletionService:
         tools = function_tools(request) if request.tool_choice != "none" else []
         prompt = self._render(model, request, tools, coding)
         constraint = constraint_for(model, request, tools, prompt)
+        sampling = replace(_sampling(model, request), grammar=constraint.grammar)
+        if self._hooks is not None:
+            sampling = self._apply_hooks(model, prompt, sampling)
         tokens = model.engine.tokenize(prompt)
         context = model.context_size
         if len(tokens) >= context:
@@ -130,7 +135,7 @@ class CompletionService:
             generation=GenerationRequest(
                 prompt_tokens=tokens,
                 max_tokens=min(_max_tokens(model, request), context - len(tokens)),
-                sampling=replace(_sampling(model, request), grammar=constraint.grammar),
+                sampling=sampling,
                 stop=request.stop_list + model.stop + _family_stop(model),
             ),
             stream=bool(request.stream),
@@ -138,6 +143,16 @@ class CompletionService:
             json_call=constraint.json_call,
             tool_stream=bool(request.tool_stream) and model.spec.capabilities.tool_stream,
         )
+
+    def _apply_hooks(
+        self, model: ServedModel, prompt: str, sampling: SamplingParams
+    ) -> SamplingParams:
+        assert self._hooks is not None
+        self._hooks.record(prompt)
+        forced = self._hooks.next_output()
+        if forced is None:
+            return sampling
+        return replace(sampling, forced_tokens=tuple(model.engine.tokenize(forced)))
 
     def start(self, prepared: PreparedCompletion) -> Completion:
         generation = prepared.model.engine.start(prepared.generation)
