@@ -27,10 +27,12 @@ Thinking = Literal["none", "open", "optional"]
 """What precedes the constrained part: nothing; the rest of an open ``<think>`` block
 (the prompt ended inside it); or an optional ``<think>...</think>`` block."""
 
+# Whitespace between parts is bounded: an unbounded run would let a weak model emit
+# newlines until max_tokens instead of ending.
 _TEXT_RULES = """
 xml-text ::= ([^<] | "<" [^/])*
 think-text ::= ([^<] | "<" [^/])*
-ws ::= [ \\t\\n]*
+ws ::= [ \\n]? [ \\n]?
 """
 
 
@@ -141,7 +143,7 @@ def json_call(specs: ToolSpecs, *, name: str | None) -> str:
         head = _literal('{"name": ' + _literal(tool) + ', "arguments": ')
         alternatives.append(f'{head} {args} "}}"')
     return "\n".join(
-        [f"root ::= ws ({' | '.join(alternatives)}) ws", conv.format_grammar(), _TEXT_RULES]
+        [f"root ::= {' | '.join(alternatives)}", conv.format_grammar(), _TEXT_RULES]
     )
 
 
@@ -151,5 +153,5 @@ def json_answer(schema: Mapping[str, Any] | None, *, thinking: Thinking) -> str:
     body = copy.deepcopy(dict(schema)) if schema else {"type": "object"}
     answer = _visit(conv, body, body, "answer", "answer")
     return "\n".join(
-        [f"root ::= {_think(thinking)}{answer} ws", conv.format_grammar(), _TEXT_RULES]
+        [f"root ::= {_think(thinking)}{answer}", conv.format_grammar(), _TEXT_RULES]
     )
