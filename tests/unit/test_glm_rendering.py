@@ -193,3 +193,17 @@ def test_the_flags_change_the_prompt() -> None:
         coding=True,
     )
     assert "<think>Need the tool.</think>" in kept  # preserved on the Coding endpoint
+    dashscope = parse_chat_request(
+        json.dumps({"model": "glm-4.7", "messages": messages, "enable_thinking": False}).encode()
+    )
+    disabled = parse_chat_request(
+        json.dumps(
+            {"model": "glm-4.7", "messages": messages, "thinking": {"type": "disabled"}}
+        ).encode()
+    )
+    assert render_prompt(ChatTemplate(source), spec, dashscope, []) == render_prompt(
+        ChatTemplate(source), spec, disabled, []
+    )
+    assert render_prompt(ChatTemplate(source), spec, dashscope, []).endswith(
+        "<|assistant|></think>"
+    )
