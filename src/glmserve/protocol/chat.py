@@ -323,6 +323,11 @@ def _check_message(i: int, message: Message) -> None:
         raise InvalidField(f"{where}.content", "an assistant message needs content or tool_calls.")
     if message.tool_calls and message.role != "assistant":
         raise InvalidField(f"{where}.tool_calls", "only assistant messages carry tool_calls.")
+    for j, call in enumerate(message.tool_calls or []):
+        if not isinstance(_arguments(call.function.arguments), dict):
+            raise InvalidField(
+                f"{where}.tool_calls[{j}].function.arguments", "it must be a JSON object."
+            )
 
 
 def _check_tool_choice(request: ChatCompletionRequest) -> None:
