@@ -125,7 +125,10 @@ def test_tool_vector(record: dict[str, Any]) -> None:
         _check_value_cases(expected["cases"])
         return
     if mode == "adjust_request":
-        pytest.skip("request plumbing: our engine always hands special tokens to the parser")
+        pytest.skip(
+            "vLLM request plumbing (skip_special_tokens): our engine always hands special "
+            "tokens to the parser as text, see tests/engine/test_glm_tokens.py"
+        )
     if mode == "streaming_custom":
         _check_prefix_name_not_emitted(record)
         return

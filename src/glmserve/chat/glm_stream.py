@@ -98,10 +98,6 @@ class GlmStreamParser:
         self._value_streaming = False
 
     @property
-    def called_tools(self) -> bool:
-        return self._calls > 0
-
-    @property
     def in_reasoning(self) -> bool:
         """The text so far leaves the model inside its thinking block."""
         return self._state == "reasoning"
