@@ -40,7 +40,7 @@ def _vocab() -> tuple[list[str], list[int]]:
     return tokens, [int(t) for t in types]
 
 
-def build(path: Path, chat_template: str) -> Path:
+def build(path: Path, chat_template: str | None) -> Path:
     tokens, types = _vocab()
     rng = np.random.default_rng(0)
     writer = gguf.GGUFWriter(str(path), "llama")
@@ -63,7 +63,8 @@ def build(path: Path, chat_template: str) -> Path:
     writer.add_eom_token_id(tokens.index("<|observation|>"))
     writer.add_add_bos_token(False)  # the template writes [gMASK]<sop> itself
     writer.add_add_space_prefix(False)
-    writer.add_chat_template(chat_template)
+    if chat_template is not None:
+        writer.add_chat_template(chat_template)
 
     def weight(*shape: int) -> np.ndarray:
         return (rng.standard_normal(shape) * 0.02).astype(np.float32)
