@@ -11,10 +11,11 @@ the engine saw checked against the official template's rendering.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from openai import OpenAI
 from zai import ZaiClient
 
 from tests.conftest import Server
@@ -36,7 +37,7 @@ WEATHER = {
 REASONING = "The user wants the weather in Paris. I will call the tool."
 ROUND_ONE = (
     f"{REASONING}</think><tool_call>get_weather<arg_key>city</arg_key>"
-    "<arg_value>Paris, \"Île-de-France\"</arg_value><arg_key>days</arg_key>"
+    '<arg_value>Paris, "Île-de-France"</arg_value><arg_key>days</arg_key>'
     "<arg_value>2</arg_value></tool_call><|observation|>"
 )
 ROUND_TWO = "It is 21 degrees.</think>It is 21 °C in Paris.<|user|>"
@@ -44,30 +45,36 @@ ARGUMENTS = '{"city": "Paris, \\"Île-de-France\\"", "days": 2}'
 QUESTION = {"role": "user", "content": "What is the weather in Paris?"}
 
 
-@pytest.fixture(scope="module")
-def glm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Path]]:
-    tmp = tmp_path_factory.mktemp("glm")
-    gguf = build(tmp / "tiny-glm.gguf", TEMPLATE.read_text())
-    (tmp / "outputs.json").write_text(json.dumps([ROUND_ONE, ROUND_TWO]))
-    config = tmp / "glmserve.toml"
-    config.write_text(
-        "[server]\ndefault_model = false\n\n"
-        f'[[models]]\ncode = "glm-4.7"\ngguf = "{gguf}"\ncontext_size = 2048\n'
-    )
-    prompts = tmp / "prompts.jsonl"
-    env = {
-        "GLMSERVE_TEST_FORCED_OUTPUTS": str(tmp / "outputs.json"),
-        "GLMSERVE_TEST_PROMPT_LOG": str(prompts),
-    }
-    server = Server(config, tmp / "server.log", env=env)
-    yield server, prompts
-    server.stop()
+@pytest.fixture
+def glm(tmp_path: Path) -> Iterator[Callable[[list[str]], tuple[Server, Path]]]:
+    """Start a server on the tiny GLM model that will say ``outputs``, one per request."""
+    servers: list[Server] = []
+    gguf = build(tmp_path / "tiny-glm.gguf", TEMPLATE.read_text())
+
+    def start(outputs: list[str]) -> tuple[Server, Path]:
+        (tmp_path / "outputs.json").write_text(json.dumps(outputs))
+        config = tmp_path / "glmserve.toml"
+        config.write_text(
+            "[server]\ndefault_model = false\n\n"
+            f'[[models]]\ncode = "glm-4.7"\ngguf = "{gguf}"\ncontext_size = 2048\n'
+        )
+        prompts = tmp_path / "prompts.jsonl"
+        env = {
+            "GLMSERVE_TEST_FORCED_OUTPUTS": str(tmp_path / "outputs.json"),
+            "GLMSERVE_TEST_PROMPT_LOG": str(prompts),
+        }
+        servers.append(Server(config, tmp_path / "server.log", env=env))
+        return servers[-1], prompts
+
+    yield start
+    for server in servers:
+        server.stop()
 
 
 def test_thinking_tool_stream_round_then_preserved_reasoning_round(
-    glm: tuple[Server, Path],
+    glm: Callable[[list[str]], tuple[Server, Path]],
 ) -> None:
-    server, prompts = glm
+    server, prompts = glm([ROUND_ONE, ROUND_TWO])
     client = ZaiClient(api_key="test-id.test-secret", base_url=server.zai_base)
 
     chunks = list(
@@ -127,3 +134,33 @@ def test_thinking_tool_stream_round_then_preserved_reasoning_round(
         "<arg_key>days</arg_key><arg_value>2</arg_value></tool_call>"
         '<|observation|><tool_response>{"temp": 21}</tool_response><|assistant|><think>'
     )
+
+
+def test_openai_stream_without_tool_stream_gets_each_call_whole(
+    glm: Callable[[list[str]], tuple[Server, Path]],
+) -> None:
+    two_calls = (
+        "Two lookups.</think>Checking.<tool_call>get_weather<arg_key>city</arg_key>"
+        "<arg_value>Oslo</arg_value></tool_call><tool_call>get_weather<arg_key>city"
+        "</arg_key><arg_value>Rome</arg_value><arg_key>days</arg_key><arg_value>3"
+        "</arg_value></tool_call><|observation|>"
+    )
+    server, _ = glm([two_calls])
+    client = OpenAI(api_key="any", base_url=server.zai_base)
+    chunks = list(
+        client.chat.completions.create(
+            model="glm-4.7",
+            messages=[QUESTION],
+            tools=[WEATHER],
+            stream=True,  # type: ignore[list-item]
+        )
+    )
+    calls = [tc for c in chunks for tc in (c.choices[0].delta.tool_calls or [])]
+    assert [(tc.index, tc.function.name, tc.function.arguments) for tc in calls] == [  # type: ignore[union-attr]
+        (0, "get_weather", '{"city": "Oslo"}'),
+        (1, "get_weather", '{"city": "Rome", "days": 3}'),
+    ]
+    assert all(tc.id for tc in calls)
+    content = "".join(c.choices[0].delta.content or "" for c in chunks)
+    assert content == "Checking."
+    assert chunks[-1].choices[0].finish_reason == "tool_calls"
