@@ -43,7 +43,7 @@ DEFAULT_PORT = 8080
 DEFAULT_MAX_CONTEXT = 32768
 """A user model's served context when the config does not say: the KV cache of a 200K
 window does not fit most single machines, so we start smaller and say so at start-up."""
-DEFAULT_MODEL_CONTEXT = 8192
+DEFAULT_MODEL_CONTEXT = 4096
 
 
 class ConfigError(Exception):
@@ -60,6 +60,11 @@ class ModelConfig:
     context_size: int
     threads: int
     batch_size: int
+    max_running: int = 4
+    """Sequences decoded together (continuous batching). Each has a KV stream of
+    context_size cells: KV memory is max_running x context_size tokens."""
+    queue_limit: int = 256
+    """Requests that may wait for a free sequence; more get 429 / 1312."""
     context_explicit: bool = False
     """The config set context_size; otherwise it is capped at the model's trained context."""
 
@@ -108,6 +113,8 @@ class _ModelFile(_Strict):
     context_size: int | None = Field(default=None, ge=256)
     threads: int | None = Field(default=None, ge=1, le=1024)
     batch_size: int | None = Field(default=None, ge=1, le=65536)
+    max_running: int | None = Field(default=None, ge=1, le=256)
+    queue_limit: int | None = Field(default=None, ge=0)
     default_max_tokens: int | None = Field(default=None, ge=1)
     max_tokens: int | None = Field(default=None, ge=1)
     temperature: float | None = Field(default=None, ge=0.0, le=1.0)
@@ -244,6 +251,8 @@ def _model_config(entry: _ModelFile, path: Path | None, where: str, index: int) 
         context_size=context,
         threads=entry.threads or default_threads(),
         batch_size=entry.batch_size or 512,
+        max_running=entry.max_running or 4,
+        queue_limit=256 if entry.queue_limit is None else entry.queue_limit,
         context_explicit=entry.context_size is not None,
     )
 
@@ -283,6 +292,7 @@ def _default_model_config() -> ModelConfig:
         context_size=DEFAULT_MODEL_CONTEXT,
         threads=default_threads(),
         batch_size=512,
+        max_running=8,
     )
 
 

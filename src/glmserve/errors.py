@@ -109,6 +109,19 @@ class MethodNotSupported(GlmServeError):
     code = "1212"
 
 
+class HighTraffic(GlmServeError):
+    """1312: the model's queue is full."""
+
+    status = 429
+    code = "1312"
+
+    def __init__(self, model: str):
+        super().__init__(
+            f"This model is currently experiencing high traffic. Please try again later "
+            f"({model} has too many requests waiting)."
+        )
+
+
 class EngineFailure(GlmServeError):
     """1234: generation failed inside the engine (Z.AI's 'network error')."""
 

@@ -39,7 +39,7 @@ def _generate(engine: LlamaEngine, sampling: SamplingParams, max_tokens: int = 4
 def test_special_tokens_are_single_tokens_and_come_back_as_text(engine: LlamaEngine) -> None:
     for tag in ("<think>", "</think>", "<tool_call>", "<arg_key>", "</arg_value>"):
         (token,) = engine.tokenize(tag)
-        assert engine._piece(token) == tag.encode()
+        assert engine._model.piece(token) == tag.encode()
 
 
 def test_forced_tokens_replay_exactly_and_stop_at_end_of_turn(engine: LlamaEngine) -> None:

@@ -9,7 +9,13 @@ from pathlib import Path
 import pytest
 
 from glmserve.engine.llama import LlamaEngine
-from glmserve.engine.types import Generation, GenerationRequest, SamplingParams, TokenOut
+from glmserve.engine.types import (
+    EngineBusy,
+    Generation,
+    GenerationRequest,
+    SamplingParams,
+    TokenOut,
+)
 
 GREEDY = SamplingParams(temperature=0.0)
 COUNT = "<bos>User: Count from 1 to 300: 1, 2, 3, 4, 5, 6, 7, 8, 9, 10,\nAssistant:"
@@ -121,16 +127,60 @@ def test_cancel_stops_within_a_decode_step_and_frees_the_engine(engine: LlamaEng
     asyncio.run(go())
 
 
-def test_a_waiting_generation_cancelled_before_it_starts_never_runs(engine: LlamaEngine) -> None:
+def test_a_waiting_generation_cancelled_before_it_starts_never_runs(gemma_gguf: Path) -> None:
+    eng = LlamaEngine(gemma_gguf, context_size=512, threads=2, batch_size=CHUNK, max_running=1)
+
     async def go() -> None:
-        first = engine.start(GenerationRequest(engine.tokenize(COUNT), 30, GREEDY))
-        second = engine.start(GenerationRequest(engine.tokenize(COUNT), 30, GREEDY))
-        second.cancel()
+        first = eng.start(GenerationRequest(eng.tokenize(COUNT), 30, GREEDY))
+        second = eng.start(GenerationRequest(eng.tokenize(COUNT), 30, GREEDY))
+        second.cancel()  # it waits behind the first: one sequence at a time here
         await _drain(first)
         assert await _drain(second) == []
         assert second.finish_reason == "cancelled" and second.usage.completion_tokens == 0
+        assert first.usage.completion_tokens == 30
 
-    asyncio.run(go())
+    try:
+        asyncio.run(go())
+    finally:
+        eng.close()
+
+
+def test_concurrent_requests_decode_together(engine: LlamaEngine) -> None:
+    async def go() -> list[Generation]:
+        gens = [
+            engine.start(GenerationRequest(engine.tokenize(COUNT + " " * i), 20, GREEDY))
+            for i in range(4)
+        ]
+        for gen in gens:
+            await _drain(gen)
+        return gens
+
+    before = engine.stats()
+    gens = asyncio.run(go())
+    after = engine.stats()
+    assert all(g.finish_reason == "length" and g.usage.completion_tokens == 20 for g in gens)
+    # 80 tokens were generated in far fewer decode calls: the sequences shared batches.
+    assert after.generated_tokens - before.generated_tokens == 80
+    assert after.decode_steps - before.decode_steps < 60
+
+
+def test_full_queue_refuses_instead_of_waiting_forever(gemma_gguf: Path) -> None:
+    eng = LlamaEngine(gemma_gguf, context_size=512, threads=2, max_running=1, queue_limit=1)
+
+    async def go() -> None:
+        gens: list[Generation] = []
+        with pytest.raises(EngineBusy):
+            for _ in range(3):  # at most one runs and one waits: the third is refused
+                gens.append(eng.start(GenerationRequest(eng.tokenize(COUNT), 5, GREEDY)))
+        assert 1 <= len(gens) <= 2
+        for gen in gens:
+            await _drain(gen)
+        assert all(g.usage.completion_tokens == 5 for g in gens)
+
+    try:
+        asyncio.run(go())
+    finally:
+        eng.close()
 
 
 def test_multibyte_output_is_whole_characters(engine: LlamaEngine) -> None:

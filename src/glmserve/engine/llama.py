@@ -1,34 +1,32 @@
-"""The embedded engine: llama.cpp in-process through llama-cpp-python.
+"""The embedded engine: llama.cpp in-process, with continuous batching.
 
-One decode thread per model runs generations one after another (continuous batching
-arrives with the scheduler). The thread hands tokens to the event loop through an
-asyncio queue, so the HTTP loop never waits on decoding. A new prompt reuses the KV
-state of the longest prefix it shares with what the context already holds, and
-``Usage.cached_tokens`` says exactly how many tokens that was.
+A decode thread runs the loop ``admit → plan → llama_decode → sample`` over every
+running sequence at once (see scheduler.py) and hands each token to the event loop
+through an asyncio queue, so the HTTP loop never waits on decoding. Prompts reuse the
+KV state of earlier prompts that start the same way (slots.py), and
+``Usage.cached_tokens`` says exactly how many tokens were reused.
 """
 
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import logging
 import threading
-from collections.abc import AsyncIterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
-import numpy as np
-
+from glmserve.engine.native import NativeContext, NativeModel, Sampler
+from glmserve.engine.scheduler import Scheduler, Sequence, Step
+from glmserve.engine.slots import SlotTable
 from glmserve.engine.text import TextStream
 from glmserve.engine.types import (
     Engine,
+    EngineBusy,
     EngineInfo,
     EngineStats,
     FinishReason,
     Generation,
     GenerationRequest,
-    SamplingParams,
     TokenOut,
     Usage,
 )
@@ -37,14 +35,11 @@ __all__ = ["LlamaEngine"]
 
 log = logging.getLogger(__name__)
 
-_RANDOM_SEED = 0xFFFFFFFF  # llama.cpp: draw a seed at random
-
 
 class _QueuedGeneration(Generation):
     """A generation run by the decode thread and read by the event loop."""
 
-    def __init__(self, request: GenerationRequest, loop: asyncio.AbstractEventLoop) -> None:
-        self.request = request
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
         self._queue: asyncio.Queue[TokenOut | None] = asyncio.Queue()
         self._cancel = threading.Event()
@@ -89,269 +84,170 @@ class LlamaEngine(Engine):
         context_size: int,
         threads: int,
         batch_size: int = 512,
+        max_running: int = 4,
+        queue_limit: int = 256,
         cap_to_trained_context: bool = False,
     ) -> None:
-        self._llama = _load(gguf, context_size, threads, batch_size)
-        trained = self._llama._model.n_ctx_train()
+        self._model = NativeModel(gguf)
+        trained = self._model.trained_context
         if cap_to_trained_context and 0 < trained < context_size:
             log.info("%s: context capped at the trained %d tokens", gguf.name, trained)
-            self._llama.close()
-            self._llama = _load(gguf, trained, threads, batch_size)
-        self._vocab = self._llama._model.vocab
-        self._batch_size = batch_size
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="decode")
-        self._lock = threading.Lock()
-        self._live: set[_QueuedGeneration] = set()
-        self._waiting = 0
-        self._running = 0
-        self._finished = 0
-        self._cancelled = 0
-        self._generated = 0
-        self._canonical = 0  # leading KV positions computed by prefill in whole, aligned chunks
-        self.info = self._read_info(trained)
+            context_size = trained
+        self.context_size = context_size
+        try:
+            self._ctx = NativeContext(
+                self._model,
+                seq_cells=context_size,
+                n_batch=batch_size + max_running,
+                n_seq=max_running,
+                threads=threads,
+            )
+        except BaseException:
+            self._model.close()
+            raise
+        slots = SlotTable(max_running, batch_size, self._ctx)
+        self._sched = Scheduler(slots, max_running=max_running, n_batch=batch_size + max_running)
+        self._queue_limit = queue_limit
+        self._cond = threading.Condition()
+        self._inbox: list[Sequence] = []
+        self._closing = False
+        self._counts = {"finished": 0, "cancelled": 0, "generated": 0, "prompt": 0, "cached": 0}
+        self.info = EngineInfo(
+            context_size=context_size,
+            trained_context=trained,
+            chat_template=self._model.meta("tokenizer.chat_template") or None,
+            bos_token=self._model.token_text(self._model.bos),
+            eos_token=self._model.token_text(self._model.eos),
+            description=self._model.description(),
+        )
+        self._thread = threading.Thread(target=self._loop, name="decode", daemon=True)
+        self._thread.start()
 
     # -- Engine --
 
     def tokenize(self, text: str) -> list[int]:
-        model = self._llama._model
-        tokens: list[int] = model.tokenize(text.encode("utf-8"), add_bos=False, special=True)
-        if model.add_bos_token():
-            bos = model.token_bos()
-            if not tokens or tokens[0] != bos:
-                tokens.insert(0, bos)
-        return tokens
+        return self._model.tokenize(text)
 
     def start(self, request: GenerationRequest) -> Generation:
-        generation = _QueuedGeneration(request, asyncio.get_running_loop())
-        with self._lock:
-            self._waiting += 1
-            self._live.add(generation)
-        self._executor.submit(self._run, generation)
+        generation = _QueuedGeneration(asyncio.get_running_loop())
+        seq = Sequence(
+            request=request,
+            sink=generation,
+            tokens=list(request.prompt_tokens),
+            text=TextStream(request.stop),
+        )
+        with self._cond:
+            if len(self._inbox) + len(self._sched.waiting) >= self._queue_limit:
+                raise EngineBusy(f"{self._queue_limit} requests are already waiting")
+            self._inbox.append(seq)
+            self._cond.notify()
         return generation
 
     def stats(self) -> EngineStats:
-        with self._lock:
+        with self._cond:
             return EngineStats(
-                running=self._running,
-                waiting=self._waiting,
-                finished=self._finished,
-                cancelled=self._cancelled,
-                generated_tokens=self._generated,
+                running=len(self._sched.running),
+                waiting=len(self._sched.waiting) + len(self._inbox),
+                finished=self._counts["finished"],
+                cancelled=self._counts["cancelled"],
+                generated_tokens=self._counts["generated"],
+                prompt_tokens=self._counts["prompt"],
+                cached_tokens=self._counts["cached"],
+                kv_cells=self._ctx.kv_cells,
+                kv_cells_used=self._sched.slots.cells_in_use(),
+                decode_steps=self._sched.steps,
             )
 
     def close(self) -> None:
-        with self._lock:
-            live = list(self._live)
-        for generation in live:
-            generation.cancel()
-        self._executor.shutdown(wait=True)
-        self._llama.close()
+        with self._cond:
+            self._closing = True
+            for seq in [*self._inbox, *self._sched.waiting, *self._sched.running]:
+                if isinstance(seq.sink, _QueuedGeneration):
+                    seq.sink.cancel()
+            self._cond.notify()
+        self._thread.join()
+        self._ctx.close()
+        self._model.close()
 
     # -- the decode thread --
 
-    def _run(self, gen: _QueuedGeneration) -> None:
-        with self._lock:
-            self._waiting -= 1
-            self._running += 1
-        reason: FinishReason = "error"
-        usage = Usage(prompt_tokens=len(gen.request.prompt_tokens))
-        error: str | None = None
-        try:
-            reason, usage = self._generate(gen)
-        except Exception as exc:  # a failure in native code must not kill the thread
-            log.exception("generation failed")
-            error = f"{type(exc).__name__}: {exc}"
-            self._llama.n_tokens = 0  # the KV state is unknown now: do not reuse it
-            self._canonical = 0
-        finally:
-            with self._lock:
-                self._running -= 1
-                self._finished += 1
-                self._cancelled += reason == "cancelled"
-                self._generated += usage.completion_tokens
-                self._live.discard(gen)
-            gen.finish(reason, usage, error)
-
-    def _generate(self, gen: _QueuedGeneration) -> tuple[FinishReason, Usage]:
-        request = gen.request
-        prompt = list(request.prompt_tokens)
-        usage = Usage(prompt_tokens=len(prompt))
-        if gen.cancelled:
-            return "cancelled", usage
-        cached = self._prefill(prompt, gen)
-        if cached is None:
-            return "cancelled", usage
-        sampler = _sampler(request.sampling, self._llama)
-        text = TextStream(request.stop)
-        generated = 0
-        reason: FinishReason = "length"
-        try:
-            while generated < request.max_tokens:
-                if gen.cancelled:
-                    reason = "cancelled"
-                    break
-                token = sampler.sample(self._llama._ctx, -1)
-                generated += 1
-                if _is_eog(self._vocab, token):
-                    reason = "stop"
-                    break
-                gen.emit(TokenOut(token, text.push(self._piece(token))))
-                if text.stopped:
-                    reason = "stop"
-                    break
-                if generated < request.max_tokens:
-                    if self._llama.n_tokens >= self._llama.n_ctx():
-                        break  # the context window is full: "length"
-                    self._llama.eval([token])
-        finally:
-            sampler.close()
-        rest = text.flush()
-        if rest and reason != "cancelled":
-            gen.emit(TokenOut(-1, rest))
-        return reason, Usage(len(prompt), cached, generated)
-
-    def _prefill(self, prompt: list[int], gen: _QueuedGeneration) -> int | None:
-        """Evaluate the prompt, reusing cached KV state; None if cancelled meanwhile.
-
-        llama.cpp's numbers depend on how tokens were batched (a matrix product over
-        one row and over 512 rows round differently), so reusing KV state computed in
-        another shape can change a greedy completion. We therefore reuse only whole
-        ``batch_size`` chunks that an earlier prompt computed in the same chunking a
-        fresh prefill would use: the result is the same, cached or not. The count of
-        reused tokens is exact and becomes ``cached_tokens``.
-        """
-        llama = self._llama
-        common = _common_prefix(llama.input_ids[: llama.n_tokens], prompt)
-        reuse = min(common, self._canonical, len(prompt) - 1)
-        reuse -= reuse % self._batch_size
-        if reuse <= 0 or not llama._ctx.kv_cache_seq_rm(-1, reuse, -1):
-            reuse = 0
-        llama.n_tokens = reuse
-        self._canonical = reuse
-        for start in range(reuse, len(prompt), self._batch_size):
-            if gen.cancelled:
-                return None
-            chunk = prompt[start : start + self._batch_size]
-            llama.eval(chunk)
-            if len(chunk) == self._batch_size:
-                self._canonical = start + self._batch_size
-        return reuse
-
-    def _piece(self, token: int) -> bytes:
-        """The token's bytes, special tokens included as text (parsers need them)."""
-        size = 64
+    def _loop(self) -> None:
         while True:
-            buf = ctypes.create_string_buffer(size)
-            n = _llama_cpp().llama_token_to_piece(self._vocab, token, buf, size, 0, True)
-            if n >= 0:
-                return bytes(buf.raw[:n])
-            size = -n
+            with self._cond:
+                while not (self._inbox or self._sched.has_work() or self._closing):
+                    self._cond.wait()
+                for seq in self._inbox:
+                    self._sched.add(seq)
+                self._inbox.clear()
+                closing = self._closing
+            self._drop_cancelled()
+            if closing and not self._sched.has_work():
+                return
+            try:
+                self._step()
+            except Exception as exc:  # a failure in native code must not kill the thread
+                log.exception("decode step failed")
+                self._fail_running(f"{type(exc).__name__}: {exc}")
 
-    def _read_info(self, trained: int) -> EngineInfo:
-        model = self._llama._model
-        template = self._llama.metadata.get("tokenizer.chat_template")
-        return EngineInfo(
-            context_size=self._llama.n_ctx(),
-            trained_context=trained,
-            chat_template=template or None,
-            bos_token=_token_text(model, model.token_bos()),
-            eos_token=_token_text(model, model.token_eos()),
-            description=model.desc(),
-        )
+    def _step(self) -> None:
+        sched = self._sched
+        sched.admit()
+        step = sched.plan()
+        if not step.entries:
+            return
+        if self._ctx.decode(step.entries) != 0:
+            raise RuntimeError("llama.cpp found no room in the KV cache")
+        sched.steps += 1
+        sched.committed(step)
+        self._sample(step)
 
+    def _sample(self, step: Step) -> None:
+        for seq, row in step.rows:
+            if seq.sampler is None:
+                try:
+                    seq.sampler = Sampler(seq.request.sampling, self._model)
+                except ValueError as exc:  # a grammar llama.cpp rejects: this request only
+                    self._finish(seq, "error", str(exc))
+                    continue
+            assert isinstance(seq.sampler, Sampler)
+            token = seq.sampler.sample(self._ctx, row)
+            seq.generated += 1
+            reason = self._after_token(seq, token)
+            if reason is not None:
+                self._finish(seq, reason)
 
-def _llama_cpp() -> Any:
-    import llama_cpp
+    def _after_token(self, seq: Sequence, token: int) -> FinishReason | None:
+        if self._model.is_eog(token):
+            return "stop"
+        seq.sink.emit(TokenOut(token, seq.text.push(self._model.piece(token))))
+        if seq.text.stopped:
+            return "stop"
+        if seq.generated >= seq.request.max_tokens or len(seq.tokens) >= self.context_size:
+            return "length"
+        seq.pending = token
+        return None
 
-    return llama_cpp
+    def _finish(self, seq: Sequence, reason: FinishReason, error: str | None = None) -> None:
+        if reason in ("length", "stop") and error is None:
+            rest = seq.text.flush()
+            if rest:
+                seq.sink.emit(TokenOut(-1, rest))
+        if isinstance(seq.sampler, Sampler):
+            seq.sampler.close()
+            seq.sampler = None
+        with self._cond:
+            self._sched.finish(seq, reason, error)
+            self._counts["finished"] += 1
+            self._counts["cancelled"] += reason == "cancelled"
+            self._counts["generated"] += seq.generated
+            self._counts["prompt"] += seq.prompt_tokens
+            self._counts["cached"] += seq.cached
 
+    def _drop_cancelled(self) -> None:
+        for seq in [*self._sched.waiting, *self._sched.running]:
+            if seq.sink.cancelled:
+                self._finish(seq, "cancelled")
 
-def _load(gguf: Path, context_size: int, threads: int, batch_size: int) -> Any:
-    from llama_cpp import Llama
-
-    return Llama(
-        model_path=str(gguf),
-        n_ctx=context_size,
-        n_batch=batch_size,
-        n_ubatch=batch_size,
-        n_threads=threads,
-        n_threads_batch=threads,
-        verbose=False,
-    )
-
-
-def _token_text(model: Any, token: int) -> str:
-    return str(model.token_get_text(token)) if token >= 0 else ""
-
-
-def _is_eog(vocab: Any, token: int) -> bool:
-    return bool(_llama_cpp().llama_vocab_is_eog(vocab, token))
-
-
-def _common_prefix(cached: Sequence[int], prompt: Sequence[int]) -> int:
-    n = min(len(cached), len(prompt))
-    if n == 0:
-        return 0
-    same = np.asarray(cached[:n]) == np.asarray(prompt[:n])
-    return n if bool(same.all()) else int(np.argmin(same))
-
-
-class _ForcedSampler:
-    """TEST ONLY (``SamplingParams.forced_tokens``): replays a recorded token sequence,
-    then ends the generation with the model's end-of-generation token."""
-
-    def __init__(self, tokens: tuple[int, ...], end: int) -> None:
-        self._tokens = list(tokens)
-        self._end = end
-
-    def sample(self, ctx: Any, idx: int) -> int:
-        return self._tokens.pop(0) if self._tokens else self._end
-
-    def close(self) -> None:
-        pass
-
-
-def _sampler(params: SamplingParams, llama: Any) -> Any:
-    from llama_cpp._internals import LlamaSampler
-
-    if params.forced_tokens is not None:
-        return _ForcedSampler(params.forced_tokens, llama._model.token_eos())
-    n_vocab = llama.n_vocab()
-    sampler = LlamaSampler()
-    if params.grammar is not None:
-        _add_grammar(sampler, llama, params.grammar)
-    penalised = (
-        params.repetition_penalty != 1.0
-        or params.frequency_penalty != 0.0
-        or params.presence_penalty != 0.0
-    )
-    if penalised:
-        sampler.add_penalties(
-            n_vocab,
-            64,
-            params.repetition_penalty,
-            params.frequency_penalty,
-            params.presence_penalty,
-        )
-    if params.greedy:
-        sampler.add_greedy()
-        return sampler
-    if params.top_k > 0:
-        sampler.add_top_k(params.top_k)
-    if params.top_p < 1.0:
-        sampler.add_top_p(params.top_p, 1)
-    if params.min_p > 0.0:
-        sampler.add_min_p(params.min_p, 1)
-    sampler.add_temp(params.temperature)
-    sampler.add_dist(_RANDOM_SEED if params.seed is None else params.seed & 0xFFFFFFFF)
-    return sampler
-
-
-def _add_grammar(sampler: Any, llama: Any, grammar: str) -> None:
-    """Constrain sampling to the grammar; first in the chain so that every later step
-    (greedy included) chooses among tokens the grammar allows."""
-    lib = _llama_cpp()
-    handle = lib.llama_sampler_init_grammar(llama._model.vocab, grammar.encode(), b"root")
-    if not handle:
-        raise ValueError("llama.cpp rejected the grammar")
-    lib.llama_sampler_chain_add(sampler.sampler, handle)
+    def _fail_running(self, error: str) -> None:
+        for seq in list(self._sched.running):
+            self._finish(seq, "error", error)

@@ -19,6 +19,7 @@ __all__ = [
     "FinishReason",
     "EngineInfo",
     "EngineStats",
+    "EngineBusy",
     "Generation",
     "Engine",
 ]
@@ -98,6 +99,15 @@ class EngineStats:
     finished: int
     cancelled: int
     generated_tokens: int
+    prompt_tokens: int = 0
+    cached_tokens: int = 0
+    kv_cells: int = 0
+    kv_cells_used: int = 0
+    decode_steps: int = 0
+
+
+class EngineBusy(Exception):
+    """The engine's waiting queue is full; the request was not queued."""
 
 
 class Generation(ABC):

@@ -16,8 +16,8 @@ from glmserve.catalog import ModelSpec
 from glmserve.chat.families import glm_family, parser_for
 from glmserve.chat.output import Delta, OutputParser
 from glmserve.chat.template import ChatTemplate, TemplateError
-from glmserve.engine.types import Generation, GenerationRequest, SamplingParams, Usage
-from glmserve.errors import InvalidField, ModelNotFound, PromptTooLong
+from glmserve.engine.types import EngineBusy, Generation, GenerationRequest, SamplingParams, Usage
+from glmserve.errors import HighTraffic, InvalidField, ModelNotFound, PromptTooLong
 from glmserve.platform.constraints import constraint_for
 from glmserve.platform.ids import completion_id, now_seconds
 from glmserve.platform.models import ModelRegistry, ServedModel
@@ -155,7 +155,10 @@ class CompletionService:
         return replace(sampling, forced_tokens=tuple(model.engine.tokenize(forced)))
 
     def start(self, prepared: PreparedCompletion) -> Completion:
-        generation = prepared.model.engine.start(prepared.generation)
+        try:
+            generation = prepared.model.engine.start(prepared.generation)
+        except EngineBusy:
+            raise HighTraffic(prepared.model.code) from None
         model = prepared.model
         parser = parser_for(
             model.spec.family,

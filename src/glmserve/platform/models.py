@@ -86,6 +86,8 @@ def _load(config: ModelConfig, settings: Settings, progress: bool) -> ServedMode
             context_size=config.context_size,
             threads=config.threads,
             batch_size=config.batch_size,
+            max_running=config.max_running,
+            queue_limit=config.queue_limit,
             cap_to_trained_context=not config.context_explicit,
         )
     except (ValueError, RuntimeError, OSError) as exc:

@@ -1,0 +1,156 @@
+"""Continuous batching: which tokens of which sequences go into the next llama_decode.
+
+Each step decodes one token for every running sequence that is generating, and fills the
+rest of the batch with prompt chunks of sequences still reading their prompt, so a long
+prompt is read in pieces between decode steps instead of stalling the running streams.
+Waiting sequences are admitted while there are free slots; each slot's KV stream holds a
+full context, so a running sequence never runs out of room.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from glmserve.engine.native import BatchEntry
+from glmserve.engine.slots import Slot, SlotTable
+from glmserve.engine.text import TextStream
+from glmserve.engine.types import FinishReason, GenerationRequest, TokenOut, Usage
+
+__all__ = ["Sink", "Sequence", "Scheduler", "Step"]
+
+
+class Sink(Protocol):
+    """Where a sequence's tokens and end go (the Generation its caller iterates)."""
+
+    @property
+    def cancelled(self) -> bool: ...
+
+    def emit(self, token: TokenOut) -> None: ...
+
+    def finish(self, reason: FinishReason, usage: Usage, error: str | None = None) -> None: ...
+
+
+@dataclass(eq=False)
+class Sequence:
+    request: GenerationRequest
+    sink: Sink
+    tokens: list[int]
+    """The prompt, then every generated token already fed to the model."""
+    text: TextStream
+    slot: Slot | None = None
+    computed: int = 0
+    """Positions of ``tokens`` whose KV state is in the slot."""
+    pending: int | None = None
+    """The last sampled token, fed with the next decode step."""
+    generated: int = 0
+    cached: int = 0
+    """Prompt tokens reused from the prefix cache (exact usage)."""
+    sampler: object | None = None
+
+    @property
+    def prompt_tokens(self) -> int:
+        return len(self.request.prompt_tokens)
+
+    @property
+    def reading_prompt(self) -> bool:
+        return self.computed < len(self.tokens)
+
+    def usage(self) -> Usage:
+        return Usage(self.prompt_tokens, self.cached, self.generated)
+
+
+@dataclass
+class Step:
+    entries: list[BatchEntry] = field(default_factory=list)
+    rows: list[tuple[Sequence, int]] = field(default_factory=list)
+    """Sequences to sample after the decode, with their logits row."""
+    chunks: list[tuple[Sequence, int, int]] = field(default_factory=list)
+    """(sequence, start, end) of the tokens this step feeds, per sequence."""
+
+
+class Scheduler:
+    def __init__(self, slots: SlotTable, *, max_running: int, n_batch: int) -> None:
+        self.slots = slots
+        self.max_running = max_running
+        self.n_batch = n_batch
+        self.waiting: deque[Sequence] = deque()
+        self.running: list[Sequence] = []
+        self.steps = 0
+
+    def add(self, seq: Sequence) -> None:
+        self.waiting.append(seq)
+
+    def has_work(self) -> bool:
+        return bool(self.waiting or self.running)
+
+    def admit(self) -> None:
+        while self.waiting and len(self.running) < self.max_running:
+            seq = self.waiting[0]
+            got = self.slots.acquire(seq.tokens)
+            if got is None:
+                return
+            self.waiting.popleft()
+            seq.slot, seq.computed = got
+            seq.cached = seq.computed
+            self.running.append(seq)
+
+    def plan(self) -> Step:
+        """The next batch: one decode token per generating sequence, then prompt chunks."""
+        step = Step()
+        for seq in self.running:
+            if not seq.reading_prompt and seq.pending is not None:
+                self._feed(step, seq, [seq.pending], seq.computed, logits=True)
+        budget = self.n_batch - len(step.entries)
+        chunk = self.slots.chunk
+        for seq in self.running:
+            if budget <= 0:
+                break
+            if not seq.reading_prompt:
+                continue
+            start = seq.computed
+            end = min(len(seq.tokens), (start // chunk + 1) * chunk, start + budget)
+            last = end == len(seq.tokens)
+            self._feed(step, seq, seq.tokens[start:end], start, logits=last and seq.pending is None)
+            budget -= end - start
+        return step
+
+    def committed(self, step: Step) -> None:
+        """The step was decoded: its tokens are now in the KV cache."""
+        chunk = self.slots.chunk
+        for seq, start, end in step.chunks:
+            slot = seq.slot
+            assert slot is not None
+            if seq.reading_prompt:
+                fed = seq.tokens[start:end]
+                seq.computed = end
+                if slot.canonical == start and end - start == chunk:
+                    slot.canonical = end
+            else:  # the decode of the pending token
+                assert seq.pending is not None
+                fed = [seq.pending]
+                seq.tokens.append(seq.pending)
+                seq.pending = None
+                seq.computed = end
+            slot.tokens.extend(fed)
+
+    def finish(self, seq: Sequence, reason: FinishReason, error: str | None = None) -> None:
+        if seq in self.running:
+            self.running.remove(seq)
+        elif seq in self.waiting:
+            self.waiting.remove(seq)
+        if seq.slot is not None:
+            self.slots.release(seq.slot, keep=error is None)
+            seq.slot = None
+        seq.sink.finish(reason, seq.usage(), error)
+
+    @staticmethod
+    def _feed(step: Step, seq: Sequence, tokens: list[int], start: int, *, logits: bool) -> None:
+        assert seq.slot is not None
+        for i, token in enumerate(tokens):
+            want = logits and i == len(tokens) - 1
+            if want:
+                step.rows.append((seq, len(step.entries)))
+            step.entries.append((seq.slot.id, start + i, token, want))
+        step.chunks.append((seq, start, start + len(tokens)))

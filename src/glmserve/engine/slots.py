@@ -1,0 +1,106 @@
+"""Sequence slots and the prefix cache.
+
+Every sequence decodes in a slot: a llama.cpp sequence id with a KV stream of its own,
+big enough for one full context. When a sequence finishes its slot keeps the KV state of
+everything it computed, so a later prompt that starts the same way reuses it: by taking
+the idle slot over (no copy), or, if the slot is still busy with a running sequence, by
+copying its stream into a free slot. A new sequence takes, in order: the idle slot with
+the longest reusable prefix, an empty slot, the least recently used idle slot.
+
+Only whole ``chunk``-sized, aligned prompt chunks are reused (``Slot.canonical``): those
+are computed exactly as a fresh prefill computes them, so a cache hit does not change a
+greedy completion (see docs/architecture.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+__all__ = ["KvOps", "Slot", "SlotTable", "common_prefix"]
+
+
+class KvOps(Protocol):
+    def seq_rm(self, seq: int, start: int = -1, end: int = -1) -> bool: ...
+
+    def copy_prefix(self, src: int, dst: int, length: int) -> None: ...
+
+
+@dataclass(eq=False)
+class Slot:
+    id: int
+    tokens: list[int] = field(default_factory=list)
+    """Tokens whose KV state the slot holds, at positions 0..len-1."""
+    canonical: int = 0
+    """Leading positions computed by prefill in whole, aligned chunks."""
+    busy: bool = False
+    last_used: int = 0
+
+
+def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
+    n = min(len(a), len(b))
+    if n == 0:
+        return 0
+    same = np.asarray(a[:n]) == np.asarray(b[:n])
+    return n if bool(same.all()) else int(np.argmin(same))
+
+
+class SlotTable:
+    def __init__(self, n_slots: int, chunk: int, kv: KvOps) -> None:
+        self.slots = [Slot(i) for i in range(n_slots)]
+        self.chunk = chunk
+        self._kv = kv
+        self._clock = 0
+
+    def acquire(self, tokens: list[int]) -> tuple[Slot, int] | None:
+        """A slot for a new sequence and how many leading tokens it already holds;
+        None if every slot is busy."""
+        idle = [s for s in self.slots if not s.busy]
+        if not idle:
+            return None
+        source, reuse = self._best_source(tokens)
+        if source is not None and not source.busy:
+            target = source
+            self._kv.seq_rm(target.id, reuse, -1)
+        else:
+            target = min(idle, key=lambda s: (len(s.tokens) > 0, s.last_used))
+            if source is not None:
+                self._kv.copy_prefix(source.id, target.id, reuse)
+            else:
+                self._kv.seq_rm(target.id, -1, -1)
+        target.tokens = list(tokens[:reuse])
+        target.canonical = reuse
+        target.busy = True
+        return target, reuse
+
+    def release(self, slot: Slot, *, keep: bool = True) -> None:
+        """The sequence is done; its KV state stays for later prompts unless ``keep`` is
+        false (after an error the state is not trusted)."""
+        self._clock += 1
+        slot.busy = False
+        slot.last_used = self._clock
+        if not keep:
+            self._kv.seq_rm(slot.id, -1, -1)
+            slot.tokens = []
+            slot.canonical = 0
+
+    def cells_in_use(self) -> int:
+        return sum(len(s.tokens) for s in self.slots)
+
+    def _best_source(self, tokens: list[int]) -> tuple[Slot | None, int]:
+        best: Slot | None = None
+        best_reuse = 0
+        limit = len(tokens) - 1  # the last prompt token is always computed, for its logits
+        for slot in self.slots:
+            if slot.canonical <= 0:
+                continue
+            reuse = min(common_prefix(slot.tokens, tokens), slot.canonical, limit)
+            reuse -= reuse % self.chunk
+            better = reuse > best_reuse
+            tie_prefers_idle = reuse == best_reuse and best is not None and best.busy
+            if better or (reuse > 0 and tie_prefers_idle and not slot.busy):
+                best, best_reuse = slot, reuse
+        return (best, best_reuse) if best_reuse > 0 else (None, 0)
