@@ -20,7 +20,7 @@ serve: install
 	$(BIN)/glmserve serve $(ARGS)
 
 lint: install
-	$(BIN)/ruff check src tests
+	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/mypy
 
 test: lint

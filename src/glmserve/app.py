@@ -6,12 +6,14 @@ passed to the HTTP layer.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
 from glmserve.config import Settings
 from glmserve.platform.auth import Authenticator, OpenAuthenticator
 from glmserve.platform.completions import CompletionService
 from glmserve.platform.models import ModelRegistry, load_models
+from glmserve.platform.testhooks import TestHooks
 
 __all__ = ["GlmServe"]
 
@@ -24,7 +26,8 @@ class GlmServe:
     completions: CompletionService = field(init=False)
 
     def __post_init__(self) -> None:
-        self.completions = CompletionService(self.models)
+        hooks = TestHooks.from_environ(os.environ)  # TEST ONLY; None unless a test sets it
+        self.completions = CompletionService(self.models, hooks=hooks)
 
     @classmethod
     def load(cls, settings: Settings, *, progress: bool = True) -> GlmServe:

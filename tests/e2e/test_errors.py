@@ -35,6 +35,41 @@ CASES: list[tuple[str, str, bytes | dict[str, Any], int, str]] = [
     ("bad tools", "POST", _chat(tools=[{"type": "function"}]), 400, "1213"),
     ("max_tokens over the maximum", "POST", _chat(max_tokens=8193), 400, "1214"),
     (
+        "a schema no grammar can enforce",
+        "POST",
+        _chat(
+            response_format={
+                "type": "json_schema",
+                "json_schema": {"schema": {"$ref": "https://example.com/s.json"}},
+            }
+        ),
+        400,
+        "1214",
+    ),
+    (
+        "json_schema without a schema",
+        "POST",
+        _chat(response_format={"type": "json_schema"}),
+        400,
+        "1214",
+    ),
+    (
+        "arguments that are not a JSON object",
+        "POST",
+        _chat(
+            model="glm-4.7",
+            messages=[
+                *USER,
+                {
+                    "role": "assistant",
+                    "tool_calls": [{"id": "c", "function": {"name": "f", "arguments": "[1"}}],
+                },
+            ],
+        ),
+        400,
+        "1214",
+    ),
+    (
         "image to a text model",
         "POST",
         _chat(

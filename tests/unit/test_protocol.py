@@ -56,7 +56,7 @@ def test_sdk_second_round_history_is_normalized() -> None:
     rendered = template_messages(req.messages)
     assert rendered[1]["tool_calls"][0]["function"]["arguments"] == {"city": "Beijing"}
     assert rendered[1]["reasoning_content"] == "think"
-    assert rendered[1]["content"] is None
+    assert rendered[1]["content"] == ""  # null renders as "None" in Jinja: empty text
 
 
 def test_list_content_becomes_text() -> None:

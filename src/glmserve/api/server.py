@@ -18,6 +18,7 @@ from glmserve.app import GlmServe
 __all__ = ["create_app"]
 
 ZAI_PREFIX = "/api/paas/v4"
+CODING_PREFIX = "/api/coding/paas/v4"
 
 
 class _CollapseSlashes:
@@ -38,7 +39,8 @@ def create_app(app: GlmServe) -> FastAPI:
     api = FastAPI(title="glmserve", version=__version__, docs_url="/docs", redoc_url=None)
     api.state.glmserve = app
     install_error_handlers(api)
-    api.include_router(zai.router, prefix=ZAI_PREFIX)
+    api.include_router(zai.make_router(coding=False), prefix=ZAI_PREFIX)
+    api.include_router(zai.make_router(coding=True), prefix=CODING_PREFIX)
     api.add_api_route("/health", _health, methods=["GET"])
     api.add_middleware(_CollapseSlashes)
     return api

@@ -1,4 +1,8 @@
-"""Routes of the Z.AI surface, ``/api/paas/v4``: chat completions and models.
+"""Routes of the Z.AI surfaces, ``/api/paas/v4`` and the Coding endpoint
+``/api/coding/paas/v4``: chat completions and models.
+
+The two surfaces have the same routes; on the Coding endpoint preserved thinking
+(``clear_thinking: false``) is the default, as on Z.AI's Coding Plan.
 
 HTTP only: read the body, hand it to protocol and platform, frame the answer.
 """
@@ -15,43 +19,52 @@ from fastapi.responses import JSONResponse, Response
 from glmserve.api.deps import glmserve, principal
 from glmserve.api.sse import sse_response
 from glmserve.app import GlmServe
+from glmserve.chat.output import Delta
 from glmserve.errors import EngineFailure
 from glmserve.platform.auth import Principal
 from glmserve.platform.completions import Completion
+from glmserve.platform.ids import tool_call_id
 from glmserve.protocol.chat import parse_chat_request
+from glmserve.protocol.deltas import StreamShaper, message_body
 from glmserve.protocol.responses import DONE_EVENT, ChunkEncoder, completion_body, models_body
 
-__all__ = ["router"]
-
-router = APIRouter()
+__all__ = ["make_router"]
 
 
-@router.post("/chat/completions")
-async def chat_completions(
-    request: Request,
-    app: GlmServe = Depends(glmserve),
-    caller: Principal = Depends(principal),
-) -> Response:
-    chat = parse_chat_request(await request.body())
-    # Rendering and tokenizing a long conversation takes a while: not on the event loop.
-    prepared = await asyncio.to_thread(app.completions.prepare, chat)
-    completion = app.completions.start(prepared)
-    if prepared.stream:
-        return sse_response(_stream(completion), app.settings.keepalive_seconds, completion.cancel)
-    return JSONResponse(await _collect(completion, request))
+def make_router(*, coding: bool) -> APIRouter:
+    router = APIRouter()
 
+    @router.post("/chat/completions")
+    async def chat_completions(
+        request: Request,
+        app: GlmServe = Depends(glmserve),
+        caller: Principal = Depends(principal),
+    ) -> Response:
+        chat = parse_chat_request(await request.body())
+        # Rendering and tokenizing a long conversation takes a while: not on the event loop.
+        prepared = await asyncio.to_thread(app.completions.prepare, chat, coding=coding)
+        completion = app.completions.start(prepared)
+        if prepared.stream:
+            keepalive = app.settings.keepalive_seconds
+            return sse_response(_stream(completion), keepalive, completion.cancel)
+        return JSONResponse(await _collect(completion, request))
 
-@router.get("/models")
-async def list_models(app: GlmServe = Depends(glmserve)) -> dict[str, Any]:
-    return models_body([(m.code, m.created) for m in app.models])
+    @router.get("/models")
+    async def list_models(app: GlmServe = Depends(glmserve)) -> dict[str, Any]:
+        return models_body([(m.code, m.created) for m in app.models])
+
+    return router
 
 
 async def _stream(completion: Completion) -> AsyncIterator[bytes]:
     prepared = completion.prepared
     encoder = ChunkEncoder(id=prepared.id, created=prepared.created, model=prepared.model.code)
+    shaper = StreamShaper(tool_stream=prepared.tool_stream, new_id=tool_call_id)
     async for delta in completion.deltas():
-        field = "content" if delta.kind == "content" else "reasoning_content"
-        yield encoder.delta(**{field: delta.text})
+        for fields in shaper.push(delta):
+            yield encoder.delta(**fields)
+    for fields in shaper.flush():
+        yield encoder.delta(**fields)
     # Z.AI: a stream that fails mid-way reports it in finish_reason, not as an error code.
     yield encoder.finish(completion.finish_reason, completion.usage)
     yield DONE_EVENT
@@ -60,10 +73,10 @@ async def _stream(completion: Completion) -> AsyncIterator[bytes]:
 async def _collect(completion: Completion, request: Request) -> dict[str, Any]:
     """Run a non-stream completion; stop generating if the client goes away."""
     watcher = asyncio.create_task(_cancel_on_disconnect(request, completion))
-    parts: dict[str, list[str]] = {"content": [], "reasoning": []}
+    deltas: list[Delta] = []
     try:
         async for delta in completion.deltas():
-            parts[delta.kind].append(delta.text)
+            deltas.append(delta)
     finally:
         watcher.cancel()
     if completion.failed:
@@ -71,9 +84,7 @@ async def _collect(completion: Completion, request: Request) -> dict[str, Any]:
             f"Network error, error id: {completion.prepared.id}, generation failed."
         )
     prepared = completion.prepared
-    message: dict[str, Any] = {"role": "assistant", "content": "".join(parts["content"])}
-    if parts["reasoning"]:
-        message["reasoning_content"] = "".join(parts["reasoning"])
+    message = message_body(deltas, tool_call_id)
     return completion_body(
         id=prepared.id,
         request_id=prepared.request_id,

@@ -8,16 +8,36 @@ what is left when generation ends. Families without a reasoning or tool-call syn
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-__all__ = ["Delta", "OutputParser", "PlainParser", "TrimmedParser", "parser_for"]
+__all__ = [
+    "Delta",
+    "OutputParser",
+    "PlainParser",
+    "TrimmedParser",
+    "ParsedCall",
+    "ParsedMessage",
+    "collect",
+    "parse_all",
+]
 
 
 @dataclass(frozen=True)
 class Delta:
-    kind: Literal["content", "reasoning"]
+    """A piece of the assistant message.
+
+    ``content`` and ``reasoning`` deltas carry text. A ``tool_call`` delta carries a
+    piece of the call's arguments JSON in ``text``; the first delta of each call also
+    carries its ``name``, and ``index`` numbers the calls of the message in order.
+    The ``text`` of a call's deltas, joined, is its whole ``arguments`` string.
+    """
+
+    kind: Literal["content", "reasoning", "tool_call"]
     text: str
+    index: int = 0
+    name: str | None = None
 
 
 class OutputParser(Protocol):
@@ -63,6 +83,42 @@ class TrimmedParser:
         return []
 
 
-def parser_for(family: str, *, trim: bool = False) -> OutputParser:
-    """The output parser of a model family (GLM families get theirs with the GLM format)."""
-    return TrimmedParser() if trim else PlainParser()
+@dataclass(frozen=True)
+class ParsedCall:
+    index: int
+    name: str
+    arguments: str
+    """The arguments as a JSON object text (what the API's ``arguments`` field holds)."""
+
+
+@dataclass(frozen=True)
+class ParsedMessage:
+    """A whole assistant message: absent parts are None (and ``tool_calls`` empty)."""
+
+    content: str | None
+    reasoning_content: str | None
+    tool_calls: tuple[ParsedCall, ...]
+
+
+def collect(deltas: Iterable[Delta]) -> ParsedMessage:
+    """Join a message's deltas into the whole message."""
+    content: list[str] = []
+    reasoning: list[str] = []
+    names: dict[int, str] = {}
+    arguments: dict[int, list[str]] = {}
+    for d in deltas:
+        if d.kind == "content":
+            content.append(d.text)
+        elif d.kind == "reasoning":
+            reasoning.append(d.text)
+        else:
+            if d.name is not None:
+                names[d.index] = d.name
+            arguments.setdefault(d.index, []).append(d.text)
+    calls = tuple(ParsedCall(i, names[i], "".join(arguments[i])) for i in sorted(names))
+    return ParsedMessage("".join(content) or None, "".join(reasoning) or None, calls)
+
+
+def parse_all(parser: OutputParser, text: str) -> ParsedMessage:
+    """Parse a whole completion text with a fresh parser."""
+    return collect([*parser.feed(text), *parser.finish()])

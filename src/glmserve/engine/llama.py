@@ -76,6 +76,8 @@ class _QueuedGeneration(Generation):
 
 
 class LlamaEngine(Engine):
+    supports_grammar = True
+
     def __init__(
         self,
         gguf: Path,
@@ -209,7 +211,11 @@ class LlamaEngine(Engine):
     def _sample(self, step: Step) -> None:
         for seq, row in step.rows:
             if seq.sampler is None:
-                seq.sampler = Sampler(seq.request.sampling, self._model.n_vocab)
+                try:
+                    seq.sampler = Sampler(seq.request.sampling, self._model)
+                except ValueError as exc:  # a grammar llama.cpp rejects: this request only
+                    self._finish(seq, "error", str(exc))
+                    continue
             assert isinstance(seq.sampler, Sampler)
             token = seq.sampler.sample(self._ctx, row)
             seq.generated += 1

@@ -178,19 +178,31 @@ class NativeContext:
 
 
 class Sampler:
-    """A request's sampler chain; ``sample`` also records the token for penalties."""
+    """A request's sampler chain; ``sample`` also records the token for penalties (and
+    advances the grammar, if the request has one)."""
 
-    def __init__(self, params: SamplingParams, n_vocab: int) -> None:
+    def __init__(self, params: SamplingParams, model: NativeModel) -> None:
         from llama_cpp._internals import LlamaSampler
 
+        # TEST ONLY (SamplingParams.forced_tokens): replay a recorded output, then end.
+        self._forced = list(params.forced_tokens) if params.forced_tokens is not None else None
+        self._end = model.eos
         chain = LlamaSampler()
+        if params.grammar is not None:
+            # First in the chain, so every later step (greedy included) chooses among
+            # the tokens the grammar allows.
+            grammar = C.llama_sampler_init_grammar(model.vocab, params.grammar.encode(), b"root")
+            if not grammar:
+                chain.close()
+                raise ValueError("llama.cpp rejected the grammar")
+            C.llama_sampler_chain_add(chain.sampler, grammar)
         if (
             params.repetition_penalty != 1.0
             or params.frequency_penalty != 0.0
             or params.presence_penalty != 0.0
         ):
             chain.add_penalties(
-                n_vocab,
+                model.n_vocab,
                 64,
                 params.repetition_penalty,
                 params.frequency_penalty,
@@ -211,6 +223,8 @@ class Sampler:
         self._chain = chain
 
     def sample(self, ctx: NativeContext, row: int) -> int:
+        if self._forced is not None:
+            return self._forced.pop(0) if self._forced else self._end
         token: int = C.llama_sampler_sample(self._chain.sampler, ctx.handle, row)
         return token
 

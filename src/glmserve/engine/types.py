@@ -39,6 +39,12 @@ class SamplingParams:
     frequency_penalty: float = 0.0
     presence_penalty: float = 0.0
     seed: int | None = None
+    grammar: str | None = None
+    """A llama.cpp grammar (GBNF) the output must follow, or None."""
+    forced_tokens: tuple[int, ...] | None = None
+    """TEST ONLY: the sampler returns exactly these tokens, one per step, then an
+    end-of-generation token. Lets tests replay a recorded model output through the real
+    engine on weights that could never produce it. Never set from a request."""
 
     @property
     def greedy(self) -> bool:
@@ -127,6 +133,9 @@ class Generation(ABC):
 
 class Engine(ABC):
     info: EngineInfo
+    supports_grammar: bool = False
+    """The backend enforces ``SamplingParams.grammar``; if not, constrained requests are
+    refused (never run unconstrained)."""
 
     @abstractmethod
     def tokenize(self, text: str) -> list[int]:

@@ -83,6 +83,8 @@ class _RemoteGeneration(Generation):
 
 
 class WorkerEngine(Engine):
+    supports_grammar = True  # the worker runs LlamaEngine, which applies grammars
+
     def __init__(self, spec: WorkerSpec) -> None:
         self._spec = spec
         self._vocab = NativeModel(spec.gguf, vocab_only=True)

@@ -9,18 +9,27 @@ that ``finish_reason`` and ``usage`` are final.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from glmserve.chat.output import Delta, OutputParser, parser_for
-from glmserve.chat.template import TemplateError
+from glmserve.catalog import ModelSpec
+from glmserve.chat.families import glm_family, parser_for
+from glmserve.chat.output import Delta, OutputParser
+from glmserve.chat.template import ChatTemplate, TemplateError
 from glmserve.engine.types import EngineBusy, Generation, GenerationRequest, SamplingParams, Usage
 from glmserve.errors import HighTraffic, InvalidField, ModelNotFound, PromptTooLong
+from glmserve.platform.constraints import constraint_for
 from glmserve.platform.ids import completion_id, now_seconds
 from glmserve.platform.models import ModelRegistry, ServedModel
-from glmserve.protocol.chat import ChatCompletionRequest, has_media, template_messages
+from glmserve.platform.testhooks import TestHooks
+from glmserve.protocol.chat import (
+    ChatCompletionRequest,
+    function_tools,
+    has_media,
+    template_messages,
+)
 
-__all__ = ["CompletionService", "Completion", "PreparedCompletion"]
+__all__ = ["CompletionService", "Completion", "PreparedCompletion", "render_prompt"]
 
 
 @dataclass(frozen=True)
@@ -32,6 +41,12 @@ class PreparedCompletion:
     prompt: str
     generation: GenerationRequest
     stream: bool
+    tools: list[dict[str, Any]]
+    """The function tools the model may call (none with tool_choice "none")."""
+    json_call: bool = False
+    """A grammar forces a JSON tool call (models without a native tool format)."""
+    tool_stream: bool = False
+    """Stream tool-call arguments as they are generated (Z.AI ``tool_stream``)."""
 
 
 class Completion:
@@ -41,14 +56,17 @@ class Completion:
         self.prepared = prepared
         self._generation = generation
         self._parser = parser
+        self.called_tools = False
 
     async def deltas(self) -> AsyncIterator[Delta]:
         try:
             async for token in self._generation:
                 for delta in self._parser.feed(token.text):
+                    self.called_tools |= delta.kind == "tool_call"
                     yield delta
             if self._generation.finish_reason != "error":
                 for delta in self._parser.finish():
+                    self.called_tools |= delta.kind == "tool_call"
                     yield delta
         finally:
             self._generation.cancel()  # a no-op once finished; stops it if we were cut off
@@ -69,7 +87,9 @@ class Completion:
         reason = self._generation.finish_reason
         if reason in ("error", None):
             return "network_error"
-        return "stop" if reason == "cancelled" else reason
+        if reason == "length":  # a call cut short is still reported as cut short
+            return "length"
+        return "tool_calls" if self.called_tools else "stop"
 
     @property
     def usage(self) -> Usage:
@@ -77,10 +97,15 @@ class Completion:
 
 
 class CompletionService:
-    def __init__(self, models: ModelRegistry) -> None:
+    def __init__(self, models: ModelRegistry, *, hooks: TestHooks | None = None) -> None:
         self._models = models
+        self._hooks = hooks  # TEST ONLY (platform/testhooks.py); None when serving
 
-    def prepare(self, request: ChatCompletionRequest) -> PreparedCompletion:
+    def prepare(
+        self, request: ChatCompletionRequest, *, coding: bool = False
+    ) -> PreparedCompletion:
+        """``coding``: the request came to the Coding endpoint, where preserved thinking
+        (``clear_thinking: false``) is the default."""
         model = self._models.get(request.model)
         if model is None:
             raise ModelNotFound(request.model)
@@ -89,7 +114,12 @@ class CompletionService:
                 "messages",
                 f"model {model.code} accepts text only, not images, video, audio or files.",
             )
-        prompt = self._render(model, request)
+        tools = function_tools(request) if request.tool_choice != "none" else []
+        prompt = self._render(model, request, tools, coding)
+        constraint = constraint_for(model, request, tools, prompt)
+        sampling = replace(_sampling(model, request), grammar=constraint.grammar)
+        if self._hooks is not None:
+            sampling = self._apply_hooks(model, prompt, sampling)
         tokens = model.engine.tokenize(prompt)
         context = model.context_size
         if len(tokens) >= context:
@@ -105,11 +135,24 @@ class CompletionService:
             generation=GenerationRequest(
                 prompt_tokens=tokens,
                 max_tokens=min(_max_tokens(model, request), context - len(tokens)),
-                sampling=_sampling(model, request),
-                stop=request.stop_list + model.stop,
+                sampling=sampling,
+                stop=request.stop_list + model.stop + _family_stop(model),
             ),
             stream=bool(request.stream),
+            tools=tools,
+            json_call=constraint.json_call,
+            tool_stream=bool(request.tool_stream) and model.spec.capabilities.tool_stream,
         )
+
+    def _apply_hooks(
+        self, model: ServedModel, prompt: str, sampling: SamplingParams
+    ) -> SamplingParams:
+        assert self._hooks is not None
+        self._hooks.record(prompt)
+        forced = self._hooks.next_output()
+        if forced is None:
+            return sampling
+        return replace(sampling, forced_tokens=tuple(model.engine.tokenize(forced)))
 
     def start(self, prepared: PreparedCompletion) -> Completion:
         try:
@@ -117,27 +160,63 @@ class CompletionService:
         except EngineBusy:
             raise HighTraffic(prepared.model.code) from None
         model = prepared.model
-        return Completion(prepared, generation, parser_for(model.spec.family, trim=model.trim))
+        parser = parser_for(
+            model.spec.family,
+            trim=model.trim,
+            tools=prepared.tools,
+            prompt=prepared.prompt,
+            json_call=prepared.json_call,
+        )
+        return Completion(prepared, generation, parser)
 
     @staticmethod
-    def _render(model: ServedModel, request: ChatCompletionRequest) -> str:
-        flags: dict[str, Any] = {}
-        if model.spec.capabilities.thinking:
-            flags["enable_thinking"] = _thinking_enabled(model, request)
-        try:
-            return model.template.render(template_messages(request.messages), **flags)
-        except TemplateError as exc:
-            raise InvalidField(
-                "messages", f"the model's chat template rejected them: {exc}"
-            ) from None
+    def _render(
+        model: ServedModel,
+        request: ChatCompletionRequest,
+        tools: list[dict[str, Any]],
+        coding: bool,
+    ) -> str:
+        return render_prompt(model.template, model.spec, request, tools, coding=coding)
 
 
-def _thinking_enabled(model: ServedModel, request: ChatCompletionRequest) -> bool:
+def render_prompt(
+    template: ChatTemplate,
+    spec: ModelSpec,
+    request: ChatCompletionRequest,
+    tools: list[dict[str, Any]],
+    *,
+    coding: bool = False,
+) -> str:
+    """The prompt: the request's messages through the model's template, with the Z.AI
+    thinking flags as the template variables GLM templates read."""
+    flags: dict[str, Any] = {}
+    if spec.capabilities.thinking:
+        flags["enable_thinking"] = _thinking_enabled(spec, request)
+        flags["clear_thinking"] = _clear_thinking(request, coding)
+    try:
+        return template.render(template_messages(request.messages), tools=tools or None, **flags)
+    except TemplateError as exc:
+        raise InvalidField("messages", f"the model's chat template rejected them: {exc}") from None
+
+
+def _thinking_enabled(spec: ModelSpec, request: ChatCompletionRequest) -> bool:
     if request.thinking is not None:
         return request.thinking.type == "enabled"
     if request.enable_thinking is not None:
         return request.enable_thinking
-    return model.spec.capabilities.thinking_default
+    return spec.capabilities.thinking_default
+
+
+def _clear_thinking(request: ChatCompletionRequest, coding: bool) -> bool:
+    """Z.AI drops past turns' reasoning unless told not to; the Coding endpoint keeps it."""
+    if request.thinking is not None and request.thinking.clear_thinking is not None:
+        return request.thinking.clear_thinking
+    return not coding
+
+
+def _family_stop(model: ServedModel) -> tuple[str, ...]:
+    family = glm_family(model.spec.family)
+    return tuple(family.STOP) if family is not None else ()
 
 
 def _max_tokens(model: ServedModel, request: ChatCompletionRequest) -> int:

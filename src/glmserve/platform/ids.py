@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 import time
 
-__all__ = ["completion_id", "now_seconds"]
+__all__ = ["completion_id", "now_seconds", "tool_call_id"]
 
 
 def completion_id() -> str:
@@ -14,3 +14,7 @@ def completion_id() -> str:
 
 def now_seconds() -> int:
     return int(time.time())
+
+
+def tool_call_id() -> str:
+    return "call_" + secrets.token_hex(12)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Iterator
@@ -17,7 +18,7 @@ from glmserve.engine.types import Engine
 from glmserve.engine.weights import default_model_path
 from glmserve.engine.worker import WorkerEngine, WorkerSpec
 
-__all__ = ["ServedModel", "ModelRegistry", "load_models"]
+__all__ = ["ServedModel", "ModelRegistry", "load_models", "template_beside"]
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +29,8 @@ class ServedModel:
     engine: Engine
     template: ChatTemplate
     template_origin: str
-    """Where the chat template came from: "gguf" or "built-in:<name>"."""
+    """Where the chat template came from: "gguf", "file" (beside the weights) or
+    "built-in:<name>"."""
     stop: tuple[str, ...]
     """Strings that end the assistant's turn in the prompt format (built-in formats)."""
     trim: bool
@@ -83,9 +85,11 @@ def _load(config: ModelConfig, settings: Settings, progress: bool) -> ServedMode
         engine = _engine(config, path)
     except (ValueError, RuntimeError, OSError) as exc:
         raise ConfigError(f"model {config.code}: cannot load {path}: {exc}") from None
-    fmt = _format(config, engine)
+    # The template in the GGUF wins; one beside the weights serves GGUFs without one.
+    beside = None if engine.info.chat_template else template_beside(path)
+    fmt = _format(config, engine, beside)
     try:
-        template = _template(config, engine, fmt)
+        template = _template(config, engine, fmt, beside)
     except ConfigError:
         engine.close()
         raise
@@ -93,7 +97,7 @@ def _load(config: ModelConfig, settings: Settings, progress: bool) -> ServedMode
         config=config,
         engine=engine,
         template=template,
-        template_origin="gguf" if fmt is None else f"built-in:{fmt.name}",
+        template_origin=f"built-in:{fmt.name}" if fmt else "file" if beside else "gguf",
         stop=fmt.stop if fmt else (),
         trim=fmt.trim if fmt else False,
         gguf=path,
@@ -122,16 +126,38 @@ def _engine(config: ModelConfig, path: Path) -> Engine:
     return WorkerEngine(spec)
 
 
-def _format(config: ModelConfig, engine: Engine) -> PromptFormat | None:
+def _format(config: ModelConfig, engine: Engine, beside: str | None) -> PromptFormat | None:
     """The built-in format to use, or None when the weights carry a chat template."""
-    if engine.info.chat_template:
+    if engine.info.chat_template or beside:
         return None
     return BUILTIN_FORMATS[config.spec.builtin_format]
 
 
-def _template(config: ModelConfig, engine: Engine, fmt: PromptFormat | None) -> ChatTemplate:
+def template_beside(gguf: Path) -> str | None:
+    """A chat template shipped beside the weights, as Hugging Face repos ship it:
+    ``chat_template.jinja``, else ``tokenizer_config.json``'s ``chat_template`` (a
+    string, or a list of named templates of which "default" is used)."""
+    jinja = gguf.parent / "chat_template.jinja"
+    if jinja.is_file():
+        return jinja.read_text(encoding="utf-8")
+    config = gguf.parent / "tokenizer_config.json"
+    if not config.is_file():
+        return None
+    try:
+        value = json.loads(config.read_text(encoding="utf-8")).get("chat_template")
+    except (ValueError, AttributeError) as exc:
+        raise ConfigError(f"{config}: not a JSON object: {exc}") from None
+    if isinstance(value, list):
+        named = {t.get("name"): t.get("template") for t in value if isinstance(t, dict)}
+        value = named.get("default")
+    return value if isinstance(value, str) and value else None
+
+
+def _template(
+    config: ModelConfig, engine: Engine, fmt: PromptFormat | None, beside: str | None
+) -> ChatTemplate:
     info = engine.info
-    source = fmt.template if fmt else info.chat_template or ""
+    source = fmt.template if fmt else info.chat_template or beside or ""
     try:
         return ChatTemplate(
             source, bos_token=info.bos_token, eos_token=info.eos_token, name=config.code

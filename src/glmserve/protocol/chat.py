@@ -33,6 +33,7 @@ __all__ = [
     "Message",
     "parse_chat_request",
     "template_messages",
+    "function_tools",
 ]
 
 _TYPE_TAGS = {"str", "int", "float", "bool", "list", "dict", "none", "literal"}
@@ -322,6 +323,11 @@ def _check_message(i: int, message: Message) -> None:
         raise InvalidField(f"{where}.content", "an assistant message needs content or tool_calls.")
     if message.tool_calls and message.role != "assistant":
         raise InvalidField(f"{where}.tool_calls", "only assistant messages carry tool_calls.")
+    for j, call in enumerate(message.tool_calls or []):
+        if not isinstance(_arguments(call.function.arguments), dict):
+            raise InvalidField(
+                f"{where}.tool_calls[{j}].function.arguments", "it must be a JSON object."
+            )
 
 
 def _check_tool_choice(request: ChatCompletionRequest) -> None:
@@ -345,7 +351,9 @@ def template_messages(messages: list[Message]) -> list[dict[str, Any]]:
 
 
 def _template_message(message: Message) -> dict[str, Any]:
-    out: dict[str, Any] = {"role": message.role, "content": _text(message.content)}
+    # content null (an assistant turn that only calls tools) is "": templates print
+    # None as the text "None".
+    out: dict[str, Any] = {"role": message.role, "content": _text(message.content) or ""}
     reasoning = (
         message.reasoning_content if message.reasoning_content is not None else message.reasoning
     )
@@ -384,6 +392,15 @@ def _arguments(arguments: str | dict[str, Any]) -> dict[str, Any] | str:
     except ValueError:
         return arguments
     return parsed if isinstance(parsed, dict) else arguments
+
+
+def function_tools(request: ChatCompletionRequest) -> list[dict[str, Any]]:
+    """The request's function tools as plain objects, as chat templates render them."""
+    return [
+        t.model_dump(exclude_none=True, by_alias=True)
+        for t in request.tools or []
+        if isinstance(t, FunctionTool)
+    ]
 
 
 def has_media(messages: list[Message]) -> bool:

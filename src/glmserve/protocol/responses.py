@@ -64,8 +64,8 @@ class ChunkEncoder:
         )
         self._head = "data: " + head[:-1] + ',"choices":['
 
-    def delta(self, **fields: str) -> bytes:
-        """A chunk whose delta holds the given fields (content=..., reasoning_content=...)."""
+    def delta(self, **fields: Any) -> bytes:
+        """A chunk whose delta holds the given fields (content=..., tool_calls=...)."""
         delta = _dumps({"role": "assistant", **fields})
         return f'{self._head}{{"index":0,"delta":{delta}}}]}}\n\n'.encode()
 

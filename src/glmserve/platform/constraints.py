@@ -1,0 +1,74 @@
+"""What a request forces the model to write, as a llama.cpp grammar.
+
+``tool_choice`` ``required`` or a named function forces one tool call whose arguments
+fit the tool's schema: in GLM's own XML-ish call format for GLM families, and as a JSON
+call object for models without a native tool format. ``response_format`` ``json_object``
+or ``json_schema`` forces a JSON answer, after the thinking block for thinking models.
+A constraint the model's backend cannot enforce is refused (1214), never ignored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from glmserve.chat import grammar
+from glmserve.chat.families import glm_family
+from glmserve.chat.schema import tool_specs
+from glmserve.errors import InvalidField
+from glmserve.platform.models import ServedModel
+from glmserve.protocol.chat import ChatCompletionRequest, NamedToolChoice
+
+__all__ = ["Constraint", "constraint_for"]
+
+
+@dataclass(frozen=True)
+class Constraint:
+    grammar: str | None = None
+    json_call: bool = False
+    """The grammar forces a JSON tool call (models without a native tool format)."""
+
+
+def constraint_for(
+    model: ServedModel,
+    request: ChatCompletionRequest,
+    tools: list[dict[str, Any]],
+    prompt: str,
+) -> Constraint:
+    field, constraint = _wanted(model, request, tools, prompt)
+    if constraint.grammar is not None and not model.engine.supports_grammar:
+        raise InvalidField(field, f"model {model.code}'s backend cannot enforce it.")
+    return constraint
+
+
+def _wanted(
+    model: ServedModel, request: ChatCompletionRequest, tools: list[dict[str, Any]], prompt: str
+) -> tuple[str, Constraint]:
+    choice = request.tool_choice
+    family = glm_family(model.spec.family)
+    if tools and (choice == "required" or isinstance(choice, NamedToolChoice)):
+        name = choice.function.name if isinstance(choice, NamedToolChoice) else None
+        try:
+            if family is not None:
+                return "tool_choice", Constraint(
+                    family.call_grammar(tools, name=name, prompt=prompt)
+                )
+            return "tool_choice", Constraint(
+                grammar.json_call(tool_specs(tools), name=name), json_call=True
+            )
+        except grammar.GrammarError as exc:
+            raise InvalidField("tools", str(exc)) from None
+    fmt = request.response_format
+    if fmt is None or fmt.type == "text":
+        return "response_format", Constraint()
+    schema = None
+    if fmt.type == "json_schema":
+        if fmt.json_schema is None or fmt.json_schema.schema_ is None:
+            raise InvalidField("response_format", "json_schema needs json_schema.schema.")
+        schema = fmt.json_schema.schema_
+    try:
+        if family is not None:
+            return "response_format", Constraint(family.answer_grammar(schema, prompt=prompt))
+        return "response_format", Constraint(grammar.json_answer(schema, thinking="none"))
+    except grammar.GrammarError as exc:
+        raise InvalidField("response_format", str(exc)) from None
