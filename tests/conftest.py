@@ -32,7 +32,7 @@ def free_port() -> int:
 class Server:
     """``glmserve serve`` in a subprocess, as a user starts it."""
 
-    def __init__(self, config: Path, log: Path) -> None:
+    def __init__(self, config: Path, log: Path, env: dict[str, str] | None = None) -> None:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.log = log
@@ -50,7 +50,7 @@ class Server:
                 ],
                 stdout=out,
                 stderr=subprocess.STDOUT,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
             )
         self._wait_ready()
 
@@ -93,8 +93,10 @@ def server(tmp_path_factory: pytest.TempPathFactory, gemma_gguf: Path) -> Iterat
     weights served under the catalog code glm-4.7 (to show catalog defaults apply)."""
     tmp = tmp_path_factory.mktemp("server")
     config = tmp / "glmserve.toml"
+    # Open access: these tests are about the API surface; tests/platform covers keys.
     config.write_text(
         "[server]\nkeepalive_seconds = 15\n\n"
+        f'[platform]\nopen = true\ndata_dir = "{tmp / "data"}"\n\n'
         f'[[models]]\ncode = "glm-4.7"\ngguf = "{gemma_gguf}"\ncontext_size = 2048\n'
     )
     srv = Server(config, tmp / "server.log")

@@ -12,11 +12,11 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
-from glmserve.api.deps import glmserve, principal
+from glmserve.api.deps import attempt, glmserve
 from glmserve.api.sse import sse_response
 from glmserve.app import GlmServe
 from glmserve.errors import EngineFailure
-from glmserve.platform.auth import Principal
+from glmserve.platform.admission import Attempt
 from glmserve.platform.completions import Completion
 from glmserve.protocol.chat import parse_chat_request
 from glmserve.protocol.responses import DONE_EVENT, ChunkEncoder, completion_body, models_body
@@ -30,12 +30,15 @@ router = APIRouter()
 async def chat_completions(
     request: Request,
     app: GlmServe = Depends(glmserve),
-    caller: Principal = Depends(principal),
+    metered: Attempt = Depends(attempt),
 ) -> Response:
     chat = parse_chat_request(await request.body())
+    metered.describe(chat.model, chat.request_id)
     # Rendering and tokenizing a long conversation takes a while: not on the event loop.
     prepared = await asyncio.to_thread(app.completions.prepare, chat)
-    completion = app.completions.start(prepared)
+    # Admission (balance, limits, request_id) then start; the record is written by
+    # the ``attempt`` dependency when the response is over, whatever its end.
+    completion = await metered.start(prepared, app.completions)
     if prepared.stream:
         return sse_response(_stream(completion), app.settings.keepalive_seconds, completion.cancel)
     return JSONResponse(await _collect(completion, request))

@@ -56,6 +56,24 @@ class Completion:
     def cancel(self) -> None:
         self._generation.cancel()
 
+    async def wait_finished(self) -> None:
+        """Until the engine has let go of this generation, so usage is final.
+
+        A generation not yet finished still has its end-of-stream marker queued: reading
+        what is left (after ``cancel`` this is at most a token or two) reaches it.
+        """
+        if self._generation.finish_reason is None:
+            async for _ in self._generation:
+                pass
+
+    @property
+    def finished(self) -> bool:
+        return self._generation.finish_reason is not None
+
+    @property
+    def cancelled(self) -> bool:
+        return self._generation.finish_reason == "cancelled"
+
     @property
     def failed(self) -> bool:
         return self._generation.finish_reason == "error"
@@ -110,6 +128,14 @@ class CompletionService:
             ),
             stream=bool(request.stream),
         )
+
+    def count_prompt_tokens(self, request: ChatCompletionRequest) -> int:
+        """Tokens of the prompt this request renders to: what ``prepare`` would send to the
+        engine, so the tokenizer API agrees with the chat response's prompt_tokens."""
+        model = self._models.get(request.model)
+        if model is None:
+            raise ModelNotFound(request.model)
+        return len(model.engine.tokenize(self._render(model, request)))
 
     def start(self, prepared: PreparedCompletion) -> Completion:
         generation = prepared.model.engine.start(prepared.generation)
