@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
 
-from sqlalchemy import Engine, and_, case, func, or_, select, text, update
+from sqlalchemy import Engine, and_, case, func, or_, select, text, true, update
 from sqlalchemy.exc import IntegrityError
 
 from glmserve.store.records import KeyRow, TaskRow, TaskStatus, UsageRecord, UsageSummary
@@ -129,7 +129,7 @@ class SqlRepository:
                 total(usage.c.completion_tokens).label("completion_tokens"),
                 total(usage.c.cost_nano).label("cost_nano"),
             )
-            .where(and_(*conditions))
+            .where(and_(true(), *conditions))
             .group_by(*group)
             .order_by(*group)
         )
