@@ -23,22 +23,28 @@ __all__ = ["add_commands", "run"]
 
 
 def add_commands(commands: Any) -> None:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", help="TOML config file (env GLMSERVE_CONFIG)")
     keys = commands.add_parser("keys", help="create, list, revoke and top up API keys")
-    keys.add_argument("--config", help="TOML config file (env GLMSERVE_CONFIG)")
     actions = keys.add_subparsers(dest="action", required=True)
-    create = actions.add_parser("create", help="create a key; its secret is shown only now")
+    create = actions.add_parser(
+        "create", parents=[common], help="create a key; its secret is shown only now"
+    )
     create.add_argument("--name", required=True)
     create.add_argument("--tier", choices=TIERS, default="V0")
     create.add_argument("--balance", help="prepaid balance in USD (default: unlimited)")
-    actions.add_parser("list", help="list keys (never their secrets)")
-    revoke = actions.add_parser("revoke", help="revoke a key: it stops working at once")
+    actions.add_parser("list", parents=[common], help="list keys (never their secrets)")
+    revoke = actions.add_parser(
+        "revoke", parents=[common], help="revoke a key: it stops working at once"
+    )
     revoke.add_argument("key_id")
-    top_up = actions.add_parser("top-up", help="add to a key's balance")
+    top_up = actions.add_parser("top-up", parents=[common], help="add to a key's balance")
     top_up.add_argument("key_id")
     top_up.add_argument("--amount", required=True, help="USD")
 
-    usage = commands.add_parser("usage", help="usage and cost by key, model and day")
-    usage.add_argument("--config", help="TOML config file (env GLMSERVE_CONFIG)")
+    usage = commands.add_parser(
+        "usage", parents=[common], help="usage and cost by key, model and day"
+    )
     usage.add_argument("--key", help="only this key id")
     usage.add_argument("--model", help="only this model code")
     usage.add_argument("--since", help="from this day (YYYY-MM-DD, UTC)")
