@@ -38,8 +38,14 @@ class GlmServe:
     def load(cls, settings: Settings, *, progress: bool = True) -> GlmServe:
         repository = open_store(settings.platform)
         try:
-            return cls(settings, load_models(settings, progress=progress), repository)
+            models = load_models(settings, progress=progress)
         except BaseException:
+            repository.close()
+            raise
+        try:
+            return cls(settings, models, repository)
+        except BaseException:
+            models.close()
             repository.close()
             raise
 

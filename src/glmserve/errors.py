@@ -265,3 +265,13 @@ class NotFound(GlmServeError):
 
     status = 404
     code = "1214"
+
+
+class LimitsUnavailable(GlmServeError):
+    """503: the shared limits store (Redis) cannot be reached; retrying may help."""
+
+    status = 503
+    code = "1234"
+
+    def __init__(self) -> None:
+        super().__init__("Network error: the rate-limit service is unreachable, try again.")

@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 
+from tests.conftest import free_port
 from tests.platform.gateway import Gateway, auth, write_config
 from tests.platform.services import Postgres, Redis
 from tests.platform.test_gateway import COUNT, HELLO, _burst
@@ -153,3 +154,21 @@ def test_two_gateways_sharing_postgres_and_redis(
     finally:
         for gateway in gateways:
             gateway.stop()
+
+
+def test_unusable_storage_is_a_clear_start_up_error(tmp_path: Path, gemma_gguf: Path) -> None:
+    for extra, message in (
+        ('database_url = "mysql://db/x"', "only sqlite:/// and postgresql://"),
+        (f'redis_url = "redis://127.0.0.1:{free_port()}/0"', "cannot reach Redis"),
+    ):
+        config = tmp_path / "bad.toml"
+        write_config(config, gemma_gguf, tmp_path / "data")
+        config.write_text(config.read_text().replace("[platform]", f"[platform]\n{extra}"))
+        result = subprocess.run(
+            [sys.executable, "-m", "glmserve", "serve", "--config", str(config)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert result.returncode == 2, result.stderr
+        assert message in result.stderr and "Traceback" not in result.stderr

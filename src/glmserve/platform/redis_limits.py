@@ -11,8 +11,10 @@ from __future__ import annotations
 import secrets
 import time
 
+import redis
 import redis.asyncio as aioredis
 
+from glmserve.errors import LimitsUnavailable
 from glmserve.platform.limits import Reservation, limit_error, minute_and_day
 from glmserve.platform.settings import TierLimits
 
@@ -88,7 +90,10 @@ class RedisLimiter:
             limits.daily,
             "1" if request_id is not None else "0",
         ]
-        code, limit = await self._reserve(keys=keys, args=args)
+        try:
+            code, limit = await self._reserve(keys=keys, args=args)
+        except redis.RedisError:
+            raise LimitsUnavailable() from None
         if int(code):
             raise limit_error(int(code), int(limit), model, request_id)
         return Reservation(lease, key_id, model, request_id)

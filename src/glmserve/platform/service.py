@@ -16,7 +16,7 @@ from glmserve.platform.limits import Limiter, LocalLimiter
 from glmserve.platform.settings import PlatformSettings
 from glmserve.platform.tasks import AsyncTasks
 from glmserve.platform.usage import Ledger
-from glmserve.store import Repository, default_database_url, open_repository
+from glmserve.store import Repository, StoreError, default_database_url, open_repository
 
 __all__ = ["Platform", "data_dir", "open_store"]
 
@@ -52,6 +52,7 @@ class Platform:
         if settings.redis_url:
             from glmserve.platform.redis_limits import RedisLimiter
 
+            _check_redis(settings.redis_url)
             limiter = RedisLimiter(settings.redis_url, settings.limits.lease_seconds)
         else:
             limiter = LocalLimiter()
@@ -76,3 +77,13 @@ class Platform:
 
     def close(self) -> None:
         self.repository.close()
+
+
+def _check_redis(url: str) -> None:
+    """Fail at start-up, with a clear message, rather than on the first request."""
+    import redis
+
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=5).ping()
+    except (redis.RedisError, ValueError) as exc:
+        raise StoreError(f"cannot reach Redis at {url}: {exc}") from None

@@ -152,9 +152,14 @@ def platform_settings(
     if open_env not in ("", "0", "1", "true", "false", "yes", "no"):
         raise ValueError(f"GLMSERVE_OPEN must be 1 or 0, got {open_env!r}")
     data_dir = env.get("GLMSERVE_DATA_DIR") or platform.data_dir
+    redis_url = env.get("GLMSERVE_REDIS_URL") or platform.redis_url
+    if redis_url and not redis_url.startswith(("redis://", "rediss://", "unix://")):
+        raise ValueError(
+            f"the Redis URL must start with redis://, rediss:// or unix://: {redis_url!r}"
+        )
     return PlatformSettings(
         database_url=env.get("GLMSERVE_DATABASE_URL") or platform.database_url,
-        redis_url=env.get("GLMSERVE_REDIS_URL") or platform.redis_url,
+        redis_url=redis_url,
         admin_key=admin_key,
         secret_key=secret_key,
         open_access=open_env in ("1", "true", "yes") if open_env else platform.open,
