@@ -87,6 +87,8 @@ def test_auth_failures_have_their_codes(gateway: Gateway) -> None:
 def test_zai_sdk_in_jwt_mode_is_accepted(gateway: Gateway) -> None:
     key = gateway.create_key("V0")
     client = ZaiClient(api_key=key, base_url=gateway.zai_base, disable_token_cache=False)
+    sent = client.auth_headers["Authorization"].removeprefix("Bearer ")
+    assert jwt.get_unverified_header(sent)["sign_type"] == "SIGN"  # a JWT, not the key
     reply = client.chat.completions.create(
         model="glm-4.7", messages=HELLO, max_tokens=3, do_sample=False
     )
