@@ -93,8 +93,10 @@ def server(tmp_path_factory: pytest.TempPathFactory, gemma_gguf: Path) -> Iterat
     weights served under the catalog code glm-4.7 (to show catalog defaults apply)."""
     tmp = tmp_path_factory.mktemp("server")
     config = tmp / "glmserve.toml"
+    # Open access: these tests are about the API surface; tests/platform covers keys.
     config.write_text(
         "[server]\nkeepalive_seconds = 15\n\n"
+        f'[platform]\nopen = true\ndata_dir = "{tmp / "data"}"\n\n'
         f'[[models]]\ncode = "glm-4.7"\ngguf = "{gemma_gguf}"\ncontext_size = 2048\n\n'
         # one sequence at a time and no queue: the second request at once gets 1312
         f'[[models]]\ncode = "tiny-queue"\ngguf = "{gemma_gguf}"\ncontext_size = 512\n'

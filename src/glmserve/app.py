@@ -10,10 +10,12 @@ import os
 from dataclasses import dataclass, field
 
 from glmserve.config import Settings
-from glmserve.platform.auth import Authenticator, OpenAuthenticator
+from glmserve.platform.auth import Authenticator
 from glmserve.platform.completions import CompletionService
 from glmserve.platform.models import ModelRegistry, load_models
+from glmserve.platform.service import Platform, open_store
 from glmserve.platform.testhooks import TestHooks
+from glmserve.store import Repository
 
 __all__ = ["GlmServe"]
 
@@ -22,16 +24,40 @@ __all__ = ["GlmServe"]
 class GlmServe:
     settings: Settings
     models: ModelRegistry
-    auth: Authenticator = field(default_factory=OpenAuthenticator)
+    repository: Repository
     completions: CompletionService = field(init=False)
+    platform: Platform = field(init=False)
 
     def __post_init__(self) -> None:
         hooks = TestHooks.from_environ(os.environ)  # TEST ONLY; None unless a test sets it
         self.completions = CompletionService(self.models, hooks=hooks)
+        self.platform = Platform.open(self.settings.platform, self.repository, self.completions)
+
+    @property
+    def auth(self) -> Authenticator:
+        return self.platform.auth
 
     @classmethod
     def load(cls, settings: Settings, *, progress: bool = True) -> GlmServe:
-        return cls(settings, load_models(settings, progress=progress))
+        repository = open_store(settings.platform)
+        try:
+            models = load_models(settings, progress=progress)
+        except BaseException:
+            repository.close()
+            raise
+        try:
+            return cls(settings, models, repository)
+        except BaseException:
+            models.close()
+            repository.close()
+            raise
+
+    async def start(self) -> None:
+        await self.platform.start()
+
+    async def stop(self) -> None:
+        await self.platform.stop()
 
     def close(self) -> None:
         self.models.close()
+        self.platform.close()

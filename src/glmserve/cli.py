@@ -6,9 +6,10 @@ import argparse
 import logging
 import sys
 
-from glmserve import __version__
+from glmserve import __version__, cli_platform
 from glmserve.config import ConfigError, Settings, load_settings
 from glmserve.engine.weights import WeightsError
+from glmserve.store import StoreError
 
 __all__ = ["main"]
 
@@ -22,7 +23,10 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--port", type=int, help="port (default 8080; env GLMSERVE_PORT)")
     serve.add_argument("--config", help="TOML config file (env GLMSERVE_CONFIG)")
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    cli_platform.add_commands(commands)
     args = parser.parse_args(argv)
+    if args.command != "serve":
+        return cli_platform.run(args)
     return _serve(args)
 
 
@@ -41,11 +45,12 @@ def _serve(args: argparse.Namespace) -> int:
 
     try:
         app = GlmServe.load(settings)
-    except (ConfigError, WeightsError) as exc:
+    except (ConfigError, WeightsError, StoreError) as exc:
         print(f"glmserve: cannot start: {exc}", file=sys.stderr)
         return 2
     try:
         _announce(settings, app)
+        _first_key(settings, app)
         uvicorn.run(
             create_app(app),
             host=settings.host,
@@ -75,6 +80,24 @@ def _announce(settings: Settings, app: object) -> None:
             f"template {model.template_origin:<22} {model.gguf}"
         )
     print("\n".join(lines), flush=True)
+
+
+def _first_key(settings: Settings, app: object) -> None:
+    """With keys required and none yet, make one so the two-command start still works."""
+    from glmserve.app import GlmServe
+
+    assert isinstance(app, GlmServe)
+    if settings.platform.open_access:
+        print("  access: open (no API key needed)", flush=True)
+        return
+    if app.platform.keys.count():
+        return
+    issued = app.platform.keys.create("default", settings.platform.default_key_tier)
+    print(
+        f"  created the first API key (tier {issued.row.tier}); it is shown only this once:\n"
+        f"    {issued.api_key}",
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -34,6 +34,12 @@ from glmserve.catalog import (
     Price,
     builtin_spec,
     generic_spec,
+)
+from glmserve.platform.settings import (
+    LimitsFile,
+    PlatformFile,
+    PlatformSettings,
+    platform_settings,
 )
 
 __all__ = ["ConfigError", "ModelConfig", "Settings", "load_settings"]
@@ -81,6 +87,7 @@ class Settings:
     cache_dir: Path | None
     keepalive_seconds: float
     config_path: Path | None = None
+    platform: PlatformSettings = field(default_factory=PlatformSettings)
 
     def model(self, code: str) -> ModelConfig | None:
         return next((m for m in self.models if m.code == code), None)
@@ -145,6 +152,8 @@ class _ServerFile(_Strict):
 class _File(_Strict):
     server: _ServerFile = Field(default_factory=_ServerFile)
     models: list[_ModelFile] = Field(default_factory=list)
+    platform: PlatformFile = Field(default_factory=PlatformFile)
+    limits: LimitsFile = Field(default_factory=LimitsFile)
 
 
 # --- loading -----------------------------------------------------------------------
@@ -178,6 +187,10 @@ def load_settings(
         )
 
     cache_text = env.get("GLMSERVE_CACHE_DIR") or server.cache_dir
+    try:
+        platform = platform_settings(parsed.platform, parsed.limits, env)
+    except ValueError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
     return Settings(
         host=host or env.get("GLMSERVE_HOST") or server.host or DEFAULT_HOST,
         port=_port(port, env.get("GLMSERVE_PORT"), server.port),
@@ -185,6 +198,7 @@ def load_settings(
         cache_dir=Path(cache_text).expanduser() if cache_text else None,
         keepalive_seconds=server.keepalive_seconds,
         config_path=path,
+        platform=platform,
     )
 
 

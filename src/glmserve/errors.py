@@ -127,3 +127,164 @@ class EngineFailure(GlmServeError):
 
     status = 500
     code = "1234"
+
+
+# --- authentication (HTTP 401, codes 1000-1004) ------------------------------------
+
+
+class AuthenticationFailed(GlmServeError):
+    """1000: the key is known but may not be used (revoked)."""
+
+    status = 401
+    code = "1000"
+
+
+class CredentialMissing(GlmServeError):
+    """1001: no Authorization (or x-api-key) header."""
+
+    status = 401
+    code = "1001"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Authentication parameter not received in Header, please provide the API key "
+            "as 'Authorization: Bearer <key>'."
+        )
+
+
+class TokenInvalid(GlmServeError):
+    """1002: not a key or token we issued, or its signature does not match."""
+
+    status = 401
+    code = "1002"
+
+    def __init__(self, detail: str = "") -> None:
+        extra = f" ({detail})" if detail else ""
+        super().__init__(
+            "Authorization Token is invalid, please ensure that the Authorization Token "
+            f"is correctly provided.{extra}"
+        )
+
+
+class TokenExpired(GlmServeError):
+    """1003: a JWT whose millisecond ``exp`` has passed."""
+
+    status = 401
+    code = "1003"
+
+    def __init__(self) -> None:
+        super().__init__("Authorization Token has expired, please generate a new one.")
+
+
+class AdminRequired(GlmServeError):
+    """1004: the admin API needs the admin key."""
+
+    status = 401
+    code = "1004"
+
+    def __init__(self) -> None:
+        super().__init__("Authentication failed: this API needs the admin key.")
+
+
+# --- account and limits (HTTP 429 unless said otherwise) ---------------------------
+
+
+class BalanceExhausted(GlmServeError):
+    """1113: the key's balance is used up; retrying cannot help until it is topped up."""
+
+    status = 429
+    code = "1113"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Your account is in arrears (balance exhausted), please top up and try again."
+        )
+
+    @property
+    def should_retry(self) -> bool | None:
+        return False
+
+
+class ConcurrencyExceeded(GlmServeError):
+    """1302: the key already has its tier's number of requests in flight for the model."""
+
+    status = 429
+    code = "1302"
+
+    def __init__(self, limit: int, model: str) -> None:
+        super().__init__(
+            f"High concurrency usage of this API, please reduce concurrency or contact "
+            f"customer service to increase limits (at most {limit} concurrent requests "
+            f"for {model})."
+        )
+
+
+class FrequencyExceeded(GlmServeError):
+    """1303: more requests per minute than the key's limit."""
+
+    status = 429
+    code = "1303"
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            f"High frequency usage of this API, please reduce frequency or contact customer "
+            f"service to increase limits (at most {limit} requests per minute)."
+        )
+
+
+class DailyLimitExceeded(GlmServeError):
+    """1304: the key's requests for today are used up: retrying today cannot help."""
+
+    status = 429
+    code = "1304"
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            f"The daily call limit of this API has been reached ({limit} requests per day); "
+            "please try again tomorrow or contact customer service to increase it."
+        )
+
+    @property
+    def should_retry(self) -> bool | None:
+        return False
+
+
+class DuplicateRequest(GlmServeError):
+    """1231: the same key already has a request with this request_id in flight."""
+
+    status = 400
+    code = "1231"
+
+    def __init__(self, request_id: str) -> None:
+        super().__init__(
+            f"Duplicate request_id: a request with request_id {request_id!r} is already "
+            "in progress for this API key."
+        )
+
+
+class TaskNotFound(GlmServeError):
+    """404: no async task with this id for this key (other keys' tasks are not shown)."""
+
+    status = 404
+    code = "1214"
+
+    def __init__(self, task_id: str) -> None:
+        super().__init__(f"Invalid id parameter: task {task_id!r} does not exist.")
+        self.task_id = task_id
+
+
+class NotFound(GlmServeError):
+    """404 for admin resources (an unknown key id)."""
+
+    status = 404
+    code = "1214"
+
+
+class LimitsUnavailable(GlmServeError):
+    """503: the shared limits store (Redis) cannot be reached; retrying may help."""
+
+    status = 503
+    code = "1234"
+
+    def __init__(self) -> None:
+        super().__init__("Network error: the rate-limit service is unreachable, try again.")

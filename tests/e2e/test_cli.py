@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -9,9 +10,14 @@ from pathlib import Path
 from tests.conftest import Server
 
 
-def _glmserve(*args: str) -> subprocess.CompletedProcess[str]:
+def _glmserve(*args: str, data_dir: Path | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, **({"GLMSERVE_DATA_DIR": str(data_dir)} if data_dir else {})}
     return subprocess.run(
-        [sys.executable, "-m", "glmserve", *args], capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "glmserve", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
     )
 
 
@@ -37,7 +43,7 @@ def test_model_file_that_is_not_gguf_is_a_start_up_error(tmp_path: Path) -> None
     fake.write_bytes(b"not a gguf file at all")
     config = tmp_path / "glmserve.toml"
     config.write_text(f'[server]\ndefault_model = false\n[[models]]\ncode = "x"\ngguf = "{fake}"\n')
-    result = _glmserve("serve", "--config", str(config))
+    result = _glmserve("serve", "--config", str(config), data_dir=tmp_path / "data")
     assert result.returncode == 2
     assert "cannot load" in result.stderr and str(fake) in result.stderr
     assert "Traceback" not in result.stderr

@@ -56,6 +56,7 @@ def glm(tmp_path: Path) -> Iterator[Callable[[list[str]], tuple[Server, Path]]]:
         config = tmp_path / "glmserve.toml"
         config.write_text(
             "[server]\ndefault_model = false\n\n"
+            f'[platform]\nopen = true\ndata_dir = "{tmp_path / "data"}"\n\n'
             f'[[models]]\ncode = "glm-4.7"\ngguf = "{gguf}"\ncontext_size = 2048\n'
         )
         prompts = tmp_path / "prompts.jsonl"

@@ -70,8 +70,11 @@ def test_string_values_stream_as_they_arrive() -> None:
 
 def test_tool_call_inside_reasoning_ends_the_reasoning() -> None:
     message = parse_every_way(
-        glm47, "Need weather.<tool_call>get_weather<arg_key>city</arg_key>"
-        "<arg_value>Paris</arg_value></tool_call>", TOOLS, "<think>"
+        glm47,
+        "Need weather.<tool_call>get_weather<arg_key>city</arg_key>"
+        "<arg_value>Paris</arg_value></tool_call>",
+        TOOLS,
+        "<think>",
     )
     assert message.reasoning_content == "Need weather."
     assert message.content is None

@@ -28,8 +28,10 @@ PROPERTIES: dict[str, tuple[dict[str, Any], st.SearchStrategy[Any]]] = {}
 
 def _free_text(min_size: int = 0) -> st.SearchStrategy[str]:
     alphabet = st.sampled_from([*list('ab <>/"\\\n\t{}[]:,é中🎉'), "</", "<a"])
-    return st.lists(alphabet, min_size=min_size, max_size=30).map("".join).filter(
-        lambda s: not any(t in s for t in TAGS)
+    return (
+        st.lists(alphabet, min_size=min_size, max_size=30)
+        .map("".join)
+        .filter(lambda s: not any(t in s for t in TAGS))
     )
 
 
@@ -115,11 +117,7 @@ def test_streamed_equals_whole_and_arguments_round_trip(
 
 
 @settings(max_examples=100, deadline=None)
-@given(
-    text=st.lists(st.sampled_from([*"ab <\n", *TAGS, "noop", "work"]), max_size=40).map(
-        "".join
-    )
-)
+@given(text=st.lists(st.sampled_from([*"ab <\n", *TAGS, "noop", "work"]), max_size=40).map("".join))
 def test_any_text_streams_like_whole(text: str) -> None:
     # Arbitrary (mostly malformed) tag soup: never raises, always the same either way.
     for module, prompt in ((glm47, "<think>"), (glm45, "<|assistant|>")):

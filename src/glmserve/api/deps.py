@@ -1,13 +1,18 @@
-"""FastAPI dependencies: the application object and the caller."""
+"""FastAPI dependencies: the application object, the caller, and the request's metering."""
 
 from __future__ import annotations
 
-from fastapi import Request
+import hmac
+from collections.abc import AsyncIterator
+
+from fastapi import Depends, Request
 
 from glmserve.app import GlmServe
+from glmserve.errors import AdminRequired, GlmServeError
+from glmserve.platform.admission import Attempt
 from glmserve.platform.auth import Principal, read_credential
 
-__all__ = ["glmserve", "principal"]
+__all__ = ["glmserve", "principal", "attempt", "admin"]
 
 
 def glmserve(request: Request) -> GlmServe:
@@ -16,5 +21,36 @@ def glmserve(request: Request) -> GlmServe:
 
 
 def principal(request: Request) -> Principal:
-    """Who is calling, from the headers Z.AI clients use (Authorization, x-api-key)."""
+    """Who is calling, from the headers Z.AI clients use (Authorization, x-api-key).
+
+    Synchronous on purpose: FastAPI runs it in a worker thread, and it reads the key
+    from the database.
+    """
     return glmserve(request).auth.authenticate(read_credential(request.headers))
+
+
+async def attempt(
+    request: Request, caller: Principal = Depends(principal)
+) -> AsyncIterator[Attempt]:
+    """The request's admission and its one ledger record.
+
+    The code after ``yield`` runs once the response is over: sent in full, failed, or
+    dropped by a client that went away mid-stream. That is where the record is written.
+    """
+    metered = glmserve(request).platform.admission.attempt(caller)
+    try:
+        yield metered
+    except GlmServeError as exc:
+        metered.close(exc)
+        raise
+    finally:
+        # Anything else (a client gone, a bug): the completion's own state tells.
+        metered.close()
+
+
+def admin(request: Request) -> None:
+    """The admin API: ``Authorization: Bearer <admin key>`` (or x-api-key)."""
+    configured = glmserve(request).settings.platform.admin_key
+    given = read_credential(request.headers).token
+    if not configured or not hmac.compare_digest(given.encode(), configured.encode()):
+        raise AdminRequired()

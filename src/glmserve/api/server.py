@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import asdict
 from typing import Any
 
@@ -10,7 +12,7 @@ from fastapi import Depends, FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from glmserve import __version__
-from glmserve.api import zai
+from glmserve.api import admin, platform_routes, zai
 from glmserve.api.deps import glmserve
 from glmserve.api.errors import install_error_handlers
 from glmserve.app import GlmServe
@@ -36,11 +38,25 @@ class _CollapseSlashes:
 
 
 def create_app(app: GlmServe) -> FastAPI:
-    api = FastAPI(title="glmserve", version=__version__, docs_url="/docs", redoc_url=None)
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        # Async-task workers and lease renewal run with the server; at shutdown (after
+        # uvicorn has drained in-flight requests) every ledger record is written.
+        await app.start()
+        try:
+            yield
+        finally:
+            await app.stop()
+
+    api = FastAPI(
+        title="glmserve", version=__version__, docs_url="/docs", redoc_url=None, lifespan=lifespan
+    )
     api.state.glmserve = app
     install_error_handlers(api)
     api.include_router(zai.make_router(coding=False), prefix=ZAI_PREFIX)
     api.include_router(zai.make_router(coding=True), prefix=CODING_PREFIX)
+    api.include_router(platform_routes.router, prefix=ZAI_PREFIX)
+    api.include_router(admin.router, prefix="/admin")
     api.add_api_route("/health", _health, methods=["GET"])
     api.add_middleware(_CollapseSlashes)
     return api

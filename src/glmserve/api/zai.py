@@ -16,17 +16,15 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
-from glmserve.api.deps import glmserve, principal
+from glmserve.api.deps import attempt, glmserve
 from glmserve.api.sse import sse_response
 from glmserve.app import GlmServe
-from glmserve.chat.output import Delta
-from glmserve.errors import EngineFailure
-from glmserve.platform.auth import Principal
-from glmserve.platform.completions import Completion
+from glmserve.platform.admission import Attempt
+from glmserve.platform.completions import Completion, completion_result
 from glmserve.platform.ids import tool_call_id
 from glmserve.protocol.chat import parse_chat_request
-from glmserve.protocol.deltas import StreamShaper, message_body
-from glmserve.protocol.responses import DONE_EVENT, ChunkEncoder, completion_body, models_body
+from glmserve.protocol.deltas import StreamShaper
+from glmserve.protocol.responses import DONE_EVENT, ChunkEncoder, models_body
 
 __all__ = ["make_router"]
 
@@ -38,12 +36,15 @@ def make_router(*, coding: bool) -> APIRouter:
     async def chat_completions(
         request: Request,
         app: GlmServe = Depends(glmserve),
-        caller: Principal = Depends(principal),
+        metered: Attempt = Depends(attempt),
     ) -> Response:
         chat = parse_chat_request(await request.body())
+        metered.describe(chat.model, chat.request_id)
         # Rendering and tokenizing a long conversation takes a while: not on the event loop.
         prepared = await asyncio.to_thread(app.completions.prepare, chat, coding=coding)
-        completion = app.completions.start(prepared)
+        # Admission (balance, limits, request_id) then start; the record is written by
+        # the ``attempt`` dependency when the response is over, whatever its end.
+        completion = await metered.start(prepared, app.completions)
         if prepared.stream:
             keepalive = app.settings.keepalive_seconds
             return sse_response(_stream(completion), keepalive, completion.cancel)
@@ -73,27 +74,10 @@ async def _stream(completion: Completion) -> AsyncIterator[bytes]:
 async def _collect(completion: Completion, request: Request) -> dict[str, Any]:
     """Run a non-stream completion; stop generating if the client goes away."""
     watcher = asyncio.create_task(_cancel_on_disconnect(request, completion))
-    deltas: list[Delta] = []
     try:
-        async for delta in completion.deltas():
-            deltas.append(delta)
+        return await completion_result(completion)
     finally:
         watcher.cancel()
-    if completion.failed:
-        raise EngineFailure(
-            f"Network error, error id: {completion.prepared.id}, generation failed."
-        )
-    prepared = completion.prepared
-    message = message_body(deltas, tool_call_id)
-    return completion_body(
-        id=prepared.id,
-        request_id=prepared.request_id,
-        created=prepared.created,
-        model=prepared.model.code,
-        message=message,
-        finish_reason=completion.finish_reason,
-        usage=completion.usage,
-    )
 
 
 async def _cancel_on_disconnect(request: Request, completion: Completion) -> None:

@@ -142,9 +142,7 @@ def json_call(specs: ToolSpecs, *, name: str | None) -> str:
         args = _visit(conv, params, params, f"tool{i}", f"t{i}-arguments")
         head = _literal('{"name": ' + _literal(tool) + ', "arguments": ')
         alternatives.append(f'{head} {args} "}}"')
-    return "\n".join(
-        [f"root ::= {' | '.join(alternatives)}", conv.format_grammar(), _TEXT_RULES]
-    )
+    return "\n".join([f"root ::= {' | '.join(alternatives)}", conv.format_grammar(), _TEXT_RULES])
 
 
 def json_answer(schema: Mapping[str, Any] | None, *, thinking: Thinking) -> str:
@@ -152,6 +150,4 @@ def json_answer(schema: Mapping[str, Any] | None, *, thinking: Thinking) -> str:
     conv = _converter()
     body = copy.deepcopy(dict(schema)) if schema else {"type": "object"}
     answer = _visit(conv, body, body, "answer", "answer")
-    return "\n".join(
-        [f"root ::= {_think(thinking)}{answer}", conv.format_grammar(), _TEXT_RULES]
-    )
+    return "\n".join([f"root ::= {_think(thinking)}{answer}", conv.format_grammar(), _TEXT_RULES])

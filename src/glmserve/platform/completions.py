@@ -17,9 +17,9 @@ from glmserve.chat.families import glm_family, parser_for
 from glmserve.chat.output import Delta, OutputParser
 from glmserve.chat.template import ChatTemplate, TemplateError
 from glmserve.engine.types import EngineBusy, Generation, GenerationRequest, SamplingParams, Usage
-from glmserve.errors import HighTraffic, InvalidField, ModelNotFound, PromptTooLong
+from glmserve.errors import EngineFailure, HighTraffic, InvalidField, ModelNotFound, PromptTooLong
 from glmserve.platform.constraints import constraint_for
-from glmserve.platform.ids import completion_id, now_seconds
+from glmserve.platform.ids import completion_id, now_seconds, tool_call_id
 from glmserve.platform.models import ModelRegistry, ServedModel
 from glmserve.platform.testhooks import TestHooks
 from glmserve.protocol.chat import (
@@ -28,8 +28,16 @@ from glmserve.protocol.chat import (
     has_media,
     template_messages,
 )
+from glmserve.protocol.deltas import message_body
+from glmserve.protocol.responses import completion_body
 
-__all__ = ["CompletionService", "Completion", "PreparedCompletion", "render_prompt"]
+__all__ = [
+    "CompletionService",
+    "Completion",
+    "PreparedCompletion",
+    "completion_result",
+    "render_prompt",
+]
 
 
 @dataclass(frozen=True)
@@ -73,6 +81,24 @@ class Completion:
 
     def cancel(self) -> None:
         self._generation.cancel()
+
+    async def wait_finished(self) -> None:
+        """Until the engine has let go of this generation, so usage is final.
+
+        A generation not yet finished still has its end-of-stream marker queued: reading
+        what is left (after ``cancel`` this is at most a token or two) reaches it.
+        """
+        if self._generation.finish_reason is None:
+            async for _ in self._generation:
+                pass
+
+    @property
+    def finished(self) -> bool:
+        return self._generation.finish_reason is not None
+
+    @property
+    def cancelled(self) -> bool:
+        return self._generation.finish_reason == "cancelled"
 
     @property
     def failed(self) -> bool:
@@ -153,6 +179,15 @@ class CompletionService:
         if forced is None:
             return sampling
         return replace(sampling, forced_tokens=tuple(model.engine.tokenize(forced)))
+
+    def count_prompt_tokens(self, request: ChatCompletionRequest) -> int:
+        """Tokens of the prompt this request renders to: what ``prepare`` would send to the
+        engine, so the tokenizer API agrees with the chat response's prompt_tokens."""
+        model = self._models.get(request.model)
+        if model is None:
+            raise ModelNotFound(request.model)
+        tools = function_tools(request) if request.tool_choice != "none" else []
+        return len(model.engine.tokenize(self._render(model, request, tools, False)))
 
     def start(self, prepared: PreparedCompletion) -> Completion:
         try:
@@ -250,4 +285,23 @@ def _sampling(model: ServedModel, request: ChatCompletionRequest) -> SamplingPar
         frequency_penalty=request.frequency_penalty or 0.0,
         presence_penalty=request.presence_penalty or 0.0,
         seed=request.seed,
+    )
+
+
+async def completion_result(completion: Completion) -> dict[str, Any]:
+    """Run a completion to its end; the non-stream response body (content, reasoning and
+    tool calls). Raises EngineFailure (1234) if the engine failed."""
+    deltas = [delta async for delta in completion.deltas()]
+    await completion.wait_finished()
+    prepared = completion.prepared
+    if completion.failed:
+        raise EngineFailure(f"Network error, error id: {prepared.id}, generation failed.")
+    return completion_body(
+        id=prepared.id,
+        request_id=prepared.request_id,
+        created=prepared.created,
+        model=prepared.model.code,
+        message=message_body(deltas, tool_call_id),
+        finish_reason=completion.finish_reason,
+        usage=completion.usage,
     )

@@ -1,3 +1,29 @@
-"""Persistent storage behind one repository interface: SQLite by default, PostgreSQL for
-several gateway replicas. The server keeps no records yet; keys, usage and tasks will
-live here."""
+"""Storage: SQLite by default, PostgreSQL for several gateway replicas.
+
+The platform sees only ``Repository`` (records.py); ``open_repository`` returns one for
+a database URL, migrated to the current schema.
+"""
+
+from glmserve.store.database import StoreError, default_database_url, open_repository
+from glmserve.store.records import (
+    NANO_PER_USD,
+    KeyRow,
+    Repository,
+    TaskRow,
+    TaskStatus,
+    UsageRecord,
+    UsageSummary,
+)
+
+__all__ = [
+    "NANO_PER_USD",
+    "KeyRow",
+    "Repository",
+    "StoreError",
+    "TaskRow",
+    "TaskStatus",
+    "UsageRecord",
+    "UsageSummary",
+    "default_database_url",
+    "open_repository",
+]

@@ -1,0 +1,194 @@
+"""Admission and metering: a request takes a slot before it runs, and leaves exactly one
+ledger record when it ends, for whatever reason.
+
+``Attempt`` follows one HTTP request. ``Attempt.start`` checks the balance, takes a slot
+from the limiter and starts the completion; ``Attempt.close`` (called once the response
+is over: sent, failed, or abandoned by the client) cancels what still runs, waits for the
+engine to let go so usage is final, writes the record and frees the slot. That settling
+runs as a task the ``Admission`` keeps, so a graceful shutdown waits for every record.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Coroutine
+from typing import Any, Literal
+
+from glmserve.engine.types import Usage
+from glmserve.errors import BalanceExhausted, GlmServeError
+from glmserve.platform.auth import Principal
+from glmserve.platform.completions import Completion, CompletionService, PreparedCompletion
+from glmserve.platform.ids import completion_id
+from glmserve.platform.limits import Limiter, Reservation
+from glmserve.platform.settings import LimitSettings
+from glmserve.platform.usage import Ledger, Outcome, cost_nano, today
+from glmserve.store import UsageRecord
+
+__all__ = ["Admission", "Attempt"]
+
+log = logging.getLogger(__name__)
+
+# Bounded wait for a cancelled generation to stop; it takes one decode step normally.
+_SETTLE_TIMEOUT = 120.0
+
+
+class Admission:
+    def __init__(self, limiter: Limiter, limits: LimitSettings, ledger: Ledger) -> None:
+        self.limiter = limiter
+        self.limits = limits
+        self.ledger = ledger
+        self._held: dict[str, Reservation] = {}
+        self._pending: set[asyncio.Task[None]] = set()
+        self._renewer: asyncio.Task[None] | None = None
+
+    def attempt(self, caller: Principal, kind: Literal["chat", "async"] = "chat") -> Attempt:
+        return Attempt(self, caller, kind)
+
+    async def reserve(
+        self, caller: Principal, model: str, request_id: str | None
+    ) -> Reservation | None:
+        if not caller.limited:
+            return None  # open mode: nobody to limit or bill
+        if caller.balance_nano is not None and caller.balance_nano <= 0:
+            raise BalanceExhausted()
+        limits = self.limits.for_key(caller.tier, model)
+        reservation = await self.limiter.reserve(caller.key_id, model, request_id, limits)
+        self._held[reservation.lease] = reservation
+        return reservation
+
+    async def release(self, reservation: Reservation) -> None:
+        self._held.pop(reservation.lease, None)
+        await self.limiter.release(reservation)
+
+    def spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run ``work`` to its end even if the request that started it is gone."""
+        task = asyncio.get_running_loop().create_task(work)
+        self._pending.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._pending.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("settling a request failed", exc_info=task.exception())
+
+    async def start(self) -> None:
+        self._renewer = asyncio.get_running_loop().create_task(self._renew_forever())
+
+    async def drain(self) -> None:
+        """Wait until every ended request has its record written and its slot freed."""
+        while self._pending:
+            await asyncio.gather(*list(self._pending), return_exceptions=True)
+
+    async def stop(self) -> None:
+        await self.drain()
+        if self._renewer is not None:
+            self._renewer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._renewer
+        await self.limiter.close()
+
+    async def _renew_forever(self) -> None:
+        every = max(self.limits.lease_seconds / 3, 0.5)
+        while True:
+            await asyncio.sleep(every)
+            try:
+                await self.limiter.renew(list(self._held.values()))
+            except Exception:  # Redis away for a moment: try again next round
+                log.warning("renewing admission leases failed", exc_info=True)
+
+
+class Attempt:
+    """One request through admission, and the one ledger record it leaves."""
+
+    def __init__(
+        self, admission: Admission, caller: Principal, kind: Literal["chat", "async"]
+    ) -> None:
+        self._admission = admission
+        self.caller = caller
+        self.kind = kind
+        self.model = ""
+        self.request_id = ""
+        self.record_id = completion_id()
+        self.prepared: PreparedCompletion | None = None
+        self.completion: Completion | None = None
+        self._reservation: Reservation | None = None
+        self._started = time.monotonic()
+        self._closed = False
+
+    def describe(self, model: str, request_id: str | None) -> None:
+        self.model = model
+        self.request_id = request_id or ""
+
+    async def admit(self, prepared: PreparedCompletion) -> None:
+        self.prepared = prepared
+        self.record_id = prepared.id
+        self.describe(prepared.model.code, prepared.request_id)
+        # Only a request_id the client chose can collide; ours are unique.
+        client_id = prepared.request_id if prepared.request_id != prepared.id else None
+        self._reservation = await self._admission.reserve(self.caller, self.model, client_id)
+
+    async def start(self, prepared: PreparedCompletion, service: CompletionService) -> Completion:
+        await self.admit(prepared)
+        self.completion = service.start(prepared)
+        return self.completion
+
+    def close(self, error: BaseException | None = None) -> None:
+        """End the request: idempotent, synchronous (safe in cancelled clean-up code)."""
+        if self._closed:
+            return
+        self._closed = True
+        if self.completion is not None and not self.completion.finished:
+            self.completion.cancel()
+        self._admission.spawn(self._settle(error))
+
+    async def _settle(self, error: BaseException | None) -> None:
+        try:
+            if self.completion is not None:
+                try:
+                    await asyncio.wait_for(self.completion.wait_finished(), _SETTLE_TIMEOUT)
+                except TimeoutError:
+                    log.error("generation %s did not stop; recording what is known", self.model)
+            await self._admission.ledger.write(self.record(error))
+        finally:
+            if self._reservation is not None:
+                await self._admission.release(self._reservation)
+
+    def record(self, error: BaseException | None = None) -> UsageRecord:
+        completion = self.completion
+        usage = completion.usage if completion is not None else Usage()
+        status: Outcome = "success"
+        code = ""
+        if error is not None:
+            status = "error"
+            code = error.code if isinstance(error, GlmServeError) else "500"
+        elif completion is None:
+            status, code = "error", "500"
+        elif completion.failed:
+            status, code = "error", "1234"
+        elif completion.cancelled:
+            status = "cancelled"
+        prepared = self.prepared
+        kind: Literal["chat", "stream", "async"] = self.kind
+        if kind == "chat" and prepared is not None and prepared.stream:
+            kind = "stream"
+        now = time.time()
+        return UsageRecord(
+            record_id=self.record_id,
+            key_id=self.caller.key_id,
+            model=self.model or "unknown",
+            request_id=self.request_id,
+            kind=kind,
+            status=status,
+            created_at=int(now),
+            day=today(now),
+            prompt_tokens=usage.prompt_tokens,
+            cached_tokens=usage.cached_tokens,
+            completion_tokens=usage.completion_tokens,
+            finish_reason=completion.finish_reason if completion and completion.finished else "",
+            error_code=code,
+            latency_ms=int((time.monotonic() - self._started) * 1000),
+            cost_nano=cost_nano(prepared.model.spec.price if prepared else None, usage),
+        )

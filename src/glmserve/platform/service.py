@@ -1,0 +1,89 @@
+"""The platform around the model, assembled from the settings: one object the
+application owns (keys and auth, admission, ledger, async tasks on one repository)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from platformdirs import user_data_dir
+
+from glmserve.platform.admission import Admission
+from glmserve.platform.auth import Authenticator, KeyAuthenticator, OpenAuthenticator
+from glmserve.platform.completions import CompletionService
+from glmserve.platform.keys import KeyService, load_master_key
+from glmserve.platform.limits import Limiter, LocalLimiter
+from glmserve.platform.settings import PlatformSettings
+from glmserve.platform.tasks import AsyncTasks
+from glmserve.platform.usage import Ledger
+from glmserve.store import Repository, StoreError, default_database_url, open_repository
+
+__all__ = ["Platform", "data_dir", "open_store"]
+
+
+def data_dir(settings: PlatformSettings) -> Path:
+    return settings.data_dir or Path(user_data_dir("glmserve", appauthor=False))
+
+
+def open_store(settings: PlatformSettings) -> Repository:
+    return open_repository(settings.database_url or default_database_url(data_dir(settings)))
+
+
+@dataclass
+class Platform:
+    settings: PlatformSettings
+    repository: Repository
+    keys: KeyService
+    auth: Authenticator
+    ledger: Ledger
+    admission: Admission
+    tasks: AsyncTasks
+
+    @classmethod
+    def open(
+        cls, settings: PlatformSettings, repository: Repository, completions: CompletionService
+    ) -> Platform:
+        keys = KeyService(repository, load_master_key(settings.secret_key, data_dir(settings)))
+        auth: Authenticator = (
+            OpenAuthenticator() if settings.open_access else KeyAuthenticator(keys)
+        )
+        ledger = Ledger(repository)
+        limiter: Limiter
+        if settings.redis_url:
+            from glmserve.platform.redis_limits import RedisLimiter
+
+            _check_redis(settings.redis_url)
+            limiter = RedisLimiter(settings.redis_url, settings.limits.lease_seconds)
+        else:
+            limiter = LocalLimiter()
+        admission = Admission(limiter, settings.limits, ledger)
+        tasks = AsyncTasks(
+            repository,
+            completions,
+            admission,
+            workers=settings.task_workers,
+            retention_seconds=settings.task_retention_seconds,
+        )
+        return cls(settings, repository, keys, auth, ledger, admission, tasks)
+
+    async def start(self) -> None:
+        await self.admission.start()
+        await self.tasks.start()
+
+    async def stop(self) -> None:
+        """Graceful: running async tasks go back to the queue; every record is written."""
+        await self.tasks.stop()
+        await self.admission.stop()
+
+    def close(self) -> None:
+        self.repository.close()
+
+
+def _check_redis(url: str) -> None:
+    """Fail at start-up, with a clear message, rather than on the first request."""
+    import redis
+
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=5).ping()
+    except (redis.RedisError, ValueError) as exc:
+        raise StoreError(f"cannot reach Redis at {url}: {exc}") from None

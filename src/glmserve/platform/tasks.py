@@ -1,0 +1,190 @@
+"""Async chat: ``POST /async/chat/completions`` stores a task; workers run it; ``GET
+/async-result/{id}`` reads it (Z.AI's PROCESSING, SUCCESS, FAIL).
+
+Tasks live in the database, so they outlive the process: a worker claims a task with a
+lease it renews while running; a task whose gateway stopped (or died) is claimed again
+after its lease runs out, by any gateway of the same database. A graceful shutdown hands
+its running tasks back at once. Finished tasks stay readable for the retention time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import secrets
+import time
+from dataclasses import replace
+from typing import Any
+
+from glmserve.errors import BalanceExhausted, GlmServeError, TaskNotFound
+from glmserve.platform.admission import Admission
+from glmserve.platform.auth import Principal
+from glmserve.platform.completions import Completion, CompletionService, completion_result
+from glmserve.protocol.chat import parse_chat_request
+from glmserve.store import Repository, TaskRow, TaskStatus
+
+__all__ = ["AsyncTasks"]
+
+log = logging.getLogger(__name__)
+
+_LEASE_MS = 60_000
+_POLL_SECONDS = 1.0
+_PURGE_EVERY = 600.0
+
+
+class AsyncTasks:
+    def __init__(
+        self,
+        repository: Repository,
+        completions: CompletionService,
+        admission: Admission,
+        *,
+        workers: int,
+        retention_seconds: int,
+    ) -> None:
+        self._repo = repository
+        self._completions = completions
+        self._admission = admission
+        self._workers = workers
+        self._retention = retention_seconds
+        self._owner = secrets.token_hex(8)
+        self._wake = asyncio.Event()
+        self._running: set[str] = set()
+        self._loops: list[asyncio.Task[None]] = []
+
+    async def submit(self, caller: Principal, body: bytes) -> dict[str, Any]:
+        chat = parse_chat_request(body)
+        # Check it now, so a bad request is a 400 here rather than a FAIL later.
+        prepared = await asyncio.to_thread(self._completions.prepare, chat)
+        if caller.limited and caller.balance_nano is not None and caller.balance_nano <= 0:
+            raise BalanceExhausted()
+        row = TaskRow(
+            id=prepared.id,
+            key_id=caller.key_id,
+            model=prepared.model.code,
+            request_id=prepared.request_id,
+            status="PROCESSING",
+            request_json=body.decode("utf-8"),
+            result_json=None,
+            created_at=prepared.created,
+        )
+        await asyncio.to_thread(self._repo.create_task, row)
+        self._wake.set()
+        return _status_body(row)
+
+    async def result(self, caller: Principal, task_id: str) -> dict[str, Any]:
+        row = await asyncio.to_thread(self._repo.get_task, task_id)
+        # Another key's task is reported exactly like a task that does not exist.
+        if row is None or row.key_id != caller.key_id:
+            raise TaskNotFound(task_id)
+        if row.result_json is None:
+            return _status_body(row)
+        result: dict[str, Any] = json.loads(row.result_json)
+        return result
+
+    # --- the workers -----------------------------------------------------------------
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._loops = [loop.create_task(self._work()) for _ in range(self._workers)]
+        if self._workers:
+            self._loops.append(loop.create_task(self._keep_leases()))
+        self._loops.append(loop.create_task(self._purge_forever()))
+
+    async def stop(self) -> None:
+        for task in self._loops:
+            task.cancel()
+        for task in self._loops:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._loops = []
+
+    async def _work(self) -> None:
+        while True:
+            now_ms = int(time.time() * 1000)
+            row = await asyncio.to_thread(self._repo.claim_task, self._owner, now_ms, _LEASE_MS)
+            if row is None:
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), _POLL_SECONDS)
+                continue
+            try:
+                await self._run(row)
+            except asyncio.CancelledError:
+                # Shutting down: hand the task back for the next start (or another gateway).
+                self._repo.renew_tasks(self._owner, [row.id], 0)
+                raise
+            except Exception:
+                log.exception("async task %s failed unexpectedly", row.id)
+                fail = _fail_body(row, GlmServeError("Internal Error", code="500"))
+                await asyncio.to_thread(self._finish, row, "FAIL", fail)
+
+    async def _run(self, row: TaskRow) -> None:
+        self._running.add(row.id)
+        attempt = self._admission.attempt(Principal(row.key_id), "async")
+        attempt.record_id = row.id
+        attempt.describe(row.model, row.request_id)
+        completion: Completion | None = None
+        try:
+            chat = parse_chat_request(row.request_json.encode("utf-8"))
+            prepared = await asyncio.to_thread(self._completions.prepare, chat)
+            prepared = replace(
+                prepared, id=row.id, request_id=row.request_id, created=row.created_at
+            )
+            completion = await attempt.start(prepared, self._completions)
+            body = await completion_result(completion)
+            status: TaskStatus = "SUCCESS"
+            result = {**body, "task_status": "SUCCESS"}
+            error: GlmServeError | None = None
+        except GlmServeError as exc:
+            status, result, error = "FAIL", _fail_body(row, exc), exc
+        except asyncio.CancelledError:
+            if completion is not None:
+                completion.cancel()
+            raise
+        finally:
+            self._running.discard(row.id)
+        attempt.close(error)
+        await asyncio.to_thread(self._finish, row, status, result)
+
+    def _finish(self, row: TaskRow, status: TaskStatus, result: dict[str, Any]) -> None:
+        self._repo.finish_task(row.id, status, json.dumps(result), int(time.time()))
+
+    async def _keep_leases(self) -> None:
+        while True:
+            await asyncio.sleep(_LEASE_MS / 3000)
+            until = int(time.time() * 1000) + _LEASE_MS
+            try:
+                await asyncio.to_thread(
+                    self._repo.renew_tasks, self._owner, list(self._running), until
+                )
+            except Exception:
+                log.warning("renewing async task leases failed", exc_info=True)
+
+    async def _purge_forever(self) -> None:
+        while True:
+            try:
+                cutoff = int(time.time()) - self._retention
+                await asyncio.to_thread(self._repo.purge_tasks, cutoff)
+            except Exception:
+                log.warning("purging old async tasks failed", exc_info=True)
+            await asyncio.sleep(_PURGE_EVERY)
+
+
+def _status_body(row: TaskRow) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "request_id": row.request_id,
+        "model": row.model,
+        "task_status": row.status,
+    }
+
+
+def _fail_body(row: TaskRow, error: GlmServeError) -> dict[str, Any]:
+    return {
+        **_status_body(row),
+        "task_status": "FAIL",
+        "error": {"code": error.code, "message": error.message},
+    }

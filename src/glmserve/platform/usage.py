@@ -1,0 +1,68 @@
+"""The usage ledger: one record per request, its cost from the catalog price table.
+
+Prices are USD per million tokens (``catalog.Price``); cached prompt tokens are billed
+at the cached-input price, the rest of the prompt at the input price.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Literal
+
+from glmserve.catalog import Price
+from glmserve.engine.types import Usage
+from glmserve.store import NANO_PER_USD, Repository, UsageRecord, UsageSummary
+
+__all__ = ["cost_nano", "usd_to_nano", "nano_to_usd", "Ledger", "Outcome"]
+
+Outcome = Literal["success", "error", "cancelled"]
+
+_NANO_PER_MTOK_USD = Decimal(NANO_PER_USD) / Decimal(1_000_000)
+
+
+def cost_nano(price: Price | None, usage: Usage) -> int:
+    if price is None:
+        return 0
+    cached = min(usage.cached_tokens, usage.prompt_tokens)
+    total = (
+        Decimal(str(price.input)) * (usage.prompt_tokens - cached)
+        + Decimal(str(price.cached_input)) * cached
+        + Decimal(str(price.output)) * usage.completion_tokens
+    ) * _NANO_PER_MTOK_USD
+    return int(total.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def usd_to_nano(usd: str | float | Decimal) -> int:
+    return int((Decimal(str(usd)) * NANO_PER_USD).quantize(Decimal(1)))
+
+
+def nano_to_usd(nano: int) -> str:
+    return f"{Decimal(nano) / NANO_PER_USD:.9f}"
+
+
+def today(now: float | None = None) -> str:
+    return time.strftime("%Y-%m-%d", time.gmtime(now if now is not None else time.time()))
+
+
+class Ledger:
+    """Writes records off the event loop; reads reports."""
+
+    def __init__(self, repository: Repository) -> None:
+        self._repo = repository
+
+    async def write(self, record: UsageRecord) -> None:
+        await asyncio.to_thread(self._repo.record_usage, record)
+
+    def summary(
+        self,
+        key_id: str | None = None,
+        model: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+    ) -> list[UsageSummary]:
+        return self._repo.usage_summary(key_id, model, since, until)
+
+    def records(self, key_id: str | None = None) -> list[UsageRecord]:
+        return self._repo.usage_records(key_id)

@@ -1,0 +1,133 @@
+"""What the platform stores, and the one repository interface it stores it through.
+
+Money is an integer number of nano-dollars (1e-9 USD): the cheapest token costs a few,
+and integer sums stay exact across millions of ledger rows on any database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+__all__ = [
+    "NANO_PER_USD",
+    "KeyRow",
+    "UsageRecord",
+    "UsageSummary",
+    "TaskRow",
+    "TaskStatus",
+    "Repository",
+]
+
+NANO_PER_USD = 1_000_000_000
+
+TaskStatus = Literal["PROCESSING", "SUCCESS", "FAIL"]
+
+
+@dataclass(frozen=True)
+class KeyRow:
+    id: str
+    name: str
+    tier: str
+    secret_hash: str
+    """SHA-256 of the secret (hex); the secret itself is never stored."""
+    balance_nano: int | None
+    """None: no balance accounting for this key (unlimited)."""
+    created_at: int
+    revoked_at: int | None = None
+
+    @property
+    def revoked(self) -> bool:
+        return self.revoked_at is not None
+
+
+@dataclass(frozen=True)
+class UsageRecord:
+    """One ledger line: one request, whatever became of it."""
+
+    record_id: str
+    """Unique per request (the completion or task id): a second write is ignored."""
+    key_id: str
+    model: str
+    request_id: str
+    kind: Literal["chat", "stream", "async"]
+    status: Literal["success", "error", "cancelled"]
+    created_at: int
+    day: str
+    """UTC date, YYYY-MM-DD: the unit of the daily report."""
+    prompt_tokens: int = 0
+    cached_tokens: int = 0
+    completion_tokens: int = 0
+    finish_reason: str = ""
+    error_code: str = ""
+    latency_ms: int = 0
+    cost_nano: int = 0
+
+
+@dataclass(frozen=True)
+class UsageSummary:
+    key_id: str
+    model: str
+    day: str
+    requests: int
+    errors: int
+    cancelled: int
+    prompt_tokens: int
+    cached_tokens: int
+    completion_tokens: int
+    cost_nano: int
+
+
+@dataclass(frozen=True)
+class TaskRow:
+    id: str
+    key_id: str
+    model: str
+    request_id: str
+    status: TaskStatus
+    request_json: str
+    result_json: str | None
+    created_at: int
+    finished_at: int | None = None
+
+
+class Repository(Protocol):
+    """Everything the platform reads and writes. Methods block: call them off the loop."""
+
+    # keys
+    def create_key(self, key: KeyRow) -> None: ...
+    def get_key(self, key_id: str) -> KeyRow | None: ...
+    def list_keys(self) -> list[KeyRow]: ...
+    def count_keys(self) -> int: ...
+    def revoke_key(self, key_id: str, at: int) -> bool: ...
+    def top_up(self, key_id: str, amount_nano: int) -> KeyRow | None: ...
+
+    # ledger
+    def record_usage(self, record: UsageRecord) -> bool:
+        """Insert the record and charge the key's balance in one transaction; False if a
+        record with this record_id exists already (nothing is charged twice)."""
+        ...
+
+    def usage_records(self, key_id: str | None = None) -> list[UsageRecord]: ...
+    def usage_summary(
+        self,
+        key_id: str | None = None,
+        model: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+    ) -> list[UsageSummary]: ...
+    def requests_on(self, key_id: str, day: str) -> int: ...
+
+    # async tasks
+    def create_task(self, task: TaskRow) -> None: ...
+    def get_task(self, task_id: str) -> TaskRow | None: ...
+    def claim_task(self, owner: str, now_ms: int, lease_ms: int) -> TaskRow | None:
+        """Take one PROCESSING task nobody holds (or whose holder's lease ran out)."""
+        ...
+
+    def renew_tasks(self, owner: str, task_ids: Sequence[str], until_ms: int) -> None: ...
+    def finish_task(self, task_id: str, status: TaskStatus, result_json: str, at: int) -> None: ...
+    def purge_tasks(self, finished_before: int) -> int: ...
+
+    def close(self) -> None: ...

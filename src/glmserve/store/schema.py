@@ -1,0 +1,105 @@
+"""The tables, and the migrations that bring any older database up to them.
+
+Each migration is a function run once, in order, inside a transaction; the number of
+the last one applied is kept in ``schema_version``. Add a new function at the end of
+``MIGRATIONS``; never edit one that has shipped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Connection,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    select,
+)
+
+__all__ = ["metadata", "keys", "usage", "tasks", "MIGRATIONS", "migrate"]
+
+metadata = MetaData()
+
+schema_version = Table("schema_version", metadata, Column("version", Integer, nullable=False))
+
+keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("tier", String(8), nullable=False),
+    Column("secret_hash", String(64), nullable=False),
+    Column("balance_nano", BigInteger, nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("revoked_at", BigInteger, nullable=True),
+)
+
+usage = Table(
+    "usage",
+    metadata,
+    Column("record_id", String(64), primary_key=True),
+    Column("key_id", String(64), nullable=False),
+    Column("model", String(128), nullable=False),
+    Column("request_id", String(128), nullable=False),
+    Column("kind", String(8), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("day", String(10), nullable=False),
+    Column("prompt_tokens", Integer, nullable=False),
+    Column("cached_tokens", Integer, nullable=False),
+    Column("completion_tokens", Integer, nullable=False),
+    Column("finish_reason", String(32), nullable=False),
+    Column("error_code", String(16), nullable=False),
+    Column("latency_ms", BigInteger, nullable=False),
+    Column("cost_nano", BigInteger, nullable=False),
+    Index("usage_by_key_day", "key_id", "day"),
+)
+
+tasks = Table(
+    "tasks",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("key_id", String(64), nullable=False),
+    Column("model", String(128), nullable=False),
+    Column("request_id", String(128), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("request_json", Text, nullable=False),
+    Column("result_json", Text, nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("finished_at", BigInteger, nullable=True),
+    Column("lease_owner", String(64), nullable=True),
+    Column("lease_until_ms", BigInteger, nullable=True),
+    Index("tasks_by_status", "status", "lease_until_ms"),
+)
+
+
+def _v1_initial(conn: Connection) -> None:
+    for table in (keys, usage, tasks):
+        table.create(conn)
+
+
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1_initial]
+
+
+def migrate(conn: Connection) -> int:
+    """Apply the migrations this database has not seen; return the version it is at."""
+    schema_version.create(conn, checkfirst=True)
+    current = conn.execute(select(schema_version.c.version)).scalar()
+    if current is None:
+        conn.execute(schema_version.insert().values(version=0))
+        current = 0
+    if current > len(MIGRATIONS):
+        raise RuntimeError(
+            f"the database schema is version {current}, newer than this glmserve "
+            f"({len(MIGRATIONS)}): upgrade glmserve"
+        )
+    for step in MIGRATIONS[current:]:
+        step(conn)
+    conn.execute(schema_version.update().values(version=len(MIGRATIONS)))
+    return len(MIGRATIONS)
