@@ -33,16 +33,17 @@ from typing import Any
 
 import httpx
 
-# Continuations a small base model keeps going for a long time.
+# Sequences already started: a small base model keeps them going (the others it ends
+# within a few tokens, tried on gemma-3-270m).
 PROMPTS = [
-    "Count from 1 to 500, separated by commas.",
-    "List the numbers from 100 to 400 in order, one per line.",
-    "Write the even numbers from 2 to 1000, separated by spaces.",
-    "Count backwards from 300 to 1, separated by commas.",
-    "Write out the multiplication table of 7 from 7 x 1 to 7 x 100.",
-    "List the years from 1900 to 2100, one per line.",
-    "Count from 1000 to 1300, separated by commas.",
-    "Write the odd numbers from 1 to 999, separated by commas.",
+    "Continue this list up to 1000: 1, 2, 3, 4, 5, 6, 7, 8, 9, 10,",
+    "Count from 1 to 500: 1, 2, 3, 4, 5,",
+    "List the even numbers up to 1000: 2, 4, 6, 8, 10,",
+    "Count down from 500: 500, 499, 498, 497,",
+    "List the years from 1900 to 2100: 1900, 1901, 1902, 1903,",
+    "Count from 200 to 900: 200, 201, 202, 203,",
+    "List the multiples of 5 up to 2000: 5, 10, 15, 20,",
+    "Count by threes up to 999: 3, 6, 9, 12, 15,",
 ]
 QUESTIONS = [
     "What is the third rule above?",
@@ -213,7 +214,7 @@ async def throughput(
     }
 
 
-def system_prompt(tag: str, target_words: int = 1500) -> str:
+def system_prompt(tag: str, target_words: int = 1300) -> str:
     """About 2,000 tokens of numbered rules; ``tag`` (first) makes it new to any cache."""
     words = [f"Session {tag}. You are a careful assistant. Follow these house rules."]
     n = 0
