@@ -45,6 +45,10 @@ EVENT_ORDER = re.compile(
 )
 
 
+# Events the SDK's stream helper adds beside the raw ones it received.
+HELPER_EVENTS = ("text", "thinking", "signature", "input_json", "citation")
+
+
 def _client(server: Server) -> anthropic.Anthropic:
     return anthropic.Anthropic(api_key="any", base_url=f"{server.base}/api/anthropic")
 
@@ -90,7 +94,7 @@ def test_stream_follows_the_messages_event_order(server: Server) -> None:
         kinds = [event.type for event in stream]
         final = stream.get_final_message()
     # The SDK's helper stream adds its own "text" events beside the raw ones.
-    raw = [k for k in kinds if k not in ("text", "thinking", "signature", "input_json")]
+    raw = [k for k in kinds if k not in HELPER_EVENTS]
     assert EVENT_ORDER.fullmatch("".join(f"{k} " for k in raw)), raw
     assert final.model == "glm-4.7"
     assert final.content and final.content[0].type == "text"
@@ -200,7 +204,7 @@ def test_stream_of_thinking_and_tool_use_exact_events(glm: GlmServer) -> None:
         tool_choice={"type": "any"},
         messages=[QUESTION],  # type: ignore[list-item]
     ) as stream:
-        events = [e for e in stream if e.type not in ("text", "thinking", "signature", "input_json")]
+        events = [e for e in stream if e.type not in HELPER_EVENTS]
         final = stream.get_final_message()
 
     kinds = [e.type for e in events]
