@@ -60,7 +60,7 @@ def _prompts(path: Path) -> list[str]:
 def test_plain_message_maps_claude_name_and_reports_usage(server: Server) -> None:
     client = _client(server)
     message = client.messages.create(
-        model="claude-sonnet-4-5",
+        model="claude-sonnet-4-6",
         max_tokens=8,
         system=[{"type": "text", "text": "You are terse."}],
         messages=[{"role": "user", "content": "Say hello"}],
@@ -75,7 +75,7 @@ def test_plain_message_maps_claude_name_and_reports_usage(server: Server) -> Non
     assert 1 <= usage.output_tokens <= 8
 
     counted = client.messages.count_tokens(
-        model="claude-sonnet-4-5",
+        model="claude-sonnet-4-6",
         system=[{"type": "text", "text": "You are terse."}],
         messages=[{"role": "user", "content": "Say hello"}],
         thinking={"type": "disabled"},
@@ -145,7 +145,7 @@ def test_tool_use_round_trip_with_preserved_thinking(glm: GlmServer) -> None:
     client = _client(server)
 
     first = client.messages.create(
-        model="claude-opus-4-1",
+        model="claude-opus-4-7",
         max_tokens=256,
         tools=[WEATHER],  # type: ignore[list-item]
         messages=[QUESTION],  # type: ignore[list-item]
@@ -162,7 +162,7 @@ def test_tool_use_round_trip_with_preserved_thinking(glm: GlmServer) -> None:
     assert first.usage.output_tokens > 10 and first.usage.input_tokens > 0
 
     second = client.messages.create(
-        model="claude-opus-4-1",
+        model="claude-opus-4-7",
         max_tokens=256,
         tools=[WEATHER],  # type: ignore[list-item]
         messages=[
