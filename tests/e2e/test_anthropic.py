@@ -62,6 +62,7 @@ def test_plain_message_maps_claude_name_and_reports_usage(server: Server) -> Non
     message = client.messages.create(
         model="claude-sonnet-4-6",
         max_tokens=8,
+        extra_body={"temperature": 0},  # greedy: the same text every run
         system=[{"type": "text", "text": "You are terse."}],
         messages=[{"role": "user", "content": "Say hello"}],
         thinking={"type": "disabled"},
@@ -88,7 +89,9 @@ def test_stream_follows_the_messages_event_order(server: Server) -> None:
     with client.messages.stream(
         model="claude-haiku-4-5",
         max_tokens=8,
-        messages=[{"role": "user", "content": "Count to three"}],
+        extra_body={"temperature": 0},  # greedy: the same text every run
+        system="You are terse.",
+        messages=[{"role": "user", "content": "Say hello"}],
         thinking={"type": "disabled"},
     ) as stream:
         kinds = [event.type for event in stream]
