@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from glmserve.config import Settings
 from glmserve.platform.auth import Authenticator
 from glmserve.platform.completions import CompletionService
+from glmserve.platform.metrics import Metrics
 from glmserve.platform.models import ModelRegistry, load_models
 from glmserve.platform.service import Platform, open_store
 from glmserve.platform.testhooks import TestHooks
@@ -25,12 +26,14 @@ class GlmServe:
     settings: Settings
     models: ModelRegistry
     repository: Repository
+    metrics: Metrics = field(init=False)
     completions: CompletionService = field(init=False)
     platform: Platform = field(init=False)
 
     def __post_init__(self) -> None:
         hooks = TestHooks.from_environ(os.environ)  # TEST ONLY; None unless a test sets it
-        self.completions = CompletionService(self.models, hooks=hooks)
+        self.metrics = Metrics(self.models)
+        self.completions = CompletionService(self.models, hooks=hooks, metrics=self.metrics)
         self.platform = Platform.open(self.settings.platform, self.repository, self.completions)
 
     @property

@@ -87,6 +87,30 @@ def test_cached_tokens_are_exact(engine: LlamaEngine) -> None:
     assert hit.prompt_tokens == len(engine.tokenize(base + "User: b\nAssistant:"))
 
 
+def test_a_prefix_shared_with_a_running_request_is_reused_exactly(engine: LlamaEngine) -> None:
+    base = "<bos>" + "Pack my box with five dozen liquor jugs. " * 12
+    n_base = len(engine.tokenize(base))
+    first_prompt = base + "User: first\nAssistant:"
+    second_prompt = base + "User: second\nAssistant:"
+
+    async def go() -> tuple[int, int]:
+        reset = engine.start(GenerationRequest(engine.tokenize("<bos>reset"), 1, GREEDY))
+        await _drain(reset)
+        first = engine.start(GenerationRequest(engine.tokenize(first_prompt), 40, GREEDY))
+        tokens = aiter(first)
+        await anext(tokens)  # the first request has read its prompt and is generating
+        second = engine.start(GenerationRequest(engine.tokenize(second_prompt), 3, GREEDY))
+        await _drain(second)
+        async for _ in tokens:
+            pass
+        return first.usage.cached_tokens, second.usage.cached_tokens
+
+    first_cached, second_cached = asyncio.run(go())
+    assert first_cached == 0
+    # The running request's whole prompt chunks were copied to the second one's slot.
+    assert second_cached == (n_base - 1) // CHUNK * CHUNK > 0
+
+
 def test_stop_string_ends_generation_and_is_not_in_the_text(engine: LlamaEngine) -> None:
     full = _run(engine, COUNT, 20, sampling=GREEDY)[0]
     stop = full[len(full) // 2 : len(full) // 2 + 3]

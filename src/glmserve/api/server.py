@@ -15,6 +15,7 @@ from glmserve import __version__
 from glmserve.api import admin, anthropic, platform_routes, zai
 from glmserve.api.deps import glmserve
 from glmserve.api.errors import install_error_handlers
+from glmserve.api.metrics import CountRequests, metrics_endpoint
 from glmserve.app import GlmServe
 
 __all__ = ["create_app"]
@@ -63,6 +64,8 @@ def create_app(app: GlmServe) -> FastAPI:
     api.include_router(platform_routes.router, prefix=ZAI_PREFIX)
     api.include_router(admin.router, prefix="/admin")
     api.add_api_route("/health", _health, methods=["GET"])
+    api.add_api_route("/metrics", metrics_endpoint, methods=["GET"], include_in_schema=False)
+    api.add_middleware(CountRequests, counter=app.metrics.requests)
     api.add_middleware(_CollapseSlashes)
     return api
 

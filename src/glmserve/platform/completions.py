@@ -20,6 +20,7 @@ from glmserve.engine.types import EngineBusy, Generation, GenerationRequest, Sam
 from glmserve.errors import EngineFailure, HighTraffic, InvalidField, ModelNotFound, PromptTooLong
 from glmserve.platform.constraints import constraint_for
 from glmserve.platform.ids import completion_id, now_seconds, tool_call_id
+from glmserve.platform.metrics import Metrics
 from glmserve.platform.models import ModelRegistry, ServedModel
 from glmserve.platform.testhooks import TestHooks
 from glmserve.protocol.chat import (
@@ -64,15 +65,26 @@ class PreparedCompletion:
 class Completion:
     """A completion running on the engine."""
 
-    def __init__(self, prepared: PreparedCompletion, generation: Generation, parser: OutputParser):
+    def __init__(
+        self,
+        prepared: PreparedCompletion,
+        generation: Generation,
+        parser: OutputParser,
+        metrics: Metrics | None = None,
+    ) -> None:
         self.prepared = prepared
         self._generation = generation
         self._parser = parser
+        self._metrics = metrics
         self.called_tools = False
 
     async def deltas(self) -> AsyncIterator[Delta]:
+        code = self.prepared.model.code
+        clock = self._metrics.clock(code) if self._metrics is not None else None
         try:
             async for token in self._generation:
+                if clock is not None:
+                    clock.tick()
                 for delta in self._parser.feed(token.text):
                     self.called_tools |= delta.kind == "tool_call"
                     yield delta
@@ -82,6 +94,9 @@ class Completion:
                     yield delta
         finally:
             self._generation.cancel()  # a no-op once finished; stops it if we were cut off
+            if self._metrics is not None:
+                reason = self._generation.finish_reason or "cancelled"
+                self._metrics.finished(code, "tool_calls" if self.called_tools else reason)
 
     def cancel(self) -> None:
         self._generation.cancel()
@@ -127,9 +142,16 @@ class Completion:
 
 
 class CompletionService:
-    def __init__(self, models: ModelRegistry, *, hooks: TestHooks | None = None) -> None:
+    def __init__(
+        self,
+        models: ModelRegistry,
+        *,
+        hooks: TestHooks | None = None,
+        metrics: Metrics | None = None,
+    ) -> None:
         self._models = models
         self._hooks = hooks  # TEST ONLY (platform/testhooks.py); None when serving
+        self._metrics = metrics
 
     def prepare(
         self, request: ChatCompletionRequest, *, coding: bool = False
@@ -207,7 +229,7 @@ class CompletionService:
             prompt=prepared.prompt,
             json_call=prepared.json_call,
         )
-        return Completion(prepared, generation, parser)
+        return Completion(prepared, generation, parser, self._metrics)
 
     @staticmethod
     def _render(
