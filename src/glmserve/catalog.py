@@ -65,6 +65,8 @@ class ModelSpec:
     temperature: float
     top_p: float
     capabilities: Capabilities = field(default_factory=Capabilities)
+    top_k: int = 0
+    """Default top-k (0: off). DashScope documents 20 for GLM-5, GLM-4.7 and GLM-4.6."""
     price: Price | None = None
     builtin_format: str = "chatml"
     """Built-in prompt format (glmserve.chat.formats), used only when the weights carry
@@ -90,6 +92,7 @@ def _glm(
     price: Price | None,
     caps: Capabilities = _GLM_THINKING,
     top_p: float = 0.95,
+    top_k: int = 0,
 ) -> ModelSpec:
     return ModelSpec(
         code=code,
@@ -99,6 +102,7 @@ def _glm(
         max_max_tokens=max_max,
         temperature=temperature,
         top_p=top_p,
+        top_k=top_k,
         capabilities=caps,
         price=price,
         description="GLM (Z.AI): chat template read from the weights.",
@@ -106,18 +110,21 @@ def _glm(
 
 
 _FREE = Price(0.0, 0.0, 0.0)
+_TOP_K = 20  # seed 003's default top_k for GLM-5, GLM-4.7 and GLM-4.6
 _GLM47_PRICE = Price(0.6, 0.11, 2.2)
 
 # Values: docs.z.ai "Core Parameters" (default/maximum max_tokens), model pages
 # (context windows: 200K for GLM-5.x/4.7/4.6, 128K for GLM-4.5), "Pricing".
 _GLM_TABLE: tuple[ModelSpec, ...] = (
-    _glm("glm-5.1", "glm47", 200 * K, 65536, 131072, 1.0, Price(1.4, 0.26, 4.4)),
-    _glm("glm-5", "glm47", 200 * K, 65536, 131072, 1.0, Price(1.0, 0.2, 3.2)),
-    _glm("glm-5-turbo", "glm47", 200 * K, 65536, 131072, 1.0, Price(1.2, 0.24, 4.0)),
-    _glm("glm-4.7", "glm47", 200 * K, 65536, 131072, 1.0, _GLM47_PRICE),
-    _glm("glm-4.7-flash", "glm47", 200 * K, 65536, 131072, 1.0, _FREE),
-    _glm("glm-4.7-flashx", "glm47", 200 * K, 65536, 131072, 1.0, Price(0.07, 0.01, 0.4)),
-    _glm("glm-4.6", "glm45", 200 * K, 65536, 131072, 1.0, _GLM47_PRICE),
+    _glm("glm-5.1", "glm47", 200 * K, 65536, 131072, 1.0, Price(1.4, 0.26, 4.4), top_k=_TOP_K),
+    _glm("glm-5", "glm47", 200 * K, 65536, 131072, 1.0, Price(1.0, 0.2, 3.2), top_k=_TOP_K),
+    _glm("glm-5-turbo", "glm47", 200 * K, 65536, 131072, 1.0, Price(1.2, 0.24, 4.0), top_k=_TOP_K),
+    _glm("glm-4.7", "glm47", 200 * K, 65536, 131072, 1.0, _GLM47_PRICE, top_k=_TOP_K),
+    _glm("glm-4.7-flash", "glm47", 200 * K, 65536, 131072, 1.0, _FREE, top_k=_TOP_K),
+    _glm(
+        "glm-4.7-flashx", "glm47", 200 * K, 65536, 131072, 1.0, Price(0.07, 0.01, 0.4), top_k=_TOP_K
+    ),
+    _glm("glm-4.6", "glm45", 200 * K, 65536, 131072, 1.0, _GLM47_PRICE, top_k=_TOP_K),
     _glm("glm-4.5", "glm45", 128 * K, 65536, 98304, 0.6, _GLM47_PRICE, _GLM45_THINKING),
     _glm(
         "glm-4.5-air", "glm45", 128 * K, 65536, 98304, 0.6, Price(0.2, 0.03, 1.1), _GLM45_THINKING

@@ -42,7 +42,14 @@ from glmserve.platform.settings import (
     platform_settings,
 )
 
-__all__ = ["ConfigError", "ModelConfig", "Settings", "load_settings"]
+__all__ = [
+    "AnthropicModels",
+    "ConfigError",
+    "ModelConfig",
+    "Settings",
+    "default_claude_models",
+    "load_settings",
+]
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
@@ -88,9 +95,47 @@ class Settings:
     keepalive_seconds: float
     config_path: Path | None = None
     platform: PlatformSettings = field(default_factory=PlatformSettings)
+    anthropic: AnthropicModels | None = None
+    """claude-* name mapping; None means the defaults over the served models."""
+
+    @property
+    def claude_models(self) -> AnthropicModels:
+        return self.anthropic or default_claude_models([m.code for m in self.models])
 
     def model(self, code: str) -> ModelConfig | None:
         return next((m for m in self.models if m.code == code), None)
+
+
+@dataclass(frozen=True)
+class AnthropicModels:
+    """Which served model answers each family of ``claude-*`` names on the Anthropic
+    endpoint (as Z.AI maps opus and sonnet to GLM-4.7 and haiku to GLM-4.5-Air)."""
+
+    opus: str
+    sonnet: str
+    haiku: str
+    other: str
+    """Any other ``claude-*`` name."""
+
+    def resolve(self, name: str) -> str:
+        """The served model code for a requested name; names that are not ``claude-*``
+        are model codes already and pass through unchanged."""
+        lowered = name.lower()
+        if not lowered.startswith("claude"):
+            return name
+        for family in ("opus", "sonnet", "haiku"):
+            if family in lowered:
+                code: str = getattr(self, family)
+                return code
+        return self.other
+
+
+def default_claude_models(served: list[str]) -> AnthropicModels:
+    """Z.AI's mapping where those models are served, else the first served model."""
+    first = served[0]
+    big = "glm-4.7" if "glm-4.7" in served else first
+    small = "glm-4.5-air" if "glm-4.5-air" in served else big
+    return AnthropicModels(opus=big, sonnet=big, haiku=small, other=big)
 
 
 # --- the file's schema -------------------------------------------------------------
@@ -149,8 +194,18 @@ class _ServerFile(_Strict):
     keepalive_seconds: float = Field(default=15.0, gt=0)
 
 
+class _AnthropicFile(_Strict):
+    """``[anthropic]``: served model codes for claude-* names (unset: the defaults)."""
+
+    opus: str | None = None
+    sonnet: str | None = None
+    haiku: str | None = None
+    other: str | None = None
+
+
 class _File(_Strict):
     server: _ServerFile = Field(default_factory=_ServerFile)
+    anthropic: _AnthropicFile = Field(default_factory=_AnthropicFile)
     models: list[_ModelFile] = Field(default_factory=list)
     platform: PlatformFile = Field(default_factory=PlatformFile)
     limits: LimitsFile = Field(default_factory=LimitsFile)
@@ -199,7 +254,20 @@ def load_settings(
         keepalive_seconds=server.keepalive_seconds,
         config_path=path,
         platform=platform,
+        anthropic=_claude_models(parsed.anthropic, [m.code for m in models], where),
     )
+
+
+def _claude_models(entry: _AnthropicFile, served: list[str], where: str) -> AnthropicModels:
+    defaults = default_claude_models(served)
+    given = entry.model_dump(exclude_none=True)
+    for family, code in given.items():
+        if code not in served:
+            raise ConfigError(
+                f"{where}: anthropic.{family} = {code!r} is not a served model "
+                f"(served: {', '.join(served)})"
+            )
+    return replace(defaults, **given)
 
 
 def _read_file(path: Path) -> _File:

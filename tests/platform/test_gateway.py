@@ -325,3 +325,28 @@ def test_a_bad_async_request_is_refused_at_once(gateway: Gateway) -> None:
         timeout=30,
     )
     assert _code(r) == (400, "1211")
+
+
+def test_anthropic_endpoint_authenticates_and_meters_like_chat(gateway: Gateway) -> None:
+    import anthropic
+
+    url = f"{gateway.base}/api/anthropic/v1/messages"
+    body = {"model": "claude-sonnet-4-6", "max_tokens": 4, "messages": HELLO}
+    missing = httpx.post(url, json=body, timeout=60)
+    assert missing.status_code == 401
+    assert missing.json()["type"] == "error"
+    assert missing.json()["error"]["type"] == "authentication_error"
+
+    key = gateway.create_key("V0")
+    client = anthropic.Anthropic(api_key=key, base_url=f"{gateway.base}/api/anthropic")
+    message = client.messages.create(**body)  # x-api-key, as the SDK sends it
+    assert message.model == "glm-4.7"
+    by_bearer = httpx.post(url, json=body, headers=auth(key), timeout=120)
+    assert by_bearer.status_code == 200, by_bearer.text
+    totals = gateway.usage(key, settled=2)
+    assert totals["requests"] == 2 and totals["errors"] == 0
+    usage = [message.usage, anthropic.types.Message.model_validate(by_bearer.json()).usage]
+    assert totals["completion_tokens"] == sum(u.output_tokens for u in usage)
+    assert totals["prompt_tokens"] == sum(
+        u.input_tokens + (u.cache_read_input_tokens or 0) for u in usage
+    )

@@ -108,3 +108,55 @@ def test_missing_config_file() -> None:
 def test_bad_port_in_environment() -> None:
     with pytest.raises(ConfigError, match="whole number"):
         load_settings(environ={"GLMSERVE_PORT": "eighty"})
+
+
+def test_claude_names_map_like_zai_when_those_models_are_served(tmp_path: Path, gguf: Path) -> None:
+    path = _write(
+        tmp_path,
+        f'[[models]]\ncode = "glm-4.5-air"\ngguf = "{gguf}"\n\n'
+        f'[[models]]\ncode = "glm-4.7"\ngguf = "{gguf}"\n',
+    )
+    claude = load_settings(path, environ={}).claude_models
+    assert claude.resolve("claude-opus-4-1-20250805") == "glm-4.7"
+    assert claude.resolve("claude-sonnet-4-5") == "glm-4.7"
+    assert claude.resolve("claude-3-5-haiku-latest") == "glm-4.5-air"
+    assert claude.resolve("claude-next") == "glm-4.7"
+    assert claude.resolve("glm-4.5-air") == "glm-4.5-air"  # served codes pass through
+    assert claude.resolve("gpt-4o") == "gpt-4o"  # and fail later as unknown models
+
+
+def test_claude_names_fall_back_to_the_first_served_model() -> None:
+    claude = load_settings(environ={}).claude_models
+    assert {claude.opus, claude.sonnet, claude.haiku, claude.other} == {DEFAULT_MODEL_CODE}
+
+
+def test_anthropic_table_sets_the_mapping(tmp_path: Path, gguf: Path) -> None:
+    path = _write(
+        tmp_path,
+        f'[anthropic]\nhaiku = "{DEFAULT_MODEL_CODE}"\n\n'
+        f'[[models]]\ncode = "glm-4.7"\ngguf = "{gguf}"\n',
+    )
+    claude = load_settings(path, environ={}).claude_models
+    assert claude.resolve("claude-haiku-4-5") == DEFAULT_MODEL_CODE
+    assert claude.resolve("claude-opus-4") == "glm-4.7"
+
+
+@pytest.mark.parametrize(
+    ("table", "expected"),
+    [
+        ('[anthropic]\nopus = "glm-5"\n', "anthropic.opus = 'glm-5' is not a served model"),
+        ('[anthropic]\nfast = "glm-4.7"\n', "anthropic.fast"),
+        ("[anthropic]\nsonnet = 3\n", "anthropic.sonnet"),
+    ],
+)
+def test_anthropic_table_mistakes(tmp_path: Path, table: str, expected: str) -> None:
+    with pytest.raises(ConfigError, match=expected.replace(".", r"\.")):
+        load_settings(_write(tmp_path, table), environ={})
+
+
+def test_dashscope_top_k_default_for_glm_4_7_and_not_glm_4_5() -> None:
+    from glmserve.catalog import builtin_spec
+
+    assert builtin_spec("glm-4.7").top_k == 20  # type: ignore[union-attr]
+    assert builtin_spec("glm-4.6").top_k == 20  # type: ignore[union-attr]
+    assert builtin_spec("glm-4.5-air").top_k == 0  # type: ignore[union-attr]

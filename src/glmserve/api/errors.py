@@ -1,8 +1,11 @@
-"""The one place where exceptions become Z.AI error bodies.
+"""The one place where exceptions become error bodies, in each surface's shape.
 
-``{"error": {"code": "<business code>", "message": "..."}}`` with the HTTP status of
-Z.AI's error-code page. Unexpected exceptions are logged here and answered with a
-generic 500: never a stack trace on the wire.
+Z.AI (and the OpenAI-compatible paths): ``{"error": {"code": "<business code>",
+"message": "..."}}`` with the HTTP status of Z.AI's error-code page. The Anthropic
+surface (``/api/anthropic``): ``{"type": "error", "error": {"type": "<error type>",
+"message": "..."}}``, the type following the status as Anthropic's API does; an
+unknown model there is 404 ``not_found_error``. Unexpected exceptions are logged here
+and answered with a generic 500: never a stack trace on the wire.
 """
 
 from __future__ import annotations
@@ -13,7 +16,15 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from glmserve.errors import ApiNotFound, GlmServeError, InvalidRequest, MethodNotSupported
+from glmserve.api.anthropic import PREFIX as ANTHROPIC_PREFIX
+from glmserve.errors import (
+    ApiNotFound,
+    GlmServeError,
+    InvalidRequest,
+    MethodNotSupported,
+    ModelNotFound,
+)
+from glmserve.protocol.anthropic_responses import error_body as anthropic_error_body
 
 __all__ = ["install_error_handlers", "error_response"]
 
@@ -31,33 +42,43 @@ def error_response(exc: GlmServeError) -> JSONResponse:
     )
 
 
+def _respond(request: Request, exc: GlmServeError) -> JSONResponse:
+    """The error in the shape of the surface the request came to."""
+    path = request.url.path
+    if path == ANTHROPIC_PREFIX or path.startswith(ANTHROPIC_PREFIX + "/"):
+        status = 404 if isinstance(exc, ModelNotFound) else exc.status
+        return JSONResponse(anthropic_error_body(status, exc.message), status_code=status)
+    return error_response(exc)
+
+
 async def _glmserve_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, GlmServeError)
-    return error_response(exc)
+    return _respond(request, exc)
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     if exc.status_code == 404:
-        return error_response(ApiNotFound(f"API {request.url.path} does not exist."))
+        return _respond(request, ApiNotFound(f"API {request.url.path} does not exist."))
     if exc.status_code == 405:
-        return error_response(
+        return _respond(
+            request,
             MethodNotSupported(
                 f"API {request.url.path} does not support the {request.method} method."
-            )
+            ),
         )
-    return error_response(
-        GlmServeError(str(exc.detail), code=str(exc.status_code), status=exc.status_code)
+    return _respond(
+        request, GlmServeError(str(exc.detail), code=str(exc.status_code), status=exc.status_code)
     )
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
-    return error_response(InvalidRequest(f"Incorrect API call parameters: {exc}"))
+    return _respond(request, InvalidRequest(f"Incorrect API call parameters: {exc}"))
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
-    return error_response(GlmServeError("Internal Error", code="500", status=500))
+    return _respond(request, GlmServeError("Internal Error", code="500", status=500))
 
 
 def install_error_handlers(app: FastAPI) -> None:

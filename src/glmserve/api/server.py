@@ -12,7 +12,7 @@ from fastapi import Depends, FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from glmserve import __version__
-from glmserve.api import admin, platform_routes, zai
+from glmserve.api import admin, anthropic, platform_routes, zai
 from glmserve.api.deps import glmserve
 from glmserve.api.errors import install_error_handlers
 from glmserve.api.metrics import CountRequests, metrics_endpoint
@@ -22,6 +22,8 @@ __all__ = ["create_app"]
 
 ZAI_PREFIX = "/api/paas/v4"
 CODING_PREFIX = "/api/coding/paas/v4"
+OPENAI_PREFIX = "/v1"
+ANTHROPIC_PREFIX = "/api/anthropic/v1"
 
 
 class _CollapseSlashes:
@@ -56,6 +58,9 @@ def create_app(app: GlmServe) -> FastAPI:
     install_error_handlers(api)
     api.include_router(zai.make_router(coding=False), prefix=ZAI_PREFIX)
     api.include_router(zai.make_router(coding=True), prefix=CODING_PREFIX)
+    # OpenAI-compatible paths (base URL http://host:port/v1), same behaviour as Z.AI's.
+    api.include_router(zai.make_router(coding=False), prefix=OPENAI_PREFIX)
+    api.include_router(anthropic.router, prefix=ANTHROPIC_PREFIX)
     api.include_router(platform_routes.router, prefix=ZAI_PREFIX)
     api.include_router(admin.router, prefix="/admin")
     api.add_api_route("/health", _health, methods=["GET"])

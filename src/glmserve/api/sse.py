@@ -20,7 +20,10 @@ SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
 async def with_keepalive(
-    events: AsyncIterator[bytes], every: float, on_close: Callable[[], None]
+    events: AsyncIterator[bytes],
+    every: float,
+    on_close: Callable[[], None],
+    keepalive: bytes = KEEPALIVE,
 ) -> AsyncIterator[bytes]:
     """The events, with a keep-alive comment after each ``every`` seconds of silence.
 
@@ -36,7 +39,7 @@ async def with_keepalive(
                 pending = asyncio.ensure_future(anext(iterator))
             done, _ = await asyncio.wait({pending}, timeout=every)
             if not done:
-                yield KEEPALIVE
+                yield keepalive
                 continue
             task, pending = pending, None
             try:
@@ -51,10 +54,15 @@ async def with_keepalive(
 
 
 def sse_response(
-    events: AsyncIterator[bytes], keepalive_seconds: float, on_close: Callable[[], None]
+    events: AsyncIterator[bytes],
+    keepalive_seconds: float,
+    on_close: Callable[[], None],
+    keepalive: bytes = KEEPALIVE,
 ) -> StreamingResponse:
+    """``keepalive``: what is sent during silences (the Anthropic surface sends ``ping``
+    events, as its SDKs expect)."""
     return StreamingResponse(
-        with_keepalive(events, keepalive_seconds, on_close),
+        with_keepalive(events, keepalive_seconds, on_close, keepalive),
         media_type="text/event-stream",
         headers=SSE_HEADERS,
     )

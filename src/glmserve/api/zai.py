@@ -26,7 +26,7 @@ from glmserve.protocol.chat import parse_chat_request
 from glmserve.protocol.deltas import StreamShaper
 from glmserve.protocol.responses import DONE_EVENT, ChunkEncoder, models_body
 
-__all__ = ["make_router"]
+__all__ = ["make_router", "cancel_on_disconnect"]
 
 
 def make_router(*, coding: bool) -> APIRouter:
@@ -67,20 +67,25 @@ async def _stream(completion: Completion) -> AsyncIterator[bytes]:
     for fields in shaper.flush():
         yield encoder.delta(**fields)
     # Z.AI: a stream that fails mid-way reports it in finish_reason, not as an error code.
-    yield encoder.finish(completion.finish_reason, completion.usage)
+    if prepared.include_usage:
+        yield encoder.finish(completion.finish_reason, None)
+        yield encoder.usage(completion.usage)
+    else:
+        yield encoder.finish(completion.finish_reason, completion.usage)
     yield DONE_EVENT
 
 
 async def _collect(completion: Completion, request: Request) -> dict[str, Any]:
     """Run a non-stream completion; stop generating if the client goes away."""
-    watcher = asyncio.create_task(_cancel_on_disconnect(request, completion))
+    watcher = asyncio.create_task(cancel_on_disconnect(request, completion))
     try:
         return await completion_result(completion)
     finally:
         watcher.cancel()
 
 
-async def _cancel_on_disconnect(request: Request, completion: Completion) -> None:
+async def cancel_on_disconnect(request: Request, completion: Completion) -> None:
+    """Stop generating once the client of a non-stream request has gone away."""
     while True:
         message = await request.receive()
         if message["type"] == "http.disconnect":

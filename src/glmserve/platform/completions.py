@@ -37,6 +37,7 @@ __all__ = [
     "Completion",
     "PreparedCompletion",
     "completion_result",
+    "finished_deltas",
     "render_prompt",
 ]
 
@@ -56,6 +57,9 @@ class PreparedCompletion:
     """A grammar forces a JSON tool call (models without a native tool format)."""
     tool_stream: bool = False
     """Stream tool-call arguments as they are generated (Z.AI ``tool_stream``)."""
+    include_usage: bool = False
+    """``stream_options.include_usage``: usage in a last chunk with empty ``choices``
+    (the OpenAI and DashScope convention) instead of on the finish chunk (Z.AI's)."""
 
 
 class Completion:
@@ -190,6 +194,7 @@ class CompletionService:
             tools=tools,
             json_call=constraint.json_call,
             tool_stream=bool(request.tool_stream) and model.spec.capabilities.tool_stream,
+            include_usage=bool(request.stream_options and request.stream_options.include_usage),
         )
 
     def _apply_hooks(
@@ -202,14 +207,14 @@ class CompletionService:
             return sampling
         return replace(sampling, forced_tokens=tuple(model.engine.tokenize(forced)))
 
-    def count_prompt_tokens(self, request: ChatCompletionRequest) -> int:
+    def count_prompt_tokens(self, request: ChatCompletionRequest, *, coding: bool = False) -> int:
         """Tokens of the prompt this request renders to: what ``prepare`` would send to the
         engine, so the tokenizer API agrees with the chat response's prompt_tokens."""
         model = self._models.get(request.model)
         if model is None:
             raise ModelNotFound(request.model)
         tools = function_tools(request) if request.tool_choice != "none" else []
-        return len(model.engine.tokenize(self._render(model, request, tools, False)))
+        return len(model.engine.tokenize(self._render(model, request, tools, coding)))
 
     def start(self, prepared: PreparedCompletion) -> Completion:
         try:
@@ -261,6 +266,8 @@ def _thinking_enabled(spec: ModelSpec, request: ChatCompletionRequest) -> bool:
         return request.thinking.type == "enabled"
     if request.enable_thinking is not None:
         return request.enable_thinking
+    if request.reasoning_effort is not None:  # OpenAI: "none"/"minimal" mean no reasoning
+        return request.reasoning_effort not in ("none", "minimal")
     return spec.capabilities.thinking_default
 
 
@@ -301,7 +308,7 @@ def _sampling(model: ServedModel, request: ChatCompletionRequest) -> SamplingPar
     return SamplingParams(
         temperature=0.0 if greedy else temperature,
         top_p=spec.top_p if request.top_p is None else request.top_p,
-        top_k=request.top_k or 0,
+        top_k=spec.top_k if request.top_k is None else request.top_k,
         min_p=request.min_p or 0.0,
         repetition_penalty=request.repetition_penalty or 1.0,
         frequency_penalty=request.frequency_penalty or 0.0,
@@ -310,14 +317,22 @@ def _sampling(model: ServedModel, request: ChatCompletionRequest) -> SamplingPar
     )
 
 
+async def finished_deltas(completion: Completion) -> list[Delta]:
+    """Run a completion to its end; every delta of the message, with usage and
+    finish_reason final. Raises EngineFailure (1234) if the engine failed."""
+    deltas = [delta async for delta in completion.deltas()]
+    await completion.wait_finished()
+    if completion.failed:
+        prepared = completion.prepared
+        raise EngineFailure(f"Network error, error id: {prepared.id}, generation failed.")
+    return deltas
+
+
 async def completion_result(completion: Completion) -> dict[str, Any]:
     """Run a completion to its end; the non-stream response body (content, reasoning and
     tool calls). Raises EngineFailure (1234) if the engine failed."""
-    deltas = [delta async for delta in completion.deltas()]
-    await completion.wait_finished()
+    deltas = await finished_deltas(completion)
     prepared = completion.prepared
-    if completion.failed:
-        raise EngineFailure(f"Network error, error id: {prepared.id}, generation failed.")
     return completion_body(
         id=prepared.id,
         request_id=prepared.request_id,

@@ -69,8 +69,9 @@ class ChunkEncoder:
         delta = _dumps({"role": "assistant", **fields})
         return f'{self._head}{{"index":0,"delta":{delta}}}]}}\n\n'.encode()
 
-    def finish(self, finish_reason: str, usage: Usage) -> bytes:
-        """The last chunk: empty content, the finish reason and the usage."""
+    def finish(self, finish_reason: str, usage: Usage | None) -> bytes:
+        """The finish chunk: empty content, the finish reason and (Z.AI's convention)
+        the usage; without ``usage`` it carries none."""
         choice = _dumps(
             {
                 "index": 0,
@@ -78,7 +79,14 @@ class ChunkEncoder:
                 "delta": {"role": "assistant", "content": ""},
             }
         )
+        if usage is None:
+            return f"{self._head}{choice}]}}\n\n".encode()
         return f'{self._head}{choice}],"usage":{_dumps(usage_body(usage))}}}\n\n'.encode()
+
+    def usage(self, usage: Usage) -> bytes:
+        """``stream_options.include_usage``: a last chunk with empty ``choices`` and the
+        usage (the OpenAI and DashScope convention)."""
+        return f'{self._head}],"usage":{_dumps(usage_body(usage))}}}\n\n'.encode()
 
 
 def error_event(code: str, message: str) -> bytes:

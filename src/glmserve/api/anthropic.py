@@ -1,0 +1,109 @@
+"""Routes of the Anthropic-compatible surface, ``/api/anthropic/v1`` (what Claude Code
+uses with ``ANTHROPIC_BASE_URL=http://host:port/api/anthropic``): messages,
+count_tokens and models.
+
+A Messages request is translated into a chat request (protocol/anthropic.py), its
+``claude-*`` model name mapped to a served model (the ``[anthropic]`` settings), and
+run like any chat completion: same admission, limits and usage record. Preserved
+thinking is the default here, as on the Coding endpoint. Errors on these paths are
+answered in Anthropic's shape (api/errors.py).
+
+HTTP only: read the body, hand it to protocol and platform, frame the answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse, Response
+
+from glmserve.api.deps import attempt, glmserve, principal
+from glmserve.api.sse import sse_response
+from glmserve.api.zai import cancel_on_disconnect
+from glmserve.app import GlmServe
+from glmserve.platform.admission import Attempt
+from glmserve.platform.auth import Principal
+from glmserve.platform.completions import Completion, finished_deltas
+from glmserve.platform.ids import tool_call_id
+from glmserve.protocol import anthropic_responses as wire
+from glmserve.protocol.anthropic import parse_messages_request, to_chat_request
+
+__all__ = ["router", "PREFIX"]
+
+PREFIX = "/api/anthropic"
+
+router = APIRouter()
+
+
+@router.post("/messages")
+async def messages(
+    request: Request,
+    app: GlmServe = Depends(glmserve),
+    metered: Attempt = Depends(attempt),
+) -> Response:
+    body = parse_messages_request(await request.body())
+    chat = to_chat_request(body, app.settings.claude_models.resolve(body.model))
+    metered.describe(chat.model, None)
+    prepared = await asyncio.to_thread(app.completions.prepare, chat, coding=True)
+    completion = await metered.start(prepared, app.completions)
+    if prepared.stream:
+        keepalive = app.settings.keepalive_seconds
+        return sse_response(_stream(completion), keepalive, completion.cancel, wire.PING_EVENT)
+    watcher = asyncio.create_task(cancel_on_disconnect(request, completion))
+    try:
+        deltas = await finished_deltas(completion)
+    finally:
+        watcher.cancel()
+    return JSONResponse(
+        wire.message_body(
+            id=prepared.id,
+            model=prepared.model.code,
+            deltas=deltas,
+            finish_reason=completion.finish_reason,
+            usage=completion.usage,
+            new_id=tool_call_id,
+        )
+    )
+
+
+async def _stream(completion: Completion) -> AsyncIterator[bytes]:
+    prepared = completion.prepared
+    yield wire.message_start(
+        id=prepared.id,
+        model=prepared.model.code,
+        prompt_tokens=len(prepared.generation.prompt_tokens),
+    )
+    yield wire.PING_EVENT
+    blocks = wire.BlockBuilder(tool_call_id)
+    async for delta in completion.deltas():
+        for event in blocks.push(delta):
+            yield event
+    for event in blocks.close():
+        yield event
+    await completion.wait_finished()
+    if completion.failed:
+        message = f"Network error, error id: {prepared.id}, generation failed."
+        yield wire.error_event(500, message)
+        return
+    for event in wire.message_end(completion.finish_reason, completion.usage):
+        yield event
+
+
+@router.post("/messages/count_tokens")
+async def count_tokens(
+    request: Request,
+    app: GlmServe = Depends(glmserve),
+    _caller: Principal = Depends(principal),
+) -> dict[str, Any]:
+    body = parse_messages_request(await request.body(), count_only=True)
+    chat = to_chat_request(body, app.settings.claude_models.resolve(body.model))
+    tokens = await asyncio.to_thread(app.completions.count_prompt_tokens, chat, coding=True)
+    return {"input_tokens": tokens}
+
+
+@router.get("/models")
+async def list_models(app: GlmServe = Depends(glmserve)) -> dict[str, Any]:
+    return wire.models_body([(m.code, m.created) for m in app.models])

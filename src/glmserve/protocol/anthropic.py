@@ -1,0 +1,315 @@
+"""Anthropic Messages requests: the wire type, its validation, and its translation into
+the chat completions request everything behind the HTTP layer works with.
+
+What Claude Code and the ``anthropic`` SDKs send to ``/api/anthropic/v1/messages``
+(zai-api.md section 13): ``system`` as a string or text blocks; ``messages`` whose
+content is a string or text, image, tool_use, tool_result, thinking and
+redacted_thinking blocks; custom ``tools`` with ``input_schema``; ``tool_choice``;
+``thinking``. Unknown fields (``cache_control``, ``metadata``, ``citations``...) are
+accepted and ignored. Every problem is a typed error (InvalidField, MissingField...)
+that the Anthropic surface answers in Anthropic's error shape.
+
+Translation: a user message's tool_result blocks become ``tool`` messages (in order,
+before the rest of its content); an assistant message's thinking blocks become its
+``reasoning_content``, its tool_use blocks its ``tool_calls``; tool_choice ``any`` is
+``required``; thinking ``enabled`` (or ``adaptive``) turns GLM's thinking on, and
+``budget_tokens`` is accepted but not enforced (GLM's templates have no budget).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError
+
+from glmserve.errors import GlmServeError, InvalidField, InvalidRequest, MissingField
+from glmserve.protocol.chat import ChatCompletionRequest, parse_chat_request
+
+__all__ = [
+    "MessagesRequest",
+    "parse_messages_request",
+    "to_chat_request",
+]
+
+
+class _Wire(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class TextBlock(_Wire):
+    type: Literal["text"]
+    text: str
+
+
+class _ImageSource(_Wire):
+    type: Literal["base64", "url"]
+    media_type: str | None = None
+    data: str | None = None
+    url: str | None = None
+
+
+class ImageBlock(_Wire):
+    type: Literal["image"]
+    source: _ImageSource
+
+
+class ToolUseBlock(_Wire):
+    type: Literal["tool_use"]
+    id: str
+    name: str
+    input: dict[str, Any] = Field(default_factory=dict)
+
+
+class ToolResultBlock(_Wire):
+    type: Literal["tool_result"]
+    tool_use_id: str
+    content: str | list[Annotated[TextBlock | ImageBlock, Field(discriminator="type")]] = ""
+    is_error: StrictBool | None = None
+
+
+class ThinkingBlock(_Wire):
+    type: Literal["thinking"]
+    thinking: str
+    signature: str | None = None
+
+
+class RedactedThinkingBlock(_Wire):
+    type: Literal["redacted_thinking"]
+    data: str = ""
+
+
+ContentBlock = Annotated[
+    TextBlock | ImageBlock | ToolUseBlock | ToolResultBlock | ThinkingBlock | RedactedThinkingBlock,
+    Field(discriminator="type"),
+]
+
+
+class MessageParam(_Wire):
+    role: Literal["user", "assistant"]
+    content: str | list[ContentBlock]
+
+
+class ToolParam(_Wire):
+    name: Annotated[str, Field(pattern=r"^[a-zA-Z0-9_-]{1,64}$")]
+    description: str | None = None
+    input_schema: dict[str, Any] | None = None
+    type: str | None = None
+    """Absent or "custom" for a client tool; Anthropic's server tools have a versioned
+    type (``web_search_20250305``...) and are not supported here."""
+
+
+class ToolChoice(_Wire):
+    type: Literal["auto", "any", "tool", "none"]
+    name: str | None = None
+    disable_parallel_tool_use: StrictBool | None = None
+
+
+class ThinkingConfig(_Wire):
+    type: Literal["enabled", "disabled", "adaptive"]
+    budget_tokens: Annotated[int, Field(ge=1)] | None = None
+    clear_thinking: StrictBool | None = None  # Z.AI's extension, passed through
+
+
+class MessagesRequest(_Wire):
+    model: str
+    max_tokens: Annotated[int, Field(ge=1)] | None = None
+    """Required by ``/v1/messages``; absent on ``/v1/messages/count_tokens``."""
+    messages: list[MessageParam]
+    system: str | list[TextBlock] | None = None
+    stop_sequences: list[str] | None = None
+    stream: StrictBool | None = None
+    temperature: Annotated[float, Field(ge=0.0, le=1.0)] | None = None
+    top_p: Annotated[float, Field(gt=0.0, le=1.0)] | None = None
+    top_k: Annotated[int, Field(ge=0)] | None = None
+    tools: list[ToolParam] | None = None
+    tool_choice: ToolChoice | None = None
+    thinking: ThinkingConfig | None = None
+    metadata: dict[str, Any] | None = None
+
+
+def parse_messages_request(body: bytes, *, count_only: bool = False) -> MessagesRequest:
+    """Parse and check a Messages request body (``count_only``: a count_tokens body,
+    where ``max_tokens`` is not needed)."""
+    try:
+        raw = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidRequest(f"The request body is not valid JSON: {exc}") from None
+    if not isinstance(raw, dict):
+        raise InvalidRequest("The request body must be a JSON object.")
+    required = ("model", "messages") if count_only else ("model", "max_tokens", "messages")
+    for name in required:
+        if raw.get(name) is None:
+            raise MissingField(name)
+    try:
+        request = MessagesRequest.model_validate({k: v for k, v in raw.items() if v is not None})
+    except ValidationError as exc:
+        raise _field_error(exc) from None
+    _check(request)
+    return request
+
+
+def _field_error(exc: ValidationError) -> GlmServeError:
+    err = exc.errors()[0]
+    path = ""
+    for part in err["loc"]:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        elif part.isidentifier() and part[0].islower() and part not in ("str", "list", "dict"):
+            path += f".{part}" if path else part
+    if err["type"] == "missing":
+        return MissingField(path or "body")
+    return InvalidField(path or "body", err["msg"])
+
+
+def _check(request: MessagesRequest) -> None:
+    if not request.messages:
+        raise InvalidField("messages", "at least one message is required.")
+    for i, tool in enumerate(request.tools or []):
+        if tool.type not in (None, "custom"):
+            raise InvalidField(
+                f"tools[{i}].type", f"server tool '{tool.type}' is not supported here."
+            )
+        if tool.input_schema is None:
+            raise MissingField(f"tools[{i}].input_schema")
+    choice = request.tool_choice
+    if choice is not None and choice.type == "tool" and not choice.name:
+        raise MissingField("tool_choice.name")
+
+
+# --- translation --------------------------------------------------------------------
+
+
+def to_chat_request(request: MessagesRequest, model: str) -> ChatCompletionRequest:
+    """The chat completions request for a Messages request, for the served ``model``."""
+    messages: list[dict[str, Any]] = []
+    system = _system_text(request.system)
+    if system:
+        messages.append({"role": "system", "content": system})
+    for message in request.messages:
+        if message.role == "user":
+            messages.extend(_user_messages(message.content))
+        else:
+            messages.append(_assistant_message(message.content))
+    chat: dict[str, Any] = {
+        "model": model,
+        "messages": messages,
+        "max_tokens": request.max_tokens,
+        "stream": request.stream,
+        "temperature": request.temperature,
+        "top_p": request.top_p,
+        "top_k": request.top_k,
+        "stop": request.stop_sequences or None,
+    }
+    if request.tools:
+        chat["tools"] = [_function_tool(t) for t in request.tools]
+    if request.tool_choice is not None:
+        chat["tool_choice"] = _tool_choice(request.tool_choice)
+    if request.thinking is not None:
+        thinking: dict[str, Any] = {
+            "type": "disabled" if request.thinking.type == "disabled" else "enabled"
+        }
+        if request.thinking.clear_thinking is not None:
+            thinking["clear_thinking"] = request.thinking.clear_thinking
+        chat["thinking"] = thinking
+    # One set of checks for both surfaces: the chat request's own parser.
+    return parse_chat_request(json.dumps({k: v for k, v in chat.items() if v is not None}).encode())
+
+
+def _system_text(system: str | list[TextBlock] | None) -> str:
+    if system is None or isinstance(system, str):
+        return system or ""
+    return "\n\n".join(block.text for block in system if block.text)
+
+
+def _user_messages(content: str | list[Any]) -> list[dict[str, Any]]:
+    if isinstance(content, str):
+        return [{"role": "user", "content": content}]
+    out: list[dict[str, Any]] = []
+    parts: list[dict[str, Any]] = []
+    for block in content:
+        if isinstance(block, ToolResultBlock):
+            out.append(
+                {"role": "tool", "tool_call_id": block.tool_use_id, "content": _result_text(block)}
+            )
+        elif isinstance(block, TextBlock):
+            parts.append({"type": "text", "text": block.text})
+        elif isinstance(block, ImageBlock):
+            parts.append({"type": "image_url", "image_url": {"url": _image_url(block)}})
+        else:  # thinking or tool_use in a user turn: not something a user says
+            raise InvalidField("messages", f"a user message cannot hold a {block.type} block.")
+    if parts:
+        out.append({"role": "user", "content": parts})
+    return out
+
+
+def _result_text(block: ToolResultBlock) -> str:
+    if isinstance(block.content, str):
+        text = block.content
+    else:
+        if any(isinstance(part, ImageBlock) for part in block.content):
+            raise InvalidField("messages", "images inside tool_result blocks are not supported.")
+        text = "\n".join(part.text for part in block.content if isinstance(part, TextBlock))
+    return f"Error: {text}" if block.is_error else text
+
+
+def _image_url(block: ImageBlock) -> str:
+    source = block.source
+    if source.type == "url":
+        if not source.url:
+            raise MissingField("source.url")
+        return source.url
+    if not source.data:
+        raise MissingField("source.data")
+    return f"data:{source.media_type or 'image/png'};base64,{source.data}"
+
+
+def _assistant_message(content: str | list[Any]) -> dict[str, Any]:
+    if isinstance(content, str):
+        return {"role": "assistant", "content": content}
+    text: list[str] = []
+    reasoning: list[str] = []
+    calls: list[dict[str, Any]] = []
+    for block in content:
+        if isinstance(block, TextBlock):
+            text.append(block.text)
+        elif isinstance(block, ThinkingBlock):
+            reasoning.append(block.thinking)
+        elif isinstance(block, ToolUseBlock):
+            calls.append(
+                {
+                    "id": block.id,
+                    "type": "function",
+                    "function": {
+                        "name": block.name,
+                        "arguments": json.dumps(block.input, ensure_ascii=False),
+                    },
+                }
+            )
+        elif isinstance(block, RedactedThinkingBlock):
+            continue  # opaque by design: nothing a GLM prompt can show
+        else:
+            raise InvalidField(
+                "messages", f"an assistant message cannot hold a {block.type} block."
+            )
+    message: dict[str, Any] = {"role": "assistant", "content": "".join(text)}
+    if reasoning:
+        message["reasoning_content"] = "".join(reasoning)
+    if calls:
+        message["tool_calls"] = calls
+    return message
+
+
+def _function_tool(tool: ToolParam) -> dict[str, Any]:
+    function: dict[str, Any] = {"name": tool.name, "parameters": tool.input_schema}
+    if tool.description is not None:
+        function["description"] = tool.description
+    return {"type": "function", "function": function}
+
+
+def _tool_choice(choice: ToolChoice) -> str | dict[str, Any]:
+    if choice.type == "any":
+        return "required"
+    if choice.type == "tool":
+        return {"type": "function", "function": {"name": choice.name}}
+    return choice.type  # auto, none
