@@ -65,7 +65,7 @@ def test_async_task_and_records_survive_a_restart(tmp_path: Path, gemma_gguf: Pa
         answer: dict[str, Any] = {}
 
         def long_request() -> None:
-            body = {"model": "glm-4.7", "messages": COUNT, "max_tokens": 8, "do_sample": False}
+            body = {"model": "glm-4.7", "messages": COUNT, "max_tokens": 200, "do_sample": False}
             r = httpx.post(
                 f"{first.zai_base}chat/completions", json=body, headers=auth(key), timeout=240
             )
