@@ -13,7 +13,7 @@ import asyncio
 import logging
 import os
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 
 from glmserve.engine.native import NativeContext, NativeModel, Sampler
@@ -28,6 +28,7 @@ from glmserve.engine.types import (
     FinishReason,
     Generation,
     GenerationRequest,
+    QueuedGeneration,
     TokenOut,
     Usage,
 )
@@ -37,12 +38,12 @@ __all__ = ["LlamaEngine"]
 log = logging.getLogger(__name__)
 
 
-class _QueuedGeneration(Generation):
+class _QueuedGeneration(QueuedGeneration):
     """A generation run by the decode thread and read by the event loop."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
-        self._queue: asyncio.Queue[TokenOut | None] = asyncio.Queue()
+        super().__init__()
         self._cancel = threading.Event()
 
     @property
@@ -51,13 +52,6 @@ class _QueuedGeneration(Generation):
 
     def cancel(self) -> None:
         self._cancel.set()
-
-    async def __aiter__(self) -> AsyncIterator[TokenOut]:
-        while True:
-            item = await self._queue.get()
-            if item is None:
-                return
-            yield item
 
     # -- called from the decode thread --
 
@@ -70,7 +64,7 @@ class _QueuedGeneration(Generation):
 
     def _post(self, item: TokenOut | None) -> None:
         try:
-            self._loop.call_soon_threadsafe(self._queue.put_nowait, item)
+            self._loop.call_soon_threadsafe(self.queue.put_nowait, item)
         except RuntimeError:  # the event loop is closed: nobody is listening any more
             self.cancel()
 

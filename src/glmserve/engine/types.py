@@ -6,6 +6,7 @@ workers later) implements ``Engine``. Upper layers see only these types.
 
 from __future__ import annotations
 
+import asyncio
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ __all__ = [
     "EngineStats",
     "EngineBusy",
     "Generation",
+    "QueuedGeneration",
     "Engine",
 ]
 
@@ -129,6 +131,20 @@ class Generation(ABC):
     @abstractmethod
     def cancel(self) -> None:
         """Stop generating within one decode step and free the engine."""
+
+
+class QueuedGeneration(Generation):
+    """A generation whose tokens arrive on an asyncio queue; ``None`` marks the end."""
+
+    def __init__(self) -> None:
+        self.queue: asyncio.Queue[TokenOut | None] = asyncio.Queue()
+
+    async def __aiter__(self) -> AsyncIterator[TokenOut]:
+        while True:
+            item = await self.queue.get()
+            if item is None:
+                return
+            yield item
 
 
 class Engine(ABC):

@@ -17,7 +17,6 @@ import logging
 import multiprocessing as mp
 import signal
 import threading
-from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass, replace
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -32,6 +31,7 @@ from glmserve.engine.types import (
     FinishReason,
     Generation,
     GenerationRequest,
+    QueuedGeneration,
     TokenOut,
     Usage,
 )
@@ -54,7 +54,7 @@ class WorkerSpec:
     queue_limit: int
 
 
-class _RemoteGeneration(Generation):
+class _RemoteGeneration(QueuedGeneration):
     def __init__(
         self, engine: WorkerEngine, gid: int, prompt_tokens: int, loop: asyncio.AbstractEventLoop
     ) -> None:
@@ -62,15 +62,8 @@ class _RemoteGeneration(Generation):
         self.gid = gid
         self.prompt_tokens = prompt_tokens
         self.loop = loop
-        self.queue: asyncio.Queue[TokenOut | None] = asyncio.Queue()
+        super().__init__()
         self._cancelled = False
-
-    async def __aiter__(self) -> AsyncIterator[TokenOut]:
-        while True:
-            item = await self.queue.get()
-            if item is None:
-                return
-            yield item
 
     def cancel(self) -> None:
         if not self._cancelled and self.finish_reason is None:
