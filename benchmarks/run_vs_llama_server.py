@@ -3,12 +3,14 @@
     .venv/bin/python benchmarks/run_vs_llama_server.py [--repeat 2] [harness options]
 
 Builds llama-server first if needed (build_llama_server.sh), then for each repeat starts
-one server at a time (the other is stopped, so they never share the CPUs), runs
+one server at a time (the others are stopped, so they never share the CPUs), runs
 bench_serving.py against it, and writes a markdown table and the raw JSON to
-benchmarks/results/. glmserve runs the embedded default model (gemma-3-270m) in open
-platform mode; llama-server gets the same GGUF, ``-np`` slots of the same context each
-and the same prompt format (glmserve's transcript template, via --chat-template-file), so
-both read the same prompt tokens.
+benchmarks/results/ (the JSON after every side, so an interrupted run keeps what it
+measured). glmserve runs the embedded default model (gemma-3-270m) in open platform
+mode, twice: as configured by default (batch_invariant = true) and with llama.cpp's
+fastest kernels (batch_invariant = false, "glmserve-fast"). llama-server gets the same
+GGUF, ``-np`` slots of the same context each and the same prompt format (glmserve's
+transcript template, via --chat-template-file), so all read the same prompt tokens.
 """
 
 from __future__ import annotations
@@ -40,13 +42,16 @@ MODEL = "gemma-3-270m"
 STOP = "\nUser:"  # the transcript format's end of turn; glmserve adds it by itself
 
 
-def glmserve_cmd(tmp: Path, port: int, threads: int, slots: int, context: int) -> list[str]:
-    config = tmp / "glmserve.toml"
+def glmserve_cmd(
+    tmp: Path, port: int, threads: int, slots: int, context: int, *, invariant: bool = True
+) -> list[str]:
+    config = tmp / f"glmserve-{port}.toml"
     config.write_text(
         f'[server]\nhost = "127.0.0.1"\nport = {port}\ndefault_model = false\n\n'
-        f'[platform]\nopen = true\ndata_dir = "{tmp / "data"}"\n\n'
+        f'[platform]\nopen = true\ndata_dir = "{tmp / f"data-{port}"}"\n\n'
         f'[[models]]\ncode = "{MODEL}"\ncontext_size = {context}\nthreads = {threads}\n'
         f"batch_size = 512\nmax_running = {slots}\nqueue_limit = 1024\n"
+        f"batch_invariant = {'true' if invariant else 'false'}\n"
     )
     glmserve = Path(sys.executable).parent / "glmserve"
     return [str(glmserve), "serve", "--config", str(config), "--log-level", "warning"]
@@ -104,62 +109,82 @@ def ratio(a: float | None, b: float | None) -> str:
     return f"{a / b:.2f}x" if a and b else "-"
 
 
-def markdown(runs: list[dict[str, dict[str, Any]]], facts: dict[str, str]) -> str:
+REF = "llama-server"
+
+
+def _table(run: dict[str, dict[str, Any]], names: list[str]) -> list[str]:
     f = bench_serving._fmt
+    lines = [
+        "| concurrency | server | requests (errors) | output tokens (per request) "
+        "| TTFT p50 / p99 ms | ITL p50 / p99 ms | stream decode tok/s | aggregate tok/s |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for k in range(len(run[names[0]]["throughput"])):
+        for name in names:
+            r = run[name]["throughput"][k]
+            lines.append(
+                f"| {r['concurrency']} | {name} | {r['requests']} ({r['errors']}) "
+                f"| {r['output_tokens']} ({r['mean_output_tokens']:.1f}) "
+                f"| {f(r['ttft_p50_ms'])} / {f(r['ttft_p99_ms'])} "
+                f"| {f(r['itl_p50_ms'])} / {f(r['itl_p99_ms'])} "
+                f"| {f(r['stream_tok_s'])} | {f(r['aggregate_tok_s'])} |"
+            )
+    return lines
+
+
+def _summary(run: dict[str, dict[str, Any]], names: list[str]) -> list[str]:
+    """One row per target measure: each server, then each glmserve side over llama-server."""
+    f = bench_serving._fmt
+    ours = [n for n in names if n != REF]
+    vs = ours if REF in run else []
+    lines = [
+        "| measure | " + " | ".join(names) + "".join(f" | {n} / {REF}" for n in vs) + " |",
+        "|---" * (1 + len(names) + len(vs)) + "|",
+    ]
+
+    def row(label: str, values: list[Any], ratios: bool = True, digits: int = 1) -> None:
+        cells = [f(v, digits) for v in values]
+        base = values[names.index(REF)] if vs else None
+        cells += [ratio(values[names.index(n)], base) if ratios else "" for n in vs]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+
+    throughput = [run[n]["throughput"] for n in names]
+    row(
+        f"single-stream decode tok/s (c={throughput[0][0]['concurrency']})",
+        [t[0]["stream_tok_s"] for t in throughput],
+    )
+    for k, level in enumerate(throughput[0]):
+        row(
+            f"aggregate tok/s at c={level['concurrency']}",
+            [t[k]["aggregate_tok_s"] for t in throughput],
+        )
+    prefix = [run[n]["prefix"] for n in names]
+    if all(prefix):
+        row("cold TTFT ms (shared system prompt)", [p["cold_ttft_ms"] for p in prefix], False)
+        row("warm TTFT ms", [p["warm_ttft_ms"] for p in prefix], False)
+        row("warm / cold TTFT", [p["warm_over_cold"] for p in prefix], False, 3)
+        row(
+            "prompt tokens / warm cached_tokens",
+            [f"{p['prompt_tokens']} / {p['warm_cached_tokens']}" for p in prefix],
+            False,
+        )
+    one = [run[n]["one_token"] for n in names]
+    if all(o and o["p50_ms"] is not None for o in one):
+        cells = [f(o["p50_ms"], 2) for o in one]
+        if vs:
+            base = one[names.index(REF)]["p50_ms"]
+            cells += [f"+{one[names.index(n)]['p50_ms'] - base:.2f} ms" for n in vs]
+        label = f"1-token non-stream p50 ms ({one[0]['requests']} sequential)"
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def markdown(runs: list[dict[str, dict[str, Any]]], facts: dict[str, str]) -> str:
     lines = [f"# glmserve vs llama-server ({facts['date']})", ""]
     lines += [f"- {k}: {v}" for k, v in facts.items() if k != "date"]
     for i, run in enumerate(runs, 1):
-        g, s = run["glmserve"], run["llama-server"]
-        lines += ["", f"## Run {i}", ""]
-        lines += [
-            "| concurrency | server | requests (errors) | output tokens (per request) "
-            "| TTFT p50 / p99 ms | ITL p50 / p99 ms | stream decode tok/s | aggregate tok/s |",
-            "|---|---|---|---|---|---|---|---|",
-        ]
-        for lg, ls in zip(g["throughput"], s["throughput"], strict=True):
-            for name, r in (("glmserve", lg), ("llama-server", ls)):
-                lines.append(
-                    f"| {r['concurrency']} | {name} | {r['requests']} ({r['errors']}) "
-                    f"| {r['output_tokens']} ({r['mean_output_tokens']:.1f}) "
-                    f"| {f(r['ttft_p50_ms'])} / {f(r['ttft_p99_ms'])} "
-                    f"| {f(r['itl_p50_ms'])} / {f(r['itl_p99_ms'])} "
-                    f"| {f(r['stream_tok_s'])} | {f(r['aggregate_tok_s'])} |"
-                )
-        lines += [
-            "",
-            "| measure | glmserve | llama-server | glmserve / llama-server |",
-            "|---|---|---|---|",
-        ]
-        g1, s1 = g["throughput"][0], s["throughput"][0]
-        lines.append(
-            f"| single-stream decode tok/s (c={g1['concurrency']}) "
-            f"| {f(g1['stream_tok_s'])} | {f(s1['stream_tok_s'])} "
-            f"| {ratio(g1['stream_tok_s'], s1['stream_tok_s'])} |"
-        )
-        for lg, ls in zip(g["throughput"], s["throughput"], strict=True):
-            lines.append(
-                f"| aggregate tok/s at c={lg['concurrency']} | {f(lg['aggregate_tok_s'])} "
-                f"| {f(ls['aggregate_tok_s'])} "
-                f"| {ratio(lg['aggregate_tok_s'], ls['aggregate_tok_s'])} |"
-            )
-        gp, sp = g["prefix"], s["prefix"]
-        if gp and sp:
-            lines += [
-                f"| prefix prompt tokens | {gp['prompt_tokens']} | {sp['prompt_tokens']} | |",
-                f"| cold TTFT ms | {f(gp['cold_ttft_ms'])} | {f(sp['cold_ttft_ms'])} | |",
-                f"| warm TTFT ms | {f(gp['warm_ttft_ms'])} | {f(sp['warm_ttft_ms'])} | |",
-                f"| warm / cold TTFT | {f(gp['warm_over_cold'], 3)} "
-                f"| {f(sp['warm_over_cold'], 3)} | |",
-                f"| warm cached_tokens | {gp['warm_cached_tokens']} "
-                f"| {sp['warm_cached_tokens']} | |",
-            ]
-        go, so = g["one_token"], s["one_token"]
-        if go and so and go["p50_ms"] is not None and so["p50_ms"] is not None:
-            lines.append(
-                f"| 1-token non-stream p50 ms ({go['requests']} sequential) "
-                f"| {f(go['p50_ms'], 2)} | {f(so['p50_ms'], 2)} "
-                f"| +{go['p50_ms'] - so['p50_ms']:.2f} ms |"
-            )
+        names = [n for n in run if n != REF] + ([REF] if REF in run else [])
+        lines += ["", f"## Run {i}", "", *_table(run, names), "", *_summary(run, names)]
     return "\n".join(lines) + "\n"
 
 
@@ -193,6 +218,7 @@ def main() -> None:
     ap.add_argument("--context", type=int, default=DEFAULT_MODEL_CONTEXT)
     ap.add_argument("--port", type=int, default=18431, help="glmserve; llama-server gets +1")
     ap.add_argument("--out", type=Path, default=HERE / "results")
+    ap.add_argument("--no-fast", action="store_true", help="skip the batch_invariant=false side")
     args, harness_argv = ap.parse_known_args()
     subprocess.run([str(HERE / "build_llama_server.sh")], check=True)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -207,21 +233,28 @@ def main() -> None:
                 glmserve_cmd(tmp, args.port, *shape),
                 f"http://127.0.0.1:{args.port}/api/paas/v4",
             ),
+            "glmserve-fast": (
+                glmserve_cmd(tmp, args.port + 2, *shape, invariant=False),
+                f"http://127.0.0.1:{args.port + 2}/api/paas/v4",
+            ),
             "llama-server": (
                 llama_server_cmd(tmp, args.port + 1, *shape),
                 f"http://127.0.0.1:{args.port + 1}/v1",
             ),
         }
+        if args.no_fast:
+            del sides["glmserve-fast"]
+        raw = args.out / f"{stamp}.json"
         for i in range(args.repeat):
-            order = list(sides) if i % 2 == 0 else list(reversed(sides))
+            order = list(sides) if i % 2 == 0 else list(reversed(sides))  # alternate the order
             run = {}
             for label in order:
                 cmd, url = sides[label]
                 log = args.out / f"{stamp}-{label}.log"
                 argv = [*harness_argv, "--run-tag", f"{stamp}-{i}"]
                 run[label] = bench(label, cmd, url, log, argv)
+                raw.write_text(json.dumps({"facts": facts, "runs": [*runs, run]}, indent=2))
             runs.append(run)
-    (args.out / f"{stamp}.json").write_text(json.dumps({"facts": facts, "runs": runs}, indent=2))
     table = markdown(runs, facts)
     (args.out / f"{stamp}.md").write_text(table)
     print("\n" + table)

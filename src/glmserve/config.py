@@ -80,6 +80,9 @@ class ModelConfig:
     """Requests that may wait for a free sequence; more get 429 / 1312."""
     context_explicit: bool = False
     """The config set context_size; otherwise it is capped at the model's trained context."""
+    batch_invariant: bool = True
+    """Greedy output independent of batch shape: alone or among other requests, cached
+    or not. Costs some speed on CPU (no flash attention, no repacked weights)."""
 
     @property
     def code(self) -> str:
@@ -167,6 +170,7 @@ class _ModelFile(_Strict):
     batch_size: int | None = Field(default=None, ge=1, le=65536)
     max_running: int | None = Field(default=None, ge=1, le=256)
     queue_limit: int | None = Field(default=None, ge=0)
+    batch_invariant: bool | None = None
     default_max_tokens: int | None = Field(default=None, ge=1)
     max_tokens: int | None = Field(default=None, ge=1)
     temperature: float | None = Field(default=None, ge=0.0, le=1.0)
@@ -336,6 +340,7 @@ def _model_config(entry: _ModelFile, path: Path | None, where: str, index: int) 
         max_running=entry.max_running or 4,
         queue_limit=256 if entry.queue_limit is None else entry.queue_limit,
         context_explicit=entry.context_size is not None,
+        batch_invariant=True if entry.batch_invariant is None else entry.batch_invariant,
     )
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from glmserve.engine.llama import LlamaEngine
+from glmserve.engine.slots import MIN_REUSE, common_prefix
 from glmserve.engine.types import (
     EngineBusy,
     Generation,
@@ -24,7 +25,7 @@ CHUNK = 32
 
 @pytest.fixture(scope="module")
 def engine(gemma_gguf: Path) -> Iterator[LlamaEngine]:
-    eng = LlamaEngine(gemma_gguf, context_size=1024, threads=2, batch_size=CHUNK)
+    eng = LlamaEngine(gemma_gguf, context_size=1024, threads=2, batch_size=CHUNK, max_running=8)
     yield eng
     eng.close()
 
@@ -65,31 +66,87 @@ def test_max_tokens_ends_with_length_and_counts_exactly(engine: LlamaEngine) -> 
     assert text.strip()
 
 
+def _reused(engine: LlamaEngine, held: list[int], prompt: str) -> int:
+    """What the prefix cache may reuse for ``prompt`` from a slot holding ``held``."""
+    tokens = engine.tokenize(prompt)
+    n = min(common_prefix(held, tokens), len(tokens) - 1)
+    return n if n >= MIN_REUSE else 0
+
+
 def test_greedy_is_deterministic_with_and_without_the_prefix_cache(engine: LlamaEngine) -> None:
     prompt = "<bos>User: Tell me about the Roman emperors and their wars." * 4 + "\nAssistant:"
     _run(engine, "<bos>something unrelated", 2, sampling=GREEDY)
     first = _run(engine, prompt, 30, sampling=GREEDY)
     second = _run(engine, prompt, 30, sampling=GREEDY)
     assert first[2].cached_tokens == 0
-    assert second[2].cached_tokens > 0
+    # Everything but the last prompt token (computed again for its logits) is reused:
+    # not a multiple of the batch size, and still the same arithmetic.
+    assert second[2].cached_tokens == len(engine.tokenize(prompt)) - 1
+    assert (second[2].cached_tokens) % CHUNK != 0
     assert first[0] == second[0]
+
+
+def test_greedy_is_the_same_alone_and_among_eight_concurrent_requests(
+    engine: LlamaEngine,
+) -> None:
+    topics = ["Rome", "Paris", "the sea", "dragons", "computers", "music", "the moon", "cats"]
+    prompts = [
+        f"<bos>User: Tell me fact number {i} about {t}.\nAssistant:" for i, t in enumerate(topics)
+    ]
+    prompts[3] = "<bos>" + "A long prompt read in chunks while others decode. " * 8 + prompts[3][5:]
+
+    async def one(prompt: str) -> list[int]:
+        gen = engine.start(GenerationRequest(engine.tokenize(prompt), 40, GREEDY))
+        return [t.token_id for t in await _drain(gen)]
+
+    async def together() -> list[list[int]]:
+        return list(await asyncio.gather(*[one(p) for p in prompts]))
+
+    _run(engine, "<bos>reset", 1, sampling=GREEDY)
+    alone = [asyncio.run(one(p)) for p in prompts]
+    for i in range(8):  # evict: the concurrent run starts from cold slots as well
+        _run(engine, f"<bos>Evict {i}: " + "x " * (MIN_REUSE + i), 1, sampling=GREEDY)
+    before = engine.stats()
+    concurrent = asyncio.run(together())
+    after = engine.stats()
+    assert after.cached_tokens == before.cached_tokens  # nothing came from the cache
+    # They shared decode steps (8 x 40 tokens in far fewer than 320 steps)...
+    assert after.decode_steps - before.decode_steps < 120
+    # ...and each got exactly the tokens it got alone.
+    assert concurrent == alone
+    assert len({tuple(a) for a in alone}) == 8
 
 
 def test_cached_tokens_are_exact(engine: LlamaEngine) -> None:
     base = "<bos>" + "The quick brown fox jumps over the lazy dog. " * 12
-    n_base = len(engine.tokenize(base))
     _run(engine, "<bos>reset", 1, sampling=GREEDY)
     miss = _run(engine, base + "User: a\nAssistant:", 1, sampling=GREEDY)[2]
     assert miss.cached_tokens == 0
+    held = engine.tokenize(base + "User: a\nAssistant:")
     hit = _run(engine, base + "User: b\nAssistant:", 1, sampling=GREEDY)[2]
-    # Whole chunks of the shared prefix are reused, and the count says exactly how many.
-    assert hit.cached_tokens == (n_base - 1) // CHUNK * CHUNK
+    # The whole shared prefix is reused, and the count says exactly how much.
+    assert hit.cached_tokens == _reused(engine, held, base + "User: b\nAssistant:")
+    assert hit.cached_tokens > len(engine.tokenize(base)) - 2
     assert hit.prompt_tokens == len(engine.tokenize(base + "User: b\nAssistant:"))
+    short = _run(engine, "<bos>The quick brown fox runs.", 1, sampling=GREEDY)[2]
+    assert short.cached_tokens == 0  # a prefix shorter than MIN_REUSE is not worth reusing
+
+
+def test_a_conversation_reuses_the_generated_answer(engine: LlamaEngine) -> None:
+    turn1 = "<bos>User: Count from 1 to 300: 1, 2, 3, 4, 5,\nAssistant:"
+    _run(engine, "<bos>reset", 1, sampling=GREEDY)
+    text, _, usage, tokens = _run(engine, turn1, 24, sampling=GREEDY)
+    assert usage.cached_tokens == 0
+    # The slot holds the prompt and every generated token but the last (never fed back).
+    held = engine.tokenize(turn1) + [t.token_id for t in tokens[:-1]]
+    turn2 = turn1 + text + "\nUser: go on\nAssistant:"
+    again = _run(engine, turn2, 1, sampling=GREEDY)[2]
+    assert again.cached_tokens == _reused(engine, held, turn2)
+    assert again.cached_tokens > len(engine.tokenize(turn1))
 
 
 def test_a_prefix_shared_with_a_running_request_is_reused_exactly(engine: LlamaEngine) -> None:
     base = "<bos>" + "Pack my box with five dozen liquor jugs. " * 12
-    n_base = len(engine.tokenize(base))
     first_prompt = base + "User: first\nAssistant:"
     second_prompt = base + "User: second\nAssistant:"
 
@@ -107,8 +164,10 @@ def test_a_prefix_shared_with_a_running_request_is_reused_exactly(engine: LlamaE
 
     first_cached, second_cached = asyncio.run(go())
     assert first_cached == 0
-    # The running request's whole prompt chunks were copied to the second one's slot.
-    assert second_cached == (n_base - 1) // CHUNK * CHUNK > 0
+    # The running request's KV stream was copied to the second one's slot, up to where
+    # the prompts part.
+    expected = _reused(engine, engine.tokenize(first_prompt), second_prompt)
+    assert second_cached == expected > len(engine.tokenize(base)) - 2
 
 
 def test_stop_string_ends_generation_and_is_not_in_the_text(engine: LlamaEngine) -> None:

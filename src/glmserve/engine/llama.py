@@ -82,10 +82,11 @@ class LlamaEngine(Engine):
         max_running: int = 4,
         queue_limit: int = 256,
         cap_to_trained_context: bool = False,
+        batch_invariant: bool = True,
         on_change: Callable[[], None] | None = None,
     ) -> None:
         self._on_change = on_change
-        self._model = NativeModel(gguf)
+        self._model = NativeModel(gguf, batch_invariant=batch_invariant)
         trained = self._model.trained_context
         if cap_to_trained_context and 0 < trained < context_size:
             log.info("%s: context capped at the trained %d tokens", gguf.name, trained)
@@ -98,11 +99,12 @@ class LlamaEngine(Engine):
                 n_batch=batch_size + max_running,
                 n_seq=max_running,
                 threads=threads,
+                batch_invariant=batch_invariant,
             )
         except BaseException:
             self._model.close()
             raise
-        slots = SlotTable(max_running, batch_size, self._ctx)
+        slots = SlotTable(max_running, batch_size, self._ctx, exact=batch_invariant)
         self._sched = Scheduler(slots, max_running=max_running, n_batch=batch_size + max_running)
         self._queue_limit = queue_limit
         self._cond = threading.Condition()

@@ -8,6 +8,8 @@ build per-request sampler chains.
 from __future__ import annotations
 
 import ctypes
+import logging
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -20,6 +22,9 @@ __all__ = ["BatchEntry", "NativeModel", "NativeContext", "Sampler"]
 
 _RANDOM_SEED = 0xFFFFFFFF  # llama.cpp: draw a seed at random
 _backend_ready = False
+_tiled_matmul: bool | None = None
+
+log = logging.getLogger(__name__)
 
 BatchEntry = tuple[int, int, int, bool]
 """(sequence id, position, token, whether its logits are wanted)."""
@@ -35,11 +40,39 @@ def _init_backend() -> None:
         _backend_ready = True
 
 
+def _use_tiled_matmul(enabled: bool) -> None:
+    """Switch ggml's tiled K-quant matmul (taken for batches of 8 rows or more) on or off.
+
+    ggml reads GGML_CPU_TILED_MM once, at the first matrix product of the process, so
+    the first engine of a process decides; the worker runs one engine per process.
+    """
+    global _tiled_matmul
+    if _tiled_matmul is None:
+        _tiled_matmul = enabled
+        os.environ["GGML_CPU_TILED_MM"] = "1" if enabled else "0"
+    elif _tiled_matmul != enabled:
+        log.warning(
+            "batch_invariant differs between engines of one process; the tiled matmul stays %s",
+            "on" if _tiled_matmul else "off",
+        )
+
+
 class NativeModel:
-    def __init__(self, path: Path, *, vocab_only: bool = False) -> None:
+    """A model's weights (or only its vocabulary).
+
+    ``batch_invariant`` loads the weights without llama.cpp's repacked CPU layouts,
+    whose kernels round differently for 1-3 rows than for 4 or more: with them a
+    token's logits depend on how many other rows share its batch.
+    """
+
+    def __init__(
+        self, path: Path, *, vocab_only: bool = False, batch_invariant: bool = False
+    ) -> None:
         _init_backend()
         params = C.llama_model_default_params()
         params.vocab_only = vocab_only
+        if batch_invariant and not vocab_only:
+            params.use_extra_bufts = False
         self._model = C.llama_model_load_from_file(str(path).encode(), params)
         if not self._model:
             raise ValueError(f"llama.cpp could not load {path} (not a GGUF model it supports)")
@@ -117,11 +150,24 @@ class NativeContext:
     where a sequence's cells lie in the cache: in a shared pool the same request could
     give a different greedy completion depending on what ran before it. In its own
     stream a sequence always starts at cell 0.
+
+    ``batch_invariant`` turns off the CPU kernels whose arithmetic depends on the batch
+    shape (flash attention, the tiled matmul; the repacked weights are the model's
+    part): a token's logits are then bitwise the same alone, among other sequences, or
+    in a prompt read in chunks of any size (docs/architecture.md).
     """
 
     def __init__(
-        self, model: NativeModel, *, seq_cells: int, n_batch: int, n_seq: int, threads: int
+        self,
+        model: NativeModel,
+        *,
+        seq_cells: int,
+        n_batch: int,
+        n_seq: int,
+        threads: int,
+        batch_invariant: bool = False,
     ) -> None:
+        _use_tiled_matmul(not batch_invariant)
         params = C.llama_context_default_params()
         params.n_ctx = seq_cells * n_seq
         params.n_batch = n_batch
@@ -132,6 +178,8 @@ class NativeContext:
         params.kv_unified = False
         params.swa_full = True  # sliding-window models keep full history: prefixes stay reusable
         params.no_perf = True
+        if batch_invariant:  # the CPU flash-attention kernel changes path with batch shape
+            params.flash_attn_type = C.LLAMA_FLASH_ATTN_TYPE_DISABLED
         self._ctx = C.llama_init_from_model(model.handle, params)
         if not self._ctx:
             raise RuntimeError("llama.cpp could not create a context (out of memory?)")

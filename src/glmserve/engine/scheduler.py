@@ -110,7 +110,9 @@ class Scheduler:
             if not seq.reading_prompt:
                 continue
             start = seq.computed
-            end = min(len(seq.tokens), (start // chunk + 1) * chunk, start + budget)
+            end = min(len(seq.tokens), start + budget)
+            if not self.slots.exact:  # keep chunks aligned, so that they can be reused
+                end = min(end, (start // chunk + 1) * chunk)
             last = end == len(seq.tokens)
             self._feed(step, seq, seq.tokens[start:end], start, logits=last and seq.pending is None)
             budget -= end - start

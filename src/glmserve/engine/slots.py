@@ -7,9 +7,12 @@ the idle slot over (no copy), or, if the slot is still busy with a running seque
 copying its stream into a free slot. A new sequence takes, in order: the idle slot with
 the longest reusable prefix, an empty slot, the least recently used idle slot.
 
-Only whole ``chunk``-sized, aligned prompt chunks are reused (``Slot.canonical``): those
-are computed exactly as a fresh prefill computes them, so a cache hit does not change a
-greedy completion (see docs/architecture.md).
+A cache hit must not change a greedy completion (see docs/architecture.md). When the
+engine's arithmetic is batch-invariant (``exact``), any computed prefix of at least
+``MIN_REUSE`` tokens is reused, generated tokens included (shorter ones are not worth
+evicting another prompt's state or copying a stream). Otherwise only whole
+``chunk``-sized, aligned prompt chunks are (``Slot.canonical``): those are computed
+exactly as a fresh prefill computes them.
 """
 
 from __future__ import annotations
@@ -20,7 +23,9 @@ from typing import Protocol
 
 import numpy as np
 
-__all__ = ["KvOps", "Slot", "SlotTable", "common_prefix"]
+__all__ = ["MIN_REUSE", "KvOps", "Slot", "SlotTable", "common_prefix"]
+
+MIN_REUSE = 32
 
 
 class KvOps(Protocol):
@@ -49,9 +54,10 @@ def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
 
 
 class SlotTable:
-    def __init__(self, n_slots: int, chunk: int, kv: KvOps) -> None:
+    def __init__(self, n_slots: int, chunk: int, kv: KvOps, *, exact: bool = False) -> None:
         self.slots = [Slot(i) for i in range(n_slots)]
         self.chunk = chunk
+        self.exact = exact
         self._kv = kv
         self._clock = 0
 
@@ -95,10 +101,14 @@ class SlotTable:
         best_reuse = 0
         limit = len(tokens) - 1  # the last prompt token is always computed, for its logits
         for slot in self.slots:
-            if slot.canonical <= 0:
+            if self.exact:
+                reuse = min(common_prefix(slot.tokens, tokens), limit)
+                reuse = reuse if reuse >= MIN_REUSE else 0
+            elif slot.canonical > 0:
+                reuse = min(common_prefix(slot.tokens, tokens), slot.canonical, limit)
+                reuse -= reuse % self.chunk
+            else:
                 continue
-            reuse = min(common_prefix(slot.tokens, tokens), slot.canonical, limit)
-            reuse -= reuse % self.chunk
             better = reuse > best_reuse
             tie_prefers_idle = reuse == best_reuse and best is not None and best.busy
             if better or (reuse > 0 and tie_prefers_idle and not slot.busy):

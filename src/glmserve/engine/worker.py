@@ -52,6 +52,7 @@ class WorkerSpec:
     batch_size: int
     max_running: int
     queue_limit: int
+    batch_invariant: bool = True
 
 
 class _RemoteGeneration(QueuedGeneration):
@@ -276,6 +277,7 @@ def _worker_main(conn: Connection, spec: WorkerSpec) -> None:
             threads=spec.threads,
             batch_size=spec.batch_size,
             max_running=spec.max_running,
+            batch_invariant=spec.batch_invariant,
             queue_limit=1 << 30,  # the HTTP side bounds the queue
             on_change=push_stats,
         )

@@ -122,6 +122,7 @@ def _engine(config: ModelConfig, path: Path) -> Engine:
         batch_size=config.batch_size,
         max_running=config.max_running,
         queue_limit=config.queue_limit,
+        batch_invariant=config.batch_invariant,
     )
     return WorkerEngine(spec)
 
