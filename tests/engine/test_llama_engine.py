@@ -70,7 +70,7 @@ def _reused(engine: LlamaEngine, held: list[int], prompt: str) -> int:
     """What the prefix cache may reuse for ``prompt`` from a slot holding ``held``."""
     tokens = engine.tokenize(prompt)
     n = min(common_prefix(held, tokens), len(tokens) - 1)
-    return n if n >= MIN_REUSE else 0
+    return n if n >= MIN_REUSE or n == len(tokens) - 1 else 0
 
 
 def test_greedy_is_deterministic_with_and_without_the_prefix_cache(engine: LlamaEngine) -> None:
@@ -130,6 +130,8 @@ def test_cached_tokens_are_exact(engine: LlamaEngine) -> None:
     assert hit.prompt_tokens == len(engine.tokenize(base + "User: b\nAssistant:"))
     short = _run(engine, "<bos>The quick brown fox runs.", 1, sampling=GREEDY)[2]
     assert short.cached_tokens == 0  # a prefix shorter than MIN_REUSE is not worth reusing
+    again = _run(engine, "<bos>The quick brown fox runs.", 1, sampling=GREEDY)[2]
+    assert again.cached_tokens == again.prompt_tokens - 1  # but a repeated prompt is
 
 
 def test_a_conversation_reuses_the_generated_answer(engine: LlamaEngine) -> None:

@@ -9,8 +9,9 @@ the longest reusable prefix, an empty slot, the least recently used idle slot.
 
 A cache hit must not change a greedy completion (see docs/architecture.md). When the
 engine's arithmetic is batch-invariant (``exact``), any computed prefix of at least
-``MIN_REUSE`` tokens is reused, generated tokens included (shorter ones are not worth
-evicting another prompt's state or copying a stream). Otherwise only whole
+``MIN_REUSE`` tokens is reused, generated tokens included, and so is a shorter prompt
+that an idle slot holds whole; other short prefixes are not worth evicting another
+prompt's state or copying a stream. Otherwise only whole
 ``chunk``-sized, aligned prompt chunks are (``Slot.canonical``): those are computed
 exactly as a fresh prefill computes them.
 """
@@ -103,7 +104,8 @@ class SlotTable:
         for slot in self.slots:
             if self.exact:
                 reuse = min(common_prefix(slot.tokens, tokens), limit)
-                reuse = reuse if reuse >= MIN_REUSE else 0
+                whole = reuse == limit and not slot.busy  # a repeated short prompt
+                reuse = reuse if reuse >= MIN_REUSE or whole else 0
             elif slot.canonical > 0:
                 reuse = min(common_prefix(slot.tokens, tokens), slot.canonical, limit)
                 reuse -= reuse % self.chunk
