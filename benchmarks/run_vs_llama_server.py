@@ -173,7 +173,7 @@ def _summary(run: dict[str, dict[str, Any]], names: list[str]) -> list[str]:
         cells = [f(o["p50_ms"], 2) for o in one]
         if vs:
             base = one[names.index(REF)]["p50_ms"]
-            cells += [f"+{one[names.index(n)]['p50_ms'] - base:.2f} ms" for n in vs]
+            cells += [f"{one[names.index(n)]['p50_ms'] - base:+.2f} ms" for n in vs]
         label = f"1-token non-stream p50 ms ({one[0]['requests']} sequential)"
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     return lines
@@ -183,7 +183,7 @@ def markdown(runs: list[dict[str, dict[str, Any]]], facts: dict[str, str]) -> st
     lines = [f"# glmserve vs llama-server ({facts['date']})", ""]
     lines += [f"- {k}: {v}" for k, v in facts.items() if k != "date"]
     for i, run in enumerate(runs, 1):
-        names = [n for n in run if n != REF] + ([REF] if REF in run else [])
+        names = sorted(run, key=lambda n: (n == REF, n))  # the same order in every run
         lines += ["", f"## Run {i}", "", *_table(run, names), "", *_summary(run, names)]
     return "\n".join(lines) + "\n"
 
