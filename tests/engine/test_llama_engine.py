@@ -49,6 +49,7 @@ def test_info_reports_the_weights(engine: LlamaEngine) -> None:
     assert engine.info.trained_context == 32768
     assert engine.info.chat_template is None  # the base model ships no template
     assert engine.info.bos_token == "<bos>"
+    assert engine.batch_invariant  # the default, in effect on this CPU build
 
 
 def test_tokenize_adds_bos_once_and_parses_special_tokens(engine: LlamaEngine) -> None:

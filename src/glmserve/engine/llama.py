@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from glmserve.engine.native import NativeContext, NativeModel, Sampler
+from glmserve.engine.native import NativeContext, NativeModel, Sampler, gpu_build
 from glmserve.engine.scheduler import Scheduler, Sequence, Sink, Step
 from glmserve.engine.slots import SlotTable
 from glmserve.engine.text import TextStream
@@ -86,6 +86,12 @@ class LlamaEngine(Engine):
         on_change: Callable[[], None] | None = None,
     ) -> None:
         self._on_change = on_change
+        if batch_invariant and gpu_build():
+            # The invariance comes from choosing CPU kernels; GPU kernels have their own
+            # batch-dependent paths, so the setting would cost speed and guarantee nothing.
+            log.warning("batch_invariant has no effect with a GPU build of llama.cpp")
+            batch_invariant = False
+        self.batch_invariant = batch_invariant
         self._model = NativeModel(gguf, batch_invariant=batch_invariant)
         trained = self._model.trained_context
         if cap_to_trained_context and 0 < trained < context_size:

@@ -18,7 +18,7 @@ import llama_cpp as C
 
 from glmserve.engine.types import SamplingParams
 
-__all__ = ["BatchEntry", "NativeModel", "NativeContext", "Sampler"]
+__all__ = ["BatchEntry", "NativeModel", "NativeContext", "Sampler", "gpu_build"]
 
 _RANDOM_SEED = 0xFFFFFFFF  # llama.cpp: draw a seed at random
 _backend_ready = False
@@ -38,6 +38,11 @@ def _init_backend() -> None:
         set_verbose(False)  # llama.cpp's own log: errors only
         C.llama_backend_init()
         _backend_ready = True
+
+
+def gpu_build() -> bool:
+    """Whether this llama.cpp was built with a GPU backend (CUDA, Metal, Vulkan...)."""
+    return bool(C.llama_supports_gpu_offload())
 
 
 def _use_tiled_matmul(enabled: bool) -> None:
