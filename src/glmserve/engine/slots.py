@@ -11,9 +11,9 @@ A cache hit must not change a greedy completion (see docs/architecture.md). When
 engine's arithmetic is batch-invariant (``exact``), any computed prefix of at least
 ``MIN_REUSE`` tokens is reused, generated tokens included, and so is a shorter prompt
 that an idle slot holds whole; other short prefixes are not worth evicting another
-prompt's state or copying a stream. Otherwise only whole
-``chunk``-sized, aligned prompt chunks are (``Slot.canonical``): those are computed
-exactly as a fresh prefill computes them.
+prompt's state or copying a stream. Otherwise only whole ``chunk``-sized, aligned
+prompt chunks are (``Slot.canonical``): those are computed exactly as a fresh prefill
+computes them.
 """
 
 from __future__ import annotations
