@@ -1,0 +1,90 @@
+"""SGLang's native ``/generate`` with ``input_ids``.
+
+Each streamed event carries ``output_ids`` (all IDs so far, or only the new ones when
+the server streams incremental output) and ``meta_info`` with ``prompt_tokens``,
+``completion_tokens``, ``cached_tokens`` and, at the end, ``finish_reason`` (an object
+whose ``type`` is "stop", "length" or "abort"). Grammars go in ``sampling_params.ebnf``.
+Written against SGLang's documented wire format; not run against a live server here.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from glmserve.engine.remote.errors import http_error, stream_error
+from glmserve.engine.remote.wire import Adapter, Event, StreamReader, int_or_none
+from glmserve.engine.types import GenerationRequest
+
+__all__ = ["SglangAdapter"]
+
+
+class SglangAdapter(Adapter):
+    kind = "sglang"
+    path = "/generate"
+
+    def body(
+        self, request: GenerationRequest, stop_ids: frozenset[int], model: str | None
+    ) -> dict[str, Any]:
+        s = request.sampling
+        params: dict[str, Any] = {
+            "max_new_tokens": request.max_tokens,
+            "temperature": 0.0 if s.greedy else s.temperature,
+            "top_p": s.top_p,
+            "top_k": s.top_k if s.top_k > 0 else -1,
+            "min_p": s.min_p,
+            "repetition_penalty": s.repetition_penalty,
+            "frequency_penalty": s.frequency_penalty,
+            "presence_penalty": s.presence_penalty,
+            "stop_token_ids": sorted(stop_ids),
+            "stop": list(request.stop),
+            "skip_special_tokens": False,
+            "spaces_between_special_tokens": False,
+        }
+        if s.seed is not None:
+            params["sampling_seed"] = s.seed
+        if s.grammar is not None:
+            params["ebnf"] = s.grammar
+        body: dict[str, Any] = {
+            "input_ids": list(request.prompt_tokens),
+            "sampling_params": params,
+            "stream": True,
+        }
+        if model is not None:
+            body["model"] = model
+        return body
+
+    def reader(self, prompt_tokens: int, piece: Callable[[int], bytes]) -> StreamReader:
+        return _Reader(prompt_tokens)
+
+
+class _Reader(StreamReader):
+    def __init__(self, prompt_tokens: int) -> None:
+        self._prompt_tokens = prompt_tokens
+        self._seen = 0
+
+    def feed(self, data: dict[str, Any]) -> Event:
+        if "error" in data:
+            raise stream_error(data["error"], self._prompt_tokens)
+        meta = data.get("meta_info") or {}
+        ids = [t for t in data.get("output_ids") or [] if isinstance(t, int)]
+        total = int_or_none(meta.get("completion_tokens"))
+        # All IDs so far (the default) or only the new ones (incremental streaming).
+        new = ids[self._seen :] if total is not None and len(ids) == total else ids
+        self._seen += len(new)
+        event = Event(
+            tokens=new,
+            prompt_tokens=int_or_none(meta.get("prompt_tokens")),
+            cached_tokens=int_or_none(meta.get("cached_tokens")),
+        )
+        reason = meta.get("finish_reason")
+        if isinstance(reason, dict):
+            kind = reason.get("type")
+            if kind == "abort":
+                status = int_or_none(reason.get("status_code")) or 500
+                raw = json.dumps({"message": reason.get("message") or "aborted"}).encode()
+                raise http_error(status, raw, self._prompt_tokens)
+            event.done = True
+            event.finish = "length" if kind == "length" else "stop"
+        return event

@@ -1,0 +1,99 @@
+"""What a remote engine is built from: its workers, its tokenizer and how it routes.
+
+Plain frozen dataclasses, checked once when built: a bad value raises ``ValueError``
+with a message that names it (the config layer turns that into a start-up error). A
+worker that is down is not a bad value; it is probed until it answers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, get_args
+from urllib.parse import urlsplit
+
+__all__ = ["WorkerKind", "Routing", "WORKER_KINDS", "ROUTINGS", "WorkerSpec", "RemoteSpec"]
+
+WorkerKind = Literal["vllm", "sglang", "llama-server"]
+Routing = Literal["prefix", "least-loaded", "round-robin"]
+WORKER_KINDS: tuple[str, ...] = get_args(WorkerKind)
+ROUTINGS: tuple[str, ...] = get_args(Routing)
+
+
+@dataclass(frozen=True)
+class WorkerSpec:
+    """One worker: an inference server its operator started."""
+
+    url: str
+    """Base URL, e.g. ``http://10.0.0.11:8000`` (the adapter adds the endpoint path)."""
+    kind: WorkerKind
+    model: str | None = None
+    """The model name the worker serves, where its API wants one (vLLM)."""
+    api_key: str | None = None
+    """Sent as ``Authorization: Bearer <key>``."""
+    max_in_flight: int = 64
+    """Requests this gateway sends it at once; past that it is not routed to."""
+
+    def __post_init__(self) -> None:
+        parts = urlsplit(self.url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"worker url {self.url!r}: expected http(s)://host[:port]")
+        if self.kind not in WORKER_KINDS:
+            raise ValueError(
+                f"worker {self.url}: kind {self.kind!r} is not one of {', '.join(WORKER_KINDS)}"
+            )
+        if not isinstance(self.max_in_flight, int) or self.max_in_flight < 1:
+            raise ValueError(f"worker {self.url}: max_in_flight must be a positive integer")
+        if self.model is not None and not self.model:
+            raise ValueError(f"worker {self.url}: model must not be empty")
+
+    @property
+    def base_url(self) -> str:
+        return self.url.rstrip("/")
+
+
+@dataclass(frozen=True)
+class RemoteSpec:
+    workers: tuple[WorkerSpec, ...]
+    tokenizer: Path
+    """A Hugging Face folder (tokenizer.json, tokenizer_config.json...) or a GGUF file."""
+    context_size: int
+    """The context window the gateway enforces; the workers must hold at least this."""
+    routing: Routing = "prefix"
+    block_size: int = 16
+    """Tokens per block in the prefix record (chained block hashes)."""
+    prefix_capacity: int = 1 << 16
+    """Blocks the prefix record remembers before forgetting the least recently used."""
+    escape_margin: int = 4
+    """Load escape of prefix routing: the worker holding the prefix is passed over when
+    it has this many more requests in flight than the least loaded worker..."""
+    escape_ratio: float = 1.5
+    """...and more than this multiple of its in-flight count."""
+    health_interval: float = 5.0
+    """Seconds between ``/health`` probes of each worker."""
+    failure_threshold: int = 3
+    """Consecutive failed requests that take a worker out of routing until a probe
+    finds it healthy again (a refused connection takes it out at once)."""
+    connect_timeout: float = 5.0
+    read_timeout: float = 600.0
+    """Longest silence tolerated on a worker's stream (a long prompt's prefill)."""
+
+    def __post_init__(self) -> None:
+        if not self.workers:
+            raise ValueError("a remote engine needs at least one worker")
+        urls = [w.base_url for w in self.workers]
+        duplicates = sorted({u for u in urls if urls.count(u) > 1})
+        if duplicates:
+            raise ValueError(f"workers listed twice: {', '.join(duplicates)}")
+        if self.routing not in ROUTINGS:
+            raise ValueError(f"routing {self.routing!r} is not one of {', '.join(ROUTINGS)}")
+        if self.context_size < 1:
+            raise ValueError("context_size must be positive")
+        if self.block_size < 1 or self.prefix_capacity < 1:
+            raise ValueError("block_size and prefix_capacity must be positive")
+        if self.escape_margin < 0 or self.escape_ratio < 1.0:
+            raise ValueError("escape_margin must be >= 0 and escape_ratio >= 1")
+        if self.health_interval <= 0 or self.failure_threshold < 1:
+            raise ValueError("health_interval must be > 0 and failure_threshold >= 1")
+        if self.connect_timeout <= 0 or self.read_timeout <= 0:
+            raise ValueError("timeouts must be positive")

@@ -1,0 +1,62 @@
+"""What every worker adapter provides: the request body for a generation, and a reader
+that turns each event of the worker's stream into an ``Event``.
+
+Adapters only translate; they hold no connection and make no decisions. The request
+runner (dispatch.py) sends, reads the server-sent events, detokenizes and retries.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from glmserve.engine.types import GenerationRequest
+
+__all__ = ["Event", "StreamReader", "Adapter", "int_or_none"]
+
+
+@dataclass
+class Event:
+    """One event of a worker's stream, in the engine's terms."""
+
+    tokens: list[int] = field(default_factory=list)
+    """Generated token IDs this event adds, in order."""
+    orphan: bytes = b""
+    """Text of generated tokens whose IDs the worker did not send (llama-server drops
+    the IDs of tokens that end inside a UTF-8 character); it comes before ``tokens``."""
+    orphan_count: int = 0
+    done: bool = False
+    """The worker has finished; nothing after this event matters."""
+    finish: Literal["stop", "length"] | None = None
+    prompt_tokens: int | None = None
+    cached_tokens: int | None = None
+
+
+class StreamReader(ABC):
+    """The state of one request's stream (cumulative fields, counts seen so far)."""
+
+    @abstractmethod
+    def feed(self, data: dict[str, Any]) -> Event:
+        """The event for one ``data:`` payload; raises WorkerError for an error event."""
+
+
+class Adapter(ABC):
+    kind: str
+    path: str
+    """The generation endpoint, relative to the worker's base URL."""
+    health_path: str = "/health"
+
+    @abstractmethod
+    def body(
+        self, request: GenerationRequest, stop_ids: frozenset[int], model: str | None
+    ) -> dict[str, Any]:
+        """The JSON body of a streaming, token-in/token-out generation request."""
+
+    @abstractmethod
+    def reader(self, prompt_tokens: int, piece: Callable[[int], bytes]) -> StreamReader: ...
+
+
+def int_or_none(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
