@@ -44,7 +44,9 @@ class ByteTokenizer(GatewayTokenizer):
         return SPECIAL.get(token, bytes([token]) if token < 256 else b"")
 
 
-def llama_events(tokens: list[int], *, cached: int = 0, stop_type: str = "eos") -> list[dict[str, Any]]:
+def llama_events(
+    tokens: list[int], *, cached: int = 0, stop_type: str = "eos"
+) -> list[dict[str, Any]]:
     """llama-server's stream for ``tokens`` (return_tokens, timings_per_token)."""
     events: list[dict[str, Any]] = []
     for i, token in enumerate(tokens):
@@ -137,7 +139,5 @@ class FakeCluster:
             WorkerSpec(self.url(i), kind, max_in_flight=cap)  # type: ignore[arg-type]
             for i in range(len(self.workers))
         )
-        remote = RemoteSpec(
-            workers=workers, tokenizer=Path("unused"), context_size=4096, **spec
-        )
+        remote = RemoteSpec(workers=workers, tokenizer=Path("unused"), context_size=4096, **spec)
         return RemoteEngine(remote, ByteTokenizer(), transport=httpx.MockTransport(self.handle))

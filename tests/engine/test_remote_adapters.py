@@ -43,12 +43,17 @@ def test_vllm_body() -> None:
 
 def test_vllm_stream() -> None:
     reader = VllmAdapter().reader(3, bytes)
-    first = reader.feed({"choices": [{"text": "a", "token_ids": [10, 11], "prompt_token_ids": [1]}]})
+    first = reader.feed(
+        {"choices": [{"text": "a", "token_ids": [10, 11], "prompt_token_ids": [1]}]}
+    )
     assert first.tokens == [10, 11] and not first.done
     last = reader.feed({"choices": [{"text": "", "token_ids": [12], "finish_reason": "length"}]})
     assert last.finish == "length" and not last.done
     usage = reader.feed(
-        {"choices": [], "usage": {"prompt_tokens": 3, "prompt_tokens_details": {"cached_tokens": 2}}}
+        {
+            "choices": [],
+            "usage": {"prompt_tokens": 3, "prompt_tokens_details": {"cached_tokens": 2}},
+        }
     )
     assert usage.done and usage.cached_tokens == 2 and usage.prompt_tokens == 3
     assert VllmAdapter().reader(3, bytes).feed({"choices": [], "usage": {}}).cached_tokens == 0
@@ -88,7 +93,8 @@ def test_sglang_abort_is_an_error() -> None:
     too_long = {
         "type": "abort",
         "status_code": 400,
-        "message": "The input (5000 tokens) is longer than the model's context length (4096 tokens).",
+        "message": "The input (5000 tokens) is longer than the model's context length "
+        "(4096 tokens).",
     }
     with pytest.raises(ContextExceeded) as caught:
         reader.feed({"output_ids": [], "meta_info": {"finish_reason": too_long}})
@@ -124,13 +130,21 @@ def test_llama_server_stream_recovers_tokens_without_ids() -> None:
 
 
 def test_http_errors_are_classified() -> None:
-    llama = b'{"error": {"code": 400, "message": "request (5000 tokens) exceeds the available context size (4096 tokens), try increasing it", "type": "exceed_context_size_error"}}'
+    llama = (
+        b'{"error": {"code": 400, "message": "request (5000 tokens) exceeds the available '
+        b'context size (4096 tokens), try increasing it", "type": "exceed_context_size_error"}}'
+    )
     err = http_error(400, llama, 5000)
     assert isinstance(err, ContextExceeded) and err.context_size == 4096
-    vllm = b'{"error": {"message": "This model\'s maximum context length is 2048 tokens. However, your prompt contains 3000 input tokens", "type": "BadRequestError", "code": 400}}'
+    vllm = (
+        b'{"error": {"message": "This model\'s maximum context length is 2048 tokens. However, '
+        b'your prompt contains 3000 input tokens", "type": "BadRequestError", "code": 400}}'
+    )
     assert isinstance(http_error(400, vllm, 3000), ContextExceeded)
     assert isinstance(http_error(400, b'{"error": {"message": "bad grammar"}}', 3), WorkerRejected)
-    assert isinstance(http_error(503, b'{"error": {"message": "Loading model"}}', 3), WorkerOverloaded)
+    assert isinstance(
+        http_error(503, b'{"error": {"message": "Loading model"}}', 3), WorkerOverloaded
+    )
     assert isinstance(http_error(429, b"slow down", 3), WorkerOverloaded)
     assert isinstance(http_error(500, b"oops", 3), WorkerFailed)
     assert http_error(500, b"oops", 3).retryable and not http_error(400, b"x", 3).retryable

@@ -7,8 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-from tokenizers import AddedToken
+from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers, trainers
 
 from glmserve.engine.remote.tokenizer import load_tokenizer
 from glmserve.engine.text import TextStream
@@ -59,7 +58,7 @@ def test_pieces_are_bytes_and_join_back_exactly(hf_folder: Path) -> None:
 
 
 def test_a_path_that_is_neither_folder_nor_gguf_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="Hugging Face folder or a .gguf"):
+    with pytest.raises(ValueError, match=r"Hugging Face folder or a \.gguf"):
         load_tokenizer(tmp_path / "missing")
-    with pytest.raises(ValueError, match="no tokenizer.json"):
+    with pytest.raises(ValueError, match=r"no tokenizer\.json"):
         load_tokenizer(tmp_path)

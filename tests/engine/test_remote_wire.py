@@ -11,7 +11,6 @@ import pytest
 from glmserve.engine.remote.engine import RemoteEngine
 from glmserve.engine.remote.errors import ContextExceeded
 from glmserve.engine.types import EngineBusy, Generation, GenerationRequest, SamplingParams
-
 from tests.engine.remote_fakes import EOS, THINK, ByteTokenizer, FakeCluster, llama_events
 
 TOK = ByteTokenizer()
@@ -26,7 +25,9 @@ def ids(text: str) -> list[int]:
     return TOK.encode(text)
 
 
-async def run(engine: RemoteEngine, prompt: str = "hello", max_tokens: int = 50, stop: tuple[str, ...] = ()) -> tuple[str, Generation]:
+async def run(
+    engine: RemoteEngine, prompt: str = "hello", max_tokens: int = 50, stop: tuple[str, ...] = ()
+) -> tuple[str, Generation]:
     gen = engine.start(GenerationRequest(ids(prompt), max_tokens, SamplingParams(), stop))
     text = "".join([t.text async for t in gen])
     return text, gen
@@ -226,8 +227,19 @@ async def test_prefix_routing_keeps_a_prefix_on_one_worker(cluster: FakeCluster)
 async def test_vllm_stream_through_the_engine(cluster: FakeCluster) -> None:
     chunks = [
         {"choices": [{"index": 0, "text": "", "token_ids": ids("hi "), "prompt_token_ids": [1]}]},
-        {"choices": [{"index": 0, "text": "", "token_ids": [*ids("there"), EOS], "finish_reason": "stop"}]},
-        {"choices": [], "usage": {"prompt_tokens": 5, "completion_tokens": 9, "prompt_tokens_details": {"cached_tokens": 3}}},
+        {
+            "choices": [
+                {"index": 0, "text": "", "token_ids": [*ids("there"), EOS], "finish_reason": "stop"}
+            ]
+        },
+        {
+            "choices": [],
+            "usage": {
+                "prompt_tokens": 5,
+                "completion_tokens": 9,
+                "prompt_tokens_details": {"cached_tokens": 3},
+            },
+        },
     ]
     for w in cluster.workers:
         w.events = chunks

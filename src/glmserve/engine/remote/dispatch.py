@@ -103,7 +103,9 @@ class Dispatch:
                 if self._emitted or not exc.retryable or len(tried) > 1:
                     self._fail(exc)
                     return
-                log.info("worker %s failed before the first token (%s); retrying", replica.spec.url, exc)
+                log.info(
+                    "worker %s failed before the first token (%s); retrying", replica.spec.url, exc
+                )
                 self._replica = self._pool.retake(self._hashes, tried)
                 if self._replica is None:
                     self._fail(exc)
@@ -187,7 +189,10 @@ class Dispatch:
         if self._replica is not None:
             tokens = [] if self._orphans else [*self._request.prompt_tokens, *self._generated]
             outcome = Outcome(
-                tokens, usage.prompt_tokens, usage.cached_tokens, usage.completion_tokens,
+                tokens,
+                usage.prompt_tokens,
+                usage.cached_tokens,
+                usage.completion_tokens,
                 cancelled=reason == "cancelled",
             )
             self._pool.done(self._replica, outcome)

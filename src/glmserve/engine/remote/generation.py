@@ -10,7 +10,8 @@ generation with ``finish_reason="error"``.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import contextlib
+from collections.abc import AsyncIterator, Callable
 
 from glmserve.engine.types import FinishReason, QueuedGeneration, TokenOut, Usage
 
@@ -42,10 +43,9 @@ class RemoteGeneration(QueuedGeneration):
 
     def cancel(self) -> None:
         if self.finish_reason is None:
-            try:
+            # RuntimeError: the engine is closed, and its generations have ended.
+            with contextlib.suppress(RuntimeError):
                 self._engine_loop.call_soon_threadsafe(self._cancel_on_engine_loop)
-            except RuntimeError:  # the engine is closed; its generations have ended
-                pass
 
     # -- the engine's loop --
 
@@ -70,9 +70,9 @@ class RemoteGeneration(QueuedGeneration):
     ) -> None:
         self._call(self._end, reason, usage, error, rejection)
 
-    def _call(self, fn: object, *args: object) -> None:
+    def _call(self, fn: Callable[..., object], *args: object) -> None:
         try:
-            self._caller.call_soon_threadsafe(fn, *args)  # type: ignore[arg-type]
+            self._caller.call_soon_threadsafe(fn, *args)
         except RuntimeError:  # the caller's loop is closed: nobody is listening
             self._cancel_on_engine_loop()
 

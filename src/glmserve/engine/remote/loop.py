@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import threading
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
@@ -34,10 +35,8 @@ class LoopThread:
 
     def call(self, fn: Callable[..., object], *args: object) -> None:
         """Run ``fn(*args)`` on the loop (from any thread); a no-op once it is closed."""
-        try:
+        with contextlib.suppress(RuntimeError):
             self.loop.call_soon_threadsafe(fn, *args)
-        except RuntimeError:
-            pass
 
     def stop(self) -> None:
         self.call(self.loop.stop)
