@@ -47,9 +47,11 @@ class RemoteEngine(Engine):
     ) -> None:
         """Workers that are down are not an error: they are probed until they answer.
 
-        ``tokenizer`` replaces the one ``spec.tokenizer`` names, ``transport`` the
-        network (tests drive in-process workers through it)."""
+        ``tokenizer`` replaces the one ``spec.tokenizer`` names (and stays the caller's
+        to close); ``transport`` replaces the network (tests drive in-process workers
+        through it)."""
         self.spec = spec
+        self._owns_tokenizer = tokenizer is None
         self._tokenizer = tokenizer or load_tokenizer(spec.tokenizer)
         tok = self._tokenizer
         kinds = sorted({w.kind for w in spec.workers})
@@ -114,7 +116,8 @@ class RemoteEngine(Engine):
             self._loop.submit(self._shutdown()).result(30)
         finally:
             self._loop.stop()
-            self._tokenizer.close()
+            if self._owns_tokenizer:
+                self._tokenizer.close()
 
     # -- beyond the interface --
 
