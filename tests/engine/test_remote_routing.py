@@ -89,3 +89,9 @@ def test_breaker_opens_and_only_a_probe_readmits() -> None:
     assert b.routable and b.readmissions == 1
     assert b.failed("refused", at_once=True)
     assert not b.probed(False, "down")  # already out
+
+
+def test_a_chain_continues_where_it_stopped() -> None:
+    tokens = list(range(100))
+    head = block_hashes(tokens[:48], 16)
+    assert [*head, *block_hashes(tokens[48:], 16, head[-1])] == block_hashes(tokens, 16)

@@ -187,9 +187,13 @@ class Dispatch:
                 self._gen.post([TokenOut(-1, rest)])
         usage = self._usage()
         if self._replica is not None:
-            tokens = [] if self._orphans else [*self._request.prompt_tokens, *self._generated]
+            hashes = (
+                []
+                if self._orphans
+                else self._pool.extend(self._hashes, self._request.prompt_tokens, self._generated)
+            )
             outcome = Outcome(
-                tokens,
+                hashes,
                 usage.prompt_tokens,
                 usage.cached_tokens,
                 usage.completion_tokens,

@@ -26,8 +26,9 @@ log = logging.getLogger(__name__)
 class Outcome:
     """What a finished request on a worker leaves behind."""
 
-    tokens: Sequence[int]
-    """Prompt and generated tokens, when all are known (for the prefix record)."""
+    hashes: Sequence[int]
+    """Block hashes of the prompt and the generated tokens (for the prefix record);
+    empty when the generated tokens are not all known."""
     prompt_tokens: int
     cached_tokens: int
     generated_tokens: int
@@ -55,6 +56,17 @@ class Pool:
         if self.spec.routing != "prefix":
             return []
         return block_hashes(tokens, self.spec.block_size)
+
+    def extend(
+        self, hashes: Sequence[int], prompt: Sequence[int], generated: Sequence[int]
+    ) -> list[int]:
+        """``hashes`` (the prompt's) continued over the generated tokens."""
+        if self.spec.routing != "prefix":
+            return []
+        size = self.spec.block_size
+        done = len(hashes) * size
+        tail = [*prompt[done:], *generated]
+        return [*hashes, *block_hashes(tail, size, hashes[-1] if hashes else 0)]
 
     def take(self, hashes: Sequence[int]) -> Replica:
         """The worker for a new request, now counted as in flight there.
@@ -98,8 +110,8 @@ class Pool:
             replica.generated_tokens += outcome.generated_tokens
             if not outcome.cancelled:
                 replica.breaker.succeeded()
-            if outcome.tokens and self.spec.routing == "prefix":
-                self.router.record.add(self.hashes(outcome.tokens), replica.index)
+            if outcome.hashes:
+                self.router.record.add(outcome.hashes, replica.index)
             self.finished += 1
             self.cancelled += outcome.cancelled
             self.prompt_tokens += outcome.prompt_tokens

@@ -25,10 +25,10 @@ from glmserve.engine.remote.spec import Routing
 __all__ = ["PrefixRecord", "Candidate", "Router", "block_hashes"]
 
 
-def block_hashes(tokens: Sequence[int], block_size: int) -> list[int]:
-    """Chained hashes of the full blocks of ``tokens``: hash i names blocks 0..i."""
+def block_hashes(tokens: Sequence[int], block_size: int, parent: int = 0) -> list[int]:
+    """Chained hashes of the full blocks of ``tokens``: hash i names blocks 0..i.
+    ``parent`` continues a chain: the hash of the blocks that come before ``tokens``."""
     hashes: list[int] = []
-    parent = 0
     for start in range(0, len(tokens) - block_size + 1, block_size):
         parent = hash((parent, tuple(tokens[start : start + block_size])))
         hashes.append(parent)
