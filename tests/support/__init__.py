@@ -1,0 +1,1 @@
+"""Test support: real worker servers and the models they serve."""
