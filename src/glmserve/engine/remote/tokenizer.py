@@ -185,7 +185,7 @@ class GgufTokenizer(GatewayTokenizer):
         self.eos_token = model.token_text(model.eos)
         self.trained_context = model.trained_context
         self.stop_ids = frozenset(t for t in range(model.n_vocab) if model.is_eog(t))
-        self.description = model.description()
+        self.description = model.description() or f"tokenizer {path.name}"
 
     def encode(self, text: str) -> list[int]:
         return self._model.tokenize(text)
