@@ -79,7 +79,7 @@ async def test_greedy_stream_is_the_workers_tokens_detokenized_on_the_gateway(
     ids = [t.token_id for t in tokens if t.token_id >= 0]
     assert len(ids) == 24 == gen.usage.completion_tokens
     assert gen.usage.prompt_tokens == len(engine.tokenize(COUNT))
-    assert "11" in text
+    assert "2, 3" in text
     # The worker's own detokenization of the same IDs gives the same text.
     worker = next(w for w in replicas if w.base == gen.worker)
     detok = httpx.post(f"{worker.base}/detokenize", json={"tokens": ids}, timeout=30).json()
