@@ -33,7 +33,7 @@ def glm(tmp_path: Path) -> Iterator[Callable[[list[str]], tuple[Server, Path]]]:
         prompts = tmp_path / "prompts.jsonl"
         env = {
             "GLMSERVE_TEST_FORCED_OUTPUTS": str(tmp_path / "outputs.json"),
-            "GLMSERVE_TEST_PROMPT_LOG": str(prompts),
+            "GLMSERVE_PROMPT_LOG": str(prompts),
         }
         servers.append(Server(config, tmp_path / "server.log", env=env))
         return servers[-1], prompts
