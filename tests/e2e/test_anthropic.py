@@ -1,8 +1,9 @@
 """The Anthropic Messages surface through the official ``anthropic`` SDK.
 
 Plain text on the shared server (Gemma weights served as glm-4.7); thinking and tool
-use on the tiny GLM model with recorded GLM-4.7 outputs, so the real GLM parser turns
-GLM's format into thinking and tool_use blocks.
+use on the scripted GLM model (tests/support/scripted_glm.py), whose weights write
+GLM-4.7 outputs, so the real GLM parser turns GLM's format into thinking and tool_use
+blocks.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import pytest
 
 from tests.conftest import Server
 from tests.e2e.conftest import GlmServer
+from tests.support.scripted_glm import Script
 
 REASONING = "The user wants the weather in Paris. I will call the tool."
 ROUND_ONE = (
@@ -144,7 +146,7 @@ def test_models_list(server: Server) -> None:
 
 
 def test_tool_use_round_trip_with_preserved_thinking(glm: GlmServer) -> None:
-    server, prompts = glm([ROUND_ONE, ROUND_TWO])
+    server, prompts = glm([Script(ROUND_ONE), Script(ROUND_TWO, when="<tool_response>")])
     client = _client(server)
 
     first = client.messages.create(
@@ -199,7 +201,7 @@ def test_tool_use_round_trip_with_preserved_thinking(glm: GlmServer) -> None:
 
 
 def test_stream_of_thinking_and_tool_use_exact_events(glm: GlmServer) -> None:
-    server, _ = glm([ROUND_ONE])
+    server, _ = glm([Script(ROUND_ONE)])
     with _client(server).messages.stream(
         model="claude-sonnet-4",
         max_tokens=256,
@@ -229,7 +231,7 @@ def test_stream_of_thinking_and_tool_use_exact_events(glm: GlmServer) -> None:
 
 
 def test_thinking_disabled_and_auth_headers(glm: GlmServer) -> None:
-    server, prompts = glm(["Hello there.<|user|>"])
+    server, prompts = glm([Script("Hello there.<|user|>")])
     response = httpx.post(
         f"{server.base}/api/anthropic/v1/messages",
         headers={"Authorization": "Bearer any", "anthropic-version": "2023-06-01"},

@@ -16,6 +16,7 @@ from langchain_openai import ChatOpenAI
 
 from tests.conftest import Server
 from tests.e2e.conftest import GlmServer
+from tests.support.scripted_glm import Script
 
 ROUND_ONE = (
     "I will call the tool.</think><tool_call>get_weather<arg_key>city</arg_key>"
@@ -84,7 +85,10 @@ def _prompts(path: Path) -> list[str]:
 
 
 def test_reasoning_effort_and_enable_thinking_switch_thinking(glm: GlmServer) -> None:
-    server, prompts = glm(["Hi.<|user|>", "Fine.</think>Hi.<|user|>", "Hi.<|user|>"])
+    # With thinking on the prompt ends in <think>, which selects the reasoning script.
+    server, prompts = glm(
+        [Script("Hi.<|user|>"), Script("Fine.</think>Hi.<|user|>", when="<think>")]
+    )
     client = _openai(server)
     hi = [{"role": "user", "content": "Hi"}]
     off = client.chat.completions.create(model="glm-4.7", messages=hi, reasoning_effort="none")  # type: ignore[arg-type]
@@ -109,7 +113,7 @@ def get_weather(city: str, days: int) -> str:
 
 
 def test_langchain_tool_calling_loop(glm: GlmServer) -> None:
-    server, prompts = glm([ROUND_ONE, ROUND_TWO])
+    server, prompts = glm([Script(ROUND_ONE), Script(ROUND_TWO, when="<tool_response>")])
     llm = ChatOpenAI(model="glm-4.7", api_key="any", base_url=f"{server.base}/v1")  # type: ignore[arg-type]
     bound = llm.bind_tools([get_weather])
     messages: list = [HumanMessage("What is the weather in Paris?")]  # type: ignore[type-arg]

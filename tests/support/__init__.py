@@ -1,1 +1,2 @@
-"""Test support: real worker servers and the models they serve."""
+"""Test support: things tests build (models, vocabularies) and real worker servers,
+not a layer of glmserve."""

@@ -17,14 +17,9 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from glmserve.api.anthropic import PREFIX as ANTHROPIC_PREFIX
-from glmserve.errors import (
-    ApiNotFound,
-    GlmServeError,
-    InvalidRequest,
-    MethodNotSupported,
-    ModelNotFound,
-)
-from glmserve.protocol.anthropic_responses import error_body as anthropic_error_body
+from glmserve.errors import ApiNotFound, GlmServeError, InvalidRequest, MethodNotSupported
+from glmserve.protocol import anthropic_responses as anthropic
+from glmserve.protocol.responses import error_body
 
 __all__ = ["install_error_handlers", "error_response"]
 
@@ -35,19 +30,14 @@ def error_response(exc: GlmServeError) -> JSONResponse:
     headers = {}
     if exc.should_retry is not None:
         headers["x-should-retry"] = "true" if exc.should_retry else "false"
-    return JSONResponse(
-        {"error": {"code": exc.code, "message": exc.message}},
-        status_code=exc.status,
-        headers=headers,
-    )
+    return JSONResponse(error_body(exc), status_code=exc.status, headers=headers)
 
 
 def _respond(request: Request, exc: GlmServeError) -> JSONResponse:
     """The error in the shape of the surface the request came to."""
     path = request.url.path
     if path == ANTHROPIC_PREFIX or path.startswith(ANTHROPIC_PREFIX + "/"):
-        status = 404 if isinstance(exc, ModelNotFound) else exc.status
-        return JSONResponse(anthropic_error_body(status, exc.message), status_code=status)
+        return JSONResponse(anthropic.error_body(exc), status_code=anthropic.error_status(exc))
     return error_response(exc)
 
 
