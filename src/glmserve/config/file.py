@@ -34,10 +34,31 @@ class _PriceFile(_Strict):
     output: float = Field(ge=0)
 
 
+class _WorkerFile(_Strict):
+    """``[[models.workers]]``: one inference server of a remote model."""
+
+    url: str
+    kind: Literal["vllm", "sglang", "llama-server"]
+    model: str | None = Field(default=None, min_length=1)
+    api_key: str | None = Field(default=None, min_length=1)
+    max_in_flight: int | None = Field(default=None, ge=1, le=100000)
+
+    @field_validator("url")
+    @classmethod
+    def _url_shape(cls, value: str) -> str:
+        if not re.fullmatch(r"https?://[^/\s:?#]+(:[0-9]{1,5})?(/[^\s?#]*)?", value):
+            raise ValueError("must be http(s)://host[:port][/path], e.g. 'http://10.0.0.11:8000'")
+        return value
+
+
 class ModelFile(_Strict):
     code: str
-    engine: Literal["llama"] = "llama"
+    engine: Literal["llama", "remote"] = "llama"
     gguf: str | None = None
+    tokenizer: str | None = None
+    """engine "remote": a Hugging Face folder (tokenizer.json...) or a GGUF."""
+    routing: Literal["prefix", "least-loaded", "round-robin"] | None = None
+    workers: list[_WorkerFile] | None = None
     context_size: int | None = Field(default=None, ge=256)
     threads: int | None = Field(default=None, ge=1, le=1024)
     batch_size: int | None = Field(default=None, ge=1, le=65536)

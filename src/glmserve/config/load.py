@@ -45,6 +45,7 @@ from glmserve.config.platform import (
     PlatformSettings,
     TierLimits,
 )
+from glmserve.config.remote import REMOTE_KEYS, remote_config
 from glmserve.config.settings import (
     DEFAULT_HOST,
     DEFAULT_MODEL_ENGINE,
@@ -167,6 +168,11 @@ def _model_config(entry: ModelFile, path: Path | None, where: str, index: int) -
     label = f"{where}: models[{index}] ({entry.code})"
     base = builtin_spec(entry.code) or generic_spec(entry.code)
     spec = _override_spec(base, entry, label)
+    if entry.engine == "remote":
+        return remote_config(spec, entry, path, label)
+    remote_only = [k for k in REMOTE_KEYS if getattr(entry, k) is not None]
+    if remote_only:
+        raise ConfigError(f'{label}: {", ".join(remote_only)} need engine = "remote"')
     gguf: Path | None = None
     if entry.gguf is not None:
         gguf = Path(entry.gguf).expanduser()

@@ -21,6 +21,9 @@ __all__ = [
     "DEFAULT_MODEL_ENGINE",
     "EngineKind",
     "ModelConfig",
+    "RemoteWorker",
+    "RoutingPolicy",
+    "WorkerKind",
     "Settings",
     "default_claude_models",
 ]
@@ -28,8 +31,25 @@ __all__ = [
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
 
-EngineKind = Literal["llama"]
-"""Which engine serves a model: "llama", embedded llama.cpp in a worker process."""
+EngineKind = Literal["llama", "remote"]
+"""Which engine serves a model: "llama", embedded llama.cpp in a worker process, or
+"remote", inference servers reached with token IDs (docs/remote-engine.md)."""
+
+WorkerKind = Literal["vllm", "sglang", "llama-server"]
+RoutingPolicy = Literal["prefix", "least-loaded", "round-robin"]
+DEFAULT_MAX_IN_FLIGHT = 64
+
+
+@dataclass(frozen=True)
+class RemoteWorker:
+    """One ``[[models.workers]]`` entry: an inference server its operator runs."""
+
+    url: str
+    kind: WorkerKind
+    model: str | None = None
+    """The model name the worker serves, where its API wants one (vLLM)."""
+    api_key: str | None = None
+    max_in_flight: int = DEFAULT_MAX_IN_FLIGHT
 
 
 class ConfigError(Exception):
@@ -75,6 +95,13 @@ class ModelConfig:
     batch_invariant: bool = ENGINE_DEFAULTS.batch_invariant
     """Greedy output independent of batch shape: alone or among other requests, cached
     or not. Costs some speed on CPU (no flash attention, no repacked weights)."""
+
+    tokenizer: Path | None = None
+    """engine "remote": the model's tokenizer, a Hugging Face folder or a GGUF."""
+    routing: RoutingPolicy = "prefix"
+    """engine "remote": how requests are spread over the workers."""
+    workers: tuple[RemoteWorker, ...] = ()
+    """engine "remote": the inference servers."""
 
     @property
     def code(self) -> str:

@@ -9,8 +9,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from glmserve.chat.output import Delta, OutputParser
-from glmserve.engine.types import Generation, GenerationRequest, Usage
-from glmserve.errors import EngineFailure
+from glmserve.engine.remote import ContextExceeded
+from glmserve.engine.types import EngineBusy, Generation, GenerationRequest, Usage
+from glmserve.errors import EngineFailure, HighTraffic, PromptTooLong
 from glmserve.platform.admission import Admitted
 from glmserve.platform.ids import tool_call_id
 from glmserve.protocol.deltas import message_body
@@ -73,12 +74,15 @@ class Completion:
         code = self.prepared.model.code
         clock = self._metrics.clock(code) if self._metrics is not None else None
         try:
-            async for token in self._generation:
-                if clock is not None:
-                    clock.tick()
-                for delta in self._parser.feed(token.text):
-                    self.called_tools |= delta.kind == "tool_call"
-                    yield delta
+            try:
+                async for token in self._generation:
+                    if clock is not None:
+                        clock.tick()
+                    for delta in self._parser.feed(token.text):
+                        self.called_tools |= delta.kind == "tool_call"
+                        yield delta
+            except (ContextExceeded, EngineBusy) as exc:
+                self._refused(exc)
             if self._generation.finish_reason != "error":
                 for delta in self._parser.finish():
                     self.called_tools |= delta.kind == "tool_call"
@@ -88,6 +92,18 @@ class Completion:
             if self._metrics is not None:
                 reason = self._generation.finish_reason or "cancelled"
                 self._metrics.finished(code, "tool_calls" if self.called_tools else reason)
+
+    def _refused(self, exc: ContextExceeded | EngineBusy) -> None:
+        """A remote worker refused the request before any token. Without a stream that
+        is 1261 or 1312; a stream has begun, so it ends as an engine failure does
+        (finish_reason network_error)."""
+        if self.prepared.stream:
+            return
+        model = self.prepared.model
+        if isinstance(exc, EngineBusy):
+            raise HighTraffic(model.code) from None
+        prompt = len(self.prepared.generation.prompt_tokens)
+        raise PromptTooLong(prompt, exc.context_size or model.context_size) from None
 
     def cancel(self) -> None:
         self._generation.cancel()

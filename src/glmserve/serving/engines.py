@@ -1,8 +1,10 @@
 """The engine registry: which engine serves a model, built from its config.
 
 Each served model names its engine kind (``ModelConfig.engine``): ``llama``, the
-embedded llama.cpp in a worker process of its own. Context capping happens here and
-only here: a context the config did not set is capped at the model's trained context.
+embedded llama.cpp in a worker process of its own, or ``remote``, inference servers
+(vLLM, SGLang, llama-server) reached with token IDs (docs/remote-engine.md). Context
+capping happens here and only here: an embedded model's context the config did not set
+is capped at the model's trained context.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from pathlib import Path
 
 from glmserve.config import ModelConfig
 from glmserve.engine.native import NativeModel
+from glmserve.engine.remote import RemoteEngine, RemoteSpec
+from glmserve.engine.remote import WorkerSpec as RemoteWorkerSpec
 from glmserve.engine.types import Engine
 from glmserve.engine.worker import WorkerEngine, WorkerSpec
 
@@ -36,7 +40,22 @@ def _llama(config: ModelConfig, weights: Path) -> Engine:
     return WorkerEngine(spec)
 
 
-ENGINE_KINDS: dict[str, EngineBuilder] = {"llama": _llama}
+def _remote(config: ModelConfig, tokenizer: Path) -> Engine:
+    """``tokenizer``: the model's Hugging Face folder or GGUF. Workers that are down are
+    not an error (they are probed until they answer); bad values raise ValueError."""
+    workers = tuple(
+        RemoteWorkerSpec(w.url, w.kind, w.model, w.api_key, w.max_in_flight) for w in config.workers
+    )
+    spec = RemoteSpec(
+        workers=workers,
+        tokenizer=tokenizer,
+        context_size=config.context_size,
+        routing=config.routing,
+    )
+    return RemoteEngine(spec)
+
+
+ENGINE_KINDS: dict[str, EngineBuilder] = {"llama": _llama, "remote": _remote}
 
 
 def build_engine(config: ModelConfig, weights: Path) -> Engine:

@@ -83,7 +83,10 @@ def load_models(settings: Settings, *, progress: bool = True) -> ModelRegistry:
 
 
 def _load(config: ModelConfig, settings: Settings, progress: bool) -> ServedModel:
-    path = config.gguf or default_model_path(settings.cache_dir, progress=progress)
+    # A remote model's "weights" on the gateway are its tokenizer (folder or GGUF).
+    path = (
+        config.tokenizer or config.gguf or default_model_path(settings.cache_dir, progress=progress)
+    )
     log.info("loading %s from %s", config.code, path)
     try:
         engine = build_engine(config, path)
