@@ -79,7 +79,23 @@ def _announce(settings: Settings, app: object) -> None:
             f"    {model.code:<16} context {model.context_size:<7} "
             f"template {model.template_origin:<22} {model.gguf}"
         )
+        lines.extend(_workers(model.engine))
     print("\n".join(lines), flush=True)
+
+
+def _workers(engine: object) -> list[str]:
+    """A remote model's workers and their health, probed now."""
+    from glmserve.engine.remote import RemoteEngine
+
+    if not isinstance(engine, RemoteEngine):
+        return []
+    lines = []
+    for worker in engine.check_health():
+        line = f"      worker {worker.url} ({worker.kind}): {worker.health}"
+        if worker.health == "down" and worker.last_error:
+            line += f" ({worker.last_error}; probed until it answers)"
+        lines.append(line)
+    return lines
 
 
 def _first_key(settings: Settings, app: object) -> None:

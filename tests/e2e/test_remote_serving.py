@@ -82,7 +82,10 @@ def test_stream_gives_the_same_text_and_the_worker_reuses_the_prompt(client: Zai
     assert 0 < usage.prompt_tokens_details.cached_tokens <= usage.prompt_tokens
 
 
-def test_a_worker_down_at_start_gives_1234_per_request(remote: Server) -> None:
+def test_a_worker_down_at_start_gives_1234_per_request(remote: Server, worker: Worker) -> None:
+    # `glmserve serve` printed each worker's health at start.
+    assert f"worker {worker.base} (llama-server): up" in remote.output()
+    assert "(llama-server): down (" in remote.output()
     body = {"model": "glm-4.7", "messages": QUESTION, "max_tokens": 5}
     r = httpx.post(f"{remote.zai_base}chat/completions", json=body, timeout=60)
     assert r.status_code == 500
