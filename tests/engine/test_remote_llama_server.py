@@ -5,6 +5,7 @@ re-admission."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -209,3 +210,51 @@ async def test_failover_mid_stream_error_and_readmission(
         finally:
             engine.close()
             b_ctx.__exit__(None, None, None)
+
+
+async def test_killing_a_replica_under_load_fails_only_its_started_streams(
+    gemma_gguf: Path, tokenizer: GatewayTokenizer
+) -> None:
+    with (
+        llama_server_worker(gemma_gguf, ctx_size=4096, parallel=4) as a,
+        llama_server_worker(gemma_gguf, ctx_size=4096, parallel=4) as b,
+    ):
+        engine = make_engine([a, b], tokenizer, "least-loaded", health_interval=0.3)
+        killed = asyncio.Event()
+        started_before_kill: set[int] = set()
+        results: dict[int, Generation] = {}
+        total = 0
+
+        async def one(i: int) -> None:
+            nonlocal total
+            prompt = f"<bos>Request {i}. Count from 1 to 50: 1, 2, 3,"
+            gen = engine.start(GenerationRequest(engine.tokenize(prompt), 12, GREEDY))
+            async for _ in gen:
+                if not killed.is_set():
+                    started_before_kill.add(i)
+                    total += 1
+                    if total == 16:  # mid-run: SIGKILL of replica b
+                        b.proc.kill()
+                        killed.set()
+            results[i] = gen
+
+        try:
+            limit = asyncio.Semaphore(8)
+
+            async def bounded(i: int) -> None:
+                async with limit:
+                    await one(i)
+
+            await asyncio.gather(*(bounded(i) for i in range(16)))
+            assert killed.is_set()
+            failed = {i for i, gen in results.items() if gen.finish_reason == "error"}
+            # Only streams already under way on b fail; everything else finishes.
+            for i in failed:
+                assert results[i].worker == b.base and i in started_before_kill, results[i].error
+            for i, gen in results.items():
+                if i not in failed:
+                    assert gen.finish_reason == "length", gen.error
+            assert engine.stats().in_flight == 0
+            assert next(s for s in engine.worker_stats() if s.url == b.base).health == "down"
+        finally:
+            engine.close()
