@@ -62,9 +62,9 @@ def test_vllm_stream() -> None:
 
 
 def test_sglang_body() -> None:
-    body = SglangAdapter().body(request(temperature=0.7, seed=3, grammar="root ::= x"), STOPS, None)
+    body = SglangAdapter().body(request(temperature=0.7, seed=3, grammar="root ::= x"), STOPS, "m")
     params = body["sampling_params"]
-    assert body["input_ids"] == [1, 2, 3] and body["stream"]
+    assert body["input_ids"] == [1, 2, 3] and body["stream"] and "model" not in body
     assert params["max_new_tokens"] == 50 and params["temperature"] == 0.7
     assert params["ebnf"] == "root ::= x" and params["stop_token_ids"] == [2, 7]
     assert params["sampling_seed"] == 3 and params["top_k"] == -1

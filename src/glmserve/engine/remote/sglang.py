@@ -46,14 +46,8 @@ class SglangAdapter(Adapter):
             params["sampling_seed"] = s.seed
         if s.grammar is not None:
             params["ebnf"] = s.grammar
-        body: dict[str, Any] = {
-            "input_ids": list(request.prompt_tokens),
-            "sampling_params": params,
-            "stream": True,
-        }
-        if model is not None:
-            body["model"] = model
-        return body
+        # One model per SGLang server: /generate takes no model name.
+        return {"input_ids": list(request.prompt_tokens), "sampling_params": params, "stream": True}
 
     def reader(self, prompt_tokens: int, piece: Callable[[int], bytes]) -> StreamReader:
         return _Reader(prompt_tokens)

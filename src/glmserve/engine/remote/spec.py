@@ -28,7 +28,8 @@ class WorkerSpec:
     """Base URL, e.g. ``http://10.0.0.11:8000`` (the adapter adds the endpoint path)."""
     kind: WorkerKind
     model: str | None = None
-    """The model name the worker serves, where its API wants one (vLLM)."""
+    """The model name the worker serves, where its API takes one (vLLM; llama-server
+    in router mode); SGLang serves one model and is sent none."""
     api_key: str | None = None
     """Sent as ``Authorization: Bearer <key>``."""
     max_in_flight: int = 64
