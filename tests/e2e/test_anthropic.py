@@ -247,3 +247,68 @@ def test_thinking_disabled_and_auth_headers(glm: GlmServer) -> None:
     assert body["stop_reason"] == "end_turn"
     assert body["usage"]["cache_read_input_tokens"] >= 0
     assert _prompts(prompts)[0].endswith("<|user|>Hi<|assistant|></think>")
+
+
+CLAUDE_CODE = Path(__file__).parents[1] / "unit" / "claude_code"
+
+
+def test_base_url_probe_answers_without_a_key(server: Server) -> None:
+    # Claude Code sends HEAD <base> before its first request.
+    for path in ("/api/anthropic", "/api/anthropic/"):
+        head = httpx.head(f"{server.base}{path}")
+        assert head.status_code == 200 and head.content == b""
+        got = httpx.get(f"{server.base}{path}")
+        assert got.status_code == 200 and got.json()["api"] == "anthropic"
+
+
+def test_claude_code_requests_as_sent(glm: GlmServer) -> None:
+    """Each captured request, with its headers and ``?beta=true``: counted, and (longer
+    than this server's 2048-token context) refused in Anthropic's words."""
+    server, _ = glm([])
+    for path in sorted(CLAUDE_CODE.glob("*.json")):
+        fixture = json.loads(path.read_text())
+        url = f"{server.base}{fixture['path']}"
+        headers = {**fixture["headers"], "authorization": "Bearer any"}
+        body = fixture["body"]
+        counted = httpx.post(
+            url.replace("/messages", "/messages/count_tokens"),
+            params=fixture["query"],
+            headers=headers,
+            json={k: v for k, v in body.items() if k not in ("max_tokens", "stream")},
+        )
+        assert counted.status_code == 200, (path.name, counted.text)
+        tokens = counted.json()["input_tokens"]
+        assert tokens > 2048, path.name
+        refused = httpx.post(url, params=fixture["query"], headers=headers, json=body)
+        assert refused.status_code == 400, path.name
+        assert refused.json()["error"] == {
+            "type": "invalid_request_error",
+            "message": f"prompt is too long: {tokens} tokens > 2048 maximum",
+        }
+
+
+def test_mid_conversation_system_message_is_answered(glm: GlmServer) -> None:
+    server, prompts = glm(["Short.</think>Hi.<|user|>"])
+    response = httpx.post(
+        f"{server.base}/api/anthropic/v1/messages",
+        params={"beta": "true"},
+        headers={"anthropic-beta": "mid-conversation-system-2026-04-07,no-such-beta-2099-01-01"},
+        json={
+            "model": "claude-opus-4-8",
+            "max_tokens": 64000,
+            "thinking": {"type": "adaptive"},
+            "output_config": {"effort": "high"},
+            "context_management": {"edits": [{"type": "clear_thinking_20251015", "keep": "all"}]},
+            "messages": [
+                {"role": "user", "content": "Hello"},
+                {"role": "system", "content": "Answer in one word."},
+            ],
+        },
+    )
+    assert response.status_code == 200, response.text
+    thinking, text = response.json()["content"]
+    assert thinking["thinking"] == "Short." and thinking["signature"]
+    assert text == {"type": "text", "text": "Hi."}
+    assert _prompts(prompts)[0].endswith(
+        "<|user|>Hello<|system|>Answer in one word.<|assistant|><think>"
+    )

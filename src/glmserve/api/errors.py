@@ -4,8 +4,10 @@ Z.AI (and the OpenAI-compatible paths): ``{"error": {"code": "<business code>",
 "message": "..."}}`` with the HTTP status of Z.AI's error-code page. The Anthropic
 surface (``/api/anthropic``): ``{"type": "error", "error": {"type": "<error type>",
 "message": "..."}}``, the type following the status as Anthropic's API does; an
-unknown model there is 404 ``not_found_error``. Unexpected exceptions are logged here
-and answered with a generic 500: never a stack trace on the wire.
+unknown model there is 404 ``not_found_error``, and a prompt longer than the context
+says so in Anthropic's words, which Claude Code recognizes (docs/anthropic.md).
+Unexpected exceptions are logged here and answered with a generic 500: never a stack
+trace on the wire.
 """
 
 from __future__ import annotations
@@ -23,8 +25,10 @@ from glmserve.errors import (
     InvalidRequest,
     MethodNotSupported,
     ModelNotFound,
+    PromptTooLong,
 )
 from glmserve.protocol.anthropic_responses import error_body as anthropic_error_body
+from glmserve.protocol.anthropic_responses import too_long_message
 
 __all__ = ["install_error_handlers", "error_response"]
 
@@ -47,7 +51,10 @@ def _respond(request: Request, exc: GlmServeError) -> JSONResponse:
     path = request.url.path
     if path == ANTHROPIC_PREFIX or path.startswith(ANTHROPIC_PREFIX + "/"):
         status = 404 if isinstance(exc, ModelNotFound) else exc.status
-        return JSONResponse(anthropic_error_body(status, exc.message), status_code=status)
+        message = exc.message
+        if isinstance(exc, PromptTooLong):
+            message = too_long_message(exc.prompt_tokens, exc.context_size)
+        return JSONResponse(anthropic_error_body(status, message), status_code=status)
     return error_response(exc)
 
 

@@ -38,6 +38,7 @@ __all__ = [
     "message_end",
     "error_body",
     "error_event",
+    "too_long_message",
     "models_body",
 ]
 
@@ -221,6 +222,12 @@ _ERROR_TYPES = {
 def error_body(status: int, message: str) -> dict[str, Any]:
     kind = _ERROR_TYPES.get(status, "api_error" if status >= 500 else "invalid_request_error")
     return {"type": "error", "error": {"type": kind, "message": message}}
+
+
+def too_long_message(prompt_tokens: int, context_size: int) -> str:
+    """Anthropic's words for a prompt over the context window: Claude Code reads the two
+    numbers from them and tells its user to compact (docs/anthropic.md)."""
+    return f"prompt is too long: {prompt_tokens} tokens > {context_size} maximum"
 
 
 def error_event(status: int, message: str) -> bytes:
