@@ -1,29 +1,26 @@
-"""End-to-end fixtures: a server on a tiny model that speaks GLM's format."""
+"""End-to-end fixtures: a server on the scripted GLM model (tests/support/scripted_glm.py)."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import Server
-from tests.e2e.tiny_glm import build
+from tests.support.scripted_glm import Script, build_scripted_glm
 
-TEMPLATE = Path("/work/shared/glm/templates/glm-4.7.jinja")
-
-GlmServer = Callable[[list[str]], tuple[Server, Path]]
+GlmServer = Callable[[Sequence[Script]], tuple[Server, Path]]
 
 
 @pytest.fixture
-def glm(tmp_path: Path) -> Iterator[Callable[[list[str]], tuple[Server, Path]]]:
-    """Start a server on the tiny GLM model that will say ``outputs``, one per request."""
+def glm(tmp_path: Path) -> Iterator[GlmServer]:
+    """Start a server whose glm-4.7 writes ``scripts`` (the prompt chooses which one);
+    it also returns the file where the server logs each rendered prompt."""
     servers: list[Server] = []
-    gguf = build(tmp_path / "tiny-glm.gguf", TEMPLATE.read_text())
 
-    def start(outputs: list[str]) -> tuple[Server, Path]:
-        (tmp_path / "outputs.json").write_text(json.dumps(outputs))
+    def start(scripts: Sequence[Script]) -> tuple[Server, Path]:
+        gguf = build_scripted_glm(tmp_path / f"scripted-glm-{len(servers)}.gguf", scripts).path
         config = tmp_path / "glmserve.toml"
         config.write_text(
             "[server]\ndefault_model = false\n\n"
@@ -31,10 +28,7 @@ def glm(tmp_path: Path) -> Iterator[Callable[[list[str]], tuple[Server, Path]]]:
             f'[[models]]\ncode = "glm-4.7"\ngguf = "{gguf}"\ncontext_size = 2048\n'
         )
         prompts = tmp_path / "prompts.jsonl"
-        env = {
-            "GLMSERVE_TEST_FORCED_OUTPUTS": str(tmp_path / "outputs.json"),
-            "GLMSERVE_TEST_PROMPT_LOG": str(prompts),
-        }
+        env = {"GLMSERVE_TEST_PROMPT_LOG": str(prompts)}
         servers.append(Server(config, tmp_path / "server.log", env=env))
         return servers[-1], prompts
 

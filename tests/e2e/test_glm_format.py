@@ -1,23 +1,23 @@
 """GLM's conversation format end to end: HTTP, zai-sdk, the real engine, the real parser.
 
-The model is a tiny GGUF built here (tests/e2e/tiny_glm.py) with the official GLM-4.7
-template and GLM's special tokens; its outputs are recorded GLM-4.7 outputs replayed
-token by token by the engine's test-only forced sampler (platform/testhooks.py). Round
-one: thinking on, a tool call streamed with tool_stream. Round two: the tool result
-sent back with the reasoning, preserved thinking (clear_thinking false), and the prompt
-the engine saw checked against the official template's rendering.
+The model is the scripted GLM model (tests/support/scripted_glm.py): a tiny GGUF with
+the official GLM-4.7 template and GLM's special tokens whose weights make the real
+engine write recorded GLM-4.7 outputs, the one chosen by the prompt. Round one:
+thinking on, a tool call streamed with tool_stream. Round two: the tool result sent back
+with the reasoning (its ``<tool_response>`` selects the final answer), preserved
+thinking (clear_thinking false), and the prompt the engine saw checked against the
+official template's rendering.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from pathlib import Path
 
 from openai import OpenAI
 from zai import ZaiClient
 
-from tests.conftest import Server
+from tests.e2e.conftest import GlmServer
+from tests.support.scripted_glm import Script
 
 WEATHER = {
     "type": "function",
@@ -42,10 +42,8 @@ ARGUMENTS = '{"city": "Paris, \\"Île-de-France\\"", "days": 2}'
 QUESTION = {"role": "user", "content": "What is the weather in Paris?"}
 
 
-def test_thinking_tool_stream_round_then_preserved_reasoning_round(
-    glm: Callable[[list[str]], tuple[Server, Path]],
-) -> None:
-    server, prompts = glm([ROUND_ONE, ROUND_TWO])
+def test_thinking_tool_stream_round_then_preserved_reasoning_round(glm: GlmServer) -> None:
+    server, prompts = glm([Script(ROUND_ONE), Script(ROUND_TWO, when="<tool_response>")])
     client = ZaiClient(api_key="test-id.test-secret", base_url=server.zai_base)
 
     chunks = list(
@@ -107,16 +105,14 @@ def test_thinking_tool_stream_round_then_preserved_reasoning_round(
     )
 
 
-def test_openai_stream_without_tool_stream_gets_each_call_whole(
-    glm: Callable[[list[str]], tuple[Server, Path]],
-) -> None:
+def test_openai_stream_without_tool_stream_gets_each_call_whole(glm: GlmServer) -> None:
     two_calls = (
         "Two lookups.</think>Checking.<tool_call>get_weather<arg_key>city</arg_key>"
         "<arg_value>Oslo</arg_value></tool_call><tool_call>get_weather<arg_key>city"
         "</arg_key><arg_value>Rome</arg_value><arg_key>days</arg_key><arg_value>3"
         "</arg_value></tool_call><|observation|>"
     )
-    server, _ = glm([two_calls])
+    server, _ = glm([Script(two_calls)])
     client = OpenAI(api_key="any", base_url=server.zai_base)
     chunks = list(
         client.chat.completions.create(

@@ -1,0 +1,1 @@
+"""Test support: things tests build (models, vocabularies), not a layer of glmserve."""
