@@ -1,8 +1,8 @@
 """The Anthropic Messages surface through the official ``anthropic`` SDK.
 
 Plain text on the shared server (Gemma weights served as glm-4.7); thinking and tool
-use on the tiny GLM model with recorded GLM-4.7 outputs, so the real GLM parser turns
-GLM's format into thinking and tool_use blocks.
+use on the scripted GLM model (tests/support/scripted_glm.py) writing recorded GLM-4.7
+outputs, so the real GLM parser turns GLM's format into thinking and tool_use blocks.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import pytest
 
 from tests.conftest import Server
 from tests.e2e.conftest import GlmServer
+from tests.support.scripted_glm import Script
 
 REASONING = "The user wants the weather in Paris. I will call the tool."
 ROUND_ONE = (
@@ -144,7 +145,7 @@ def test_models_list(server: Server) -> None:
 
 
 def test_tool_use_round_trip_with_preserved_thinking(glm: GlmServer) -> None:
-    server, prompts = glm([ROUND_ONE, ROUND_TWO])
+    server, prompts = glm([Script(ROUND_ONE), Script(ROUND_TWO, when="<tool_response>")])
     client = _client(server)
 
     first = client.messages.create(
@@ -199,7 +200,7 @@ def test_tool_use_round_trip_with_preserved_thinking(glm: GlmServer) -> None:
 
 
 def test_stream_of_thinking_and_tool_use_exact_events(glm: GlmServer) -> None:
-    server, _ = glm([ROUND_ONE])
+    server, _ = glm([Script(ROUND_ONE)])
     with _client(server).messages.stream(
         model="claude-sonnet-4",
         max_tokens=256,
@@ -229,7 +230,7 @@ def test_stream_of_thinking_and_tool_use_exact_events(glm: GlmServer) -> None:
 
 
 def test_thinking_disabled_and_auth_headers(glm: GlmServer) -> None:
-    server, prompts = glm(["Hello there.<|user|>"])
+    server, prompts = glm([Script("Hello there.<|user|>")])
     response = httpx.post(
         f"{server.base}/api/anthropic/v1/messages",
         headers={"Authorization": "Bearer any", "anthropic-version": "2023-06-01"},
@@ -249,9 +250,6 @@ def test_thinking_disabled_and_auth_headers(glm: GlmServer) -> None:
     assert _prompts(prompts)[0].endswith("<|user|>Hi<|assistant|></think>")
 
 
-CLAUDE_CODE = Path(__file__).parents[1] / "unit" / "claude_code"
-
-
 def test_base_url_probe_answers_without_a_key(server: Server) -> None:
     # Claude Code sends HEAD <base> before its first request.
     for path in ("/api/anthropic", "/api/anthropic/"):
@@ -261,34 +259,8 @@ def test_base_url_probe_answers_without_a_key(server: Server) -> None:
         assert got.status_code == 200 and got.json()["api"] == "anthropic"
 
 
-def test_claude_code_requests_as_sent(glm: GlmServer) -> None:
-    """Each captured request, with its headers and ``?beta=true``: counted, and (longer
-    than this server's 2048-token context) refused in Anthropic's words."""
-    server, _ = glm([])
-    for path in sorted(CLAUDE_CODE.glob("*.json")):
-        fixture = json.loads(path.read_text())
-        url = f"{server.base}{fixture['path']}"
-        headers = {**fixture["headers"], "authorization": "Bearer any"}
-        body = fixture["body"]
-        counted = httpx.post(
-            url.replace("/messages", "/messages/count_tokens"),
-            params=fixture["query"],
-            headers=headers,
-            json={k: v for k, v in body.items() if k not in ("max_tokens", "stream")},
-        )
-        assert counted.status_code == 200, (path.name, counted.text)
-        tokens = counted.json()["input_tokens"]
-        assert tokens > 2048, path.name
-        refused = httpx.post(url, params=fixture["query"], headers=headers, json=body)
-        assert refused.status_code == 400, path.name
-        assert refused.json()["error"] == {
-            "type": "invalid_request_error",
-            "message": f"prompt is too long: {tokens} tokens > 2048 maximum",
-        }
-
-
 def test_mid_conversation_system_message_is_answered(glm: GlmServer) -> None:
-    server, prompts = glm(["Short.</think>Hi.<|user|>"])
+    server, prompts = glm([Script("Short.</think>Hi.<|user|>")])
     response = httpx.post(
         f"{server.base}/api/anthropic/v1/messages",
         params={"beta": "true"},
