@@ -133,6 +133,7 @@ def test_a_long_repetitive_script_is_written_exactly(
     text, reason, usage = _generate(engine, prompt)
     assert (text, reason) == (_written(LONG), "stop")
     assert usage.completion_tokens == model.completion_tokens[2]
+    assert b"".join(model.pieces[2]).decode() == _written(LONG)
     # A prompt holding the text would take about 2000 tokens; the script takes fewer,
     # because a one-character piece used more than three times joins its neighbour.
     assert len(engine.tokenize(LONG)) > 2000 > model.completion_tokens[2] > 1000

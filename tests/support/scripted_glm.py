@@ -6,7 +6,7 @@ script token by token and stops at its end token. A script is chosen by what the
 contains, so one model can answer a first request with a tool call and the request that
 carries the tool result with a final answer.
 
-How the weights do it (docs/testing.md has the longer account):
+How the weights do it (docs/testing.md tells what it costs and what it cannot do):
 
 - The vocabulary is a real byte-level BPE (tests/support/bpe.py) with GLM's special
   tokens and end tokens, so prompts tokenize as they would for a real model.
@@ -14,7 +14,9 @@ How the weights do it (docs/testing.md has the longer account):
   normal token whose text decodes to that piece of the script. Tape tokens need texts
   distinct from every other token (llama.cpp's loader refuses duplicate texts), so their
   byte-level text is spelled with overlong UTF-8 sequences, which llama.cpp decodes to
-  the same characters. Prompt text never tokenizes into them.
+  the same characters. Prompt text never tokenizes into them. A character has at most
+  four spellings (one, two, three or four bytes), the standard one being the normal
+  token's, so a one-character piece repeated more often joins the next piece.
 - Each tape token's embedding is a random unit vector (nearly orthogonal to the others);
   the output row of the next tape token is that vector, so each tape token has exactly
   one successor, and a piece that repeats (``<arg_key>`` twice) is two tape tokens.
@@ -87,8 +89,18 @@ class Script:
 @dataclass(frozen=True)
 class ScriptedGlm:
     path: Path
-    completion_tokens: tuple[int, ...]
-    """Tokens each script takes to write, its end token included (usage counts them)."""
+    pieces: tuple[tuple[bytes, ...], ...]
+    """For each script, the bytes each of its tokens writes (the end token left out)."""
+
+    @property
+    def completion_tokens(self) -> tuple[int, ...]:
+        """Tokens each script takes, its end token included (as usage counts them).
+
+        The same as a prompt holding the text would take, except that a one-character
+        piece used more than three times in all the scripts (twice, if it is not ASCII)
+        joins the next piece: it has only so many spellings (see the module docstring).
+        """
+        return tuple(len(p) + 1 for p in self.pieces)
 
 
 def build_scripted_glm(
@@ -114,7 +126,7 @@ def build_scripted_glm(
     template = chat_template.read_text() if isinstance(chat_template, Path) else chat_template
     tensors = {"token_embd": embed, "output": output, **_attention(len(triggers))}
     _write(path, texts, types, vocab.merges, tensors, ids, template, context)
-    return ScriptedGlm(path, tuple(len(t.pieces) + 1 for t in tapes))
+    return ScriptedGlm(path, tuple(t.pieces for t in tapes))
 
 
 @dataclass(frozen=True)
