@@ -127,9 +127,7 @@ DONE = "The file is written."
 ANSWER = "I wrote hello.txt for you."
 
 
-def test_claude_code_writes_a_file_and_answers(
-    claude: Path, scripted: Any, tmp_path: Path
-) -> None:
+def test_claude_code_writes_a_file_and_answers(claude: Path, scripted: Any, tmp_path: Path) -> None:
     """``claude -p``: GLM thinks and calls Write, Claude Code writes the file and sends
     the result back, GLM thinks again and answers."""
     work = tmp_path / "work"
@@ -143,9 +141,10 @@ def test_claude_code_writes_a_file_and_answers(
     answer = f"{DONE}</think>{ANSWER}<|user|>"
     # The tool result's <tool_response> selects the answer; otherwise the call.
     server = scripted([Script(answer, when="<tool_response>"), Script(call)], 32768)
+    # The prompt before --allowedTools, which takes every argument after it.
+    args = ["-p", "Write hello.txt", "--allowedTools", "Write"]
     done = subprocess.run(
-        [str(claude), "-p", "Write hello.txt", "--allowedTools", "Write",
-         "--output-format", "stream-json", "--verbose"],  # fmt: skip
+        [str(claude), *args, "--output-format", "stream-json", "--verbose"],
         cwd=work,
         env=_claude_env(tmp_path / "home", server),
         capture_output=True,
@@ -167,4 +166,4 @@ def test_claude_code_writes_a_file_and_answers(
     assert use["input"] == {"file_path": str(target), "content": "hello from GLM\n"}
     log = server.output()
     assert "HEAD /api/anthropic HTTP" in log
-    assert log.count("POST /api/anthropic/v1/messages?beta=true HTTP/1.1\" 200") == 2
+    assert log.count('POST /api/anthropic/v1/messages?beta=true HTTP/1.1" 200') == 2
