@@ -58,15 +58,25 @@ def _post(server: Server, fixture: dict[str, Any], path: str, body: dict[str, An
 def test_captured_requests_are_answered(scripted: Any) -> None:
     """Each request captured from Claude Code (tests/unit/claude_code/), sent as it was:
     its headers, ``?beta=true``, a stream of Anthropic events in return."""
-    server = scripted([Script("Done.<|user|>")], 8192)
+    # The session-title request asks for JSON (output_config.format): a grammar holds
+    # the answer to its schema, which the title script meets.
+    title = Script('{"title": "Say hello"}<|user|>', when="<session>")
+    server = scripted([title, Script("Done.<|user|>")], 8192)
     for path in sorted(CAPTURED.glob("*.json")):
         fixture = json.loads(path.read_text())
         response = _post(server, fixture, fixture["path"], fixture["body"])
         assert response.status_code == 200, (path.name, response.text)
         assert response.headers["content-type"].startswith("text/event-stream")
-        kinds = [line[7:] for line in response.text.splitlines() if line.startswith("event: ")]
+        events = [
+            json.loads(line[6:]) for line in response.text.splitlines() if line.startswith("data: ")
+        ]
+        kinds = [e["type"] for e in events]
         assert kinds[0] == "message_start" and kinds[-1] == "message_stop", path.name
         assert "content_block_delta" in kinds and "error" not in kinds, path.name
+        if path.stem == "session_title":
+            deltas = [e["delta"] for e in events if e["type"] == "content_block_delta"]
+            text = "".join(d.get("text", "") for d in deltas)
+            assert json.loads(text) == {"title": "Say hello"}
 
 
 def test_prompt_over_the_context_is_refused_in_anthropics_words(scripted: Any) -> None:

@@ -3,7 +3,7 @@ template.
 
 The fixtures in ``claude_code/`` are real requests captured with
 scripts/anthropic_capture.py (how: claude_code/README.md), with long texts shortened.
-Shapes Claude Code only sends from features print mode does not reach (the auto-mode
+Shapes Claude Code only sends from features the captures did not reach (the auto-mode
 classifier's ``stop_sequences``, memory recall's structured output) are written here
 from the Messages API's documentation instead.
 """
@@ -164,6 +164,18 @@ def test_structured_output_tool_and_enforcement_turn() -> None:
     names = [t.function.name for t in chat.tools or []]
     assert "StructuredOutput" in names
     assert [m.role for m in chat.messages][-2:] == ["assistant", "user"]
+
+
+def test_session_title_asks_for_json() -> None:
+    # Interactive Claude Code names the session beside the first turn: no tools, no
+    # thinking, the answer held to a JSON schema.
+    body = _fixture("session_title")["body"]
+    assert body["tools"] == [] and body["thinking"] == {"type": "disabled"}
+    chat = _chat(body)
+    assert chat.tools is None
+    assert chat.response_format is not None and chat.response_format.json_schema is not None
+    assert chat.response_format.json_schema.schema_ == body["output_config"]["format"]["schema"]
+    assert _prompt(chat).endswith("examples above.<|assistant|></think>")
 
 
 # --- shapes from the Messages API's documentation -----------------------------------
