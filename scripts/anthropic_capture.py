@@ -65,33 +65,47 @@ def _sse(kind: str, data: dict[str, Any]) -> bytes:
     return f"event: {kind}\ndata: {json.dumps({'type': kind, **data})}\n\n".encode()
 
 
+def _message(model: str, content: list[Any], stop: str | None, output: int) -> dict[str, Any]:
+    return {
+        "id": "msg_capture",
+        "type": "message",
+        "role": "assistant",
+        "model": model,
+        "content": content,
+        "stop_reason": stop,
+        "stop_sequence": None,
+        "usage": {"input_tokens": Handler.input_tokens, "output_tokens": output},
+    }
+
+
+def _block_events(index: int, block: dict[str, Any]) -> list[bytes]:
+    start: dict[str, Any]
+    if block["type"] == "thinking":
+        start = {"type": "thinking", "thinking": "", "signature": ""}
+        deltas = [
+            {"type": "thinking_delta", "thinking": block["thinking"]},
+            {"type": "signature_delta", "signature": block["signature"]},
+        ]
+    elif block["type"] == "text":
+        start = {"type": "text", "text": ""}
+        deltas = [{"type": "text_delta", "text": block["text"]}]
+    else:
+        start = {**block, "input": {}}
+        deltas = [{"type": "input_json_delta", "partial_json": json.dumps(block["input"])}]
+    return [
+        _sse("content_block_start", {"index": index, "content_block": start}),
+        *(_sse("content_block_delta", {"index": index, "delta": d}) for d in deltas),
+        _sse("content_block_stop", {"index": index}),
+    ]
+
+
 def stream_events(body: dict[str, Any], model: str) -> list[bytes]:
     blocks, stop = answer_blocks(body)
-    usage = {"input_tokens": Handler.input_tokens, "output_tokens": 0}
-    message = {"id": "msg_capture", "type": "message", "role": "assistant", "model": model,
-               "content": [], "stop_reason": None, "stop_sequence": None, "usage": usage}
-    out = [_sse("message_start", {"message": message}), _sse("ping", {})]
-    for i, block in enumerate(blocks):
-        if block["type"] == "thinking":
-            out.append(_sse("content_block_start", {"index": i, "content_block": {
-                "type": "thinking", "thinking": "", "signature": ""}}))
-            out.append(_sse("content_block_delta", {"index": i, "delta": {
-                "type": "thinking_delta", "thinking": block["thinking"]}}))
-            out.append(_sse("content_block_delta", {"index": i, "delta": {
-                "type": "signature_delta", "signature": block["signature"]}}))
-        elif block["type"] == "text":
-            out.append(_sse("content_block_start", {"index": i, "content_block": {
-                "type": "text", "text": ""}}))
-            out.append(_sse("content_block_delta", {"index": i, "delta": {
-                "type": "text_delta", "text": block["text"]}}))
-        else:
-            out.append(_sse("content_block_start", {"index": i, "content_block": {
-                **block, "input": {}}}))
-            out.append(_sse("content_block_delta", {"index": i, "delta": {
-                "type": "input_json_delta", "partial_json": json.dumps(block["input"])}}))
-        out.append(_sse("content_block_stop", {"index": i}))
-    out.append(_sse("message_delta", {"delta": {"stop_reason": stop, "stop_sequence": None},
-                                      "usage": {"output_tokens": 5}}))
+    out = [_sse("message_start", {"message": _message(model, [], None, 0)}), _sse("ping", {})]
+    for index, block in enumerate(blocks):
+        out += _block_events(index, block)
+    delta = {"stop_reason": stop, "stop_sequence": None}
+    out.append(_sse("message_delta", {"delta": delta, "usage": {"output_tokens": 5}}))
     out.append(_sse("message_stop", {}))
     return out
 
@@ -107,8 +121,13 @@ class Handler(BaseHTTPRequestHandler):
             parsed: Any = json.loads(body) if body else None
         except ValueError:
             parsed = body.decode(errors="replace")
-        entry = {"method": self.command, "path": url.path, "query": parse_qs(url.query),
-                 "headers": dict(self.headers.items()), "body": parsed}
+        entry = {
+            "method": self.command,
+            "path": url.path,
+            "query": parse_qs(url.query),
+            "headers": dict(self.headers.items()),
+            "body": parsed,
+        }
         with _LOCK, open(self.log_path, "a") as log:
             log.write(json.dumps(entry) + "\n")
         return parsed
@@ -121,15 +140,15 @@ class Handler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(payload)
 
-    def do_HEAD(self) -> None:  # noqa: N802
+    def do_HEAD(self) -> None:
         self._record(b"")
         self._send(200, b"")
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         self._record(b"")
         self._send(200, b"{}")
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         body = self._record(self.rfile.read(int(self.headers.get("content-length") or 0)))
         path = urlsplit(self.path).path
         if not isinstance(body, dict):
@@ -137,17 +156,15 @@ class Handler(BaseHTTPRequestHandler):
         elif path.endswith("/count_tokens"):
             self._send(200, b'{"input_tokens": 100}')
         elif body.get("stream"):
-            self._send(200, b"".join(stream_events(body, body.get("model", ""))),
-                       "text/event-stream")
+            self._send(
+                200, b"".join(stream_events(body, body.get("model", ""))), "text/event-stream"
+            )
         else:
             blocks, stop = answer_blocks(body)
-            message = {"id": "msg_capture", "type": "message", "role": "assistant",
-                       "model": body.get("model", ""), "content": blocks, "stop_reason": stop,
-                       "stop_sequence": None,
-                       "usage": {"input_tokens": Handler.input_tokens, "output_tokens": 5}}
+            message = _message(body.get("model", ""), blocks, stop, 5)
             self._send(200, json.dumps(message).encode())
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
 
