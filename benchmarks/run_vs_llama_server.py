@@ -34,7 +34,7 @@ sys.path.insert(0, str(HERE))
 import bench_serving  # noqa: E402
 
 from glmserve.chat.formats import BUILTIN_FORMATS  # noqa: E402
-from glmserve.config import DEFAULT_MODEL_CONTEXT, default_threads  # noqa: E402
+from glmserve.config import DEFAULT_MODEL_ENGINE, default_threads  # noqa: E402
 from glmserve.engine.weights import default_model_path  # noqa: E402
 
 LLAMA_SERVER = HERE / "build" / "llama.cpp" / "build" / "bin" / "llama-server"
@@ -215,7 +215,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=1)
     ap.add_argument("--threads", type=int, default=default_threads())
     ap.add_argument("--slots", type=int, default=8)
-    ap.add_argument("--context", type=int, default=DEFAULT_MODEL_CONTEXT)
+    ap.add_argument("--context", type=int, default=DEFAULT_MODEL_ENGINE.context_size)
     ap.add_argument("--port", type=int, default=18431, help="glmserve; llama-server gets +1")
     ap.add_argument("--out", type=Path, default=HERE / "results")
     ap.add_argument("--no-fast", action="store_true", help="skip the batch_invariant=false side")

@@ -6,16 +6,15 @@ passed to the HTTP layer.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 
 from glmserve.config import Settings
 from glmserve.platform.auth import Authenticator
-from glmserve.platform.completions import CompletionService
-from glmserve.platform.metrics import Metrics
-from glmserve.platform.models import ModelRegistry, load_models
 from glmserve.platform.service import Platform, open_store
-from glmserve.platform.testhooks import TestHooks
+from glmserve.serving.async_chat import ChatTasks
+from glmserve.serving.completions import CompletionService
+from glmserve.serving.metrics import Metrics
+from glmserve.serving.models import ModelRegistry, load_models
 from glmserve.store import Repository
 
 __all__ = ["GlmServe"]
@@ -28,13 +27,16 @@ class GlmServe:
     repository: Repository
     metrics: Metrics = field(init=False)
     completions: CompletionService = field(init=False)
+    chat_tasks: ChatTasks = field(init=False)
     platform: Platform = field(init=False)
 
     def __post_init__(self) -> None:
-        hooks = TestHooks.from_environ(os.environ)  # TEST ONLY; None unless a test sets it
         self.metrics = Metrics(self.models)
-        self.completions = CompletionService(self.models, hooks=hooks, metrics=self.metrics)
-        self.platform = Platform.open(self.settings.platform, self.repository, self.completions)
+        self.completions = CompletionService(
+            self.models, metrics=self.metrics, prompt_log=self.settings.prompt_log
+        )
+        self.chat_tasks = ChatTasks(self.completions)
+        self.platform = Platform.open(self.settings.platform, self.repository, self.chat_tasks)
 
     @property
     def auth(self) -> Authenticator:

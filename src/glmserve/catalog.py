@@ -32,13 +32,10 @@ class Capabilities:
     thinking_default: bool = False
     """Thinking is on when the request does not say (Z.AI: GLM-4.5 and later)."""
     tools: bool = False
-    """The model has a native tool-call format in its chat template."""
+    """The chat template is given the request's tools (the model was taught to see
+    them); the built-in transcript format of base models shows none."""
     tool_stream: bool = False
     vision: bool = False
-
-    @staticmethod
-    def names() -> tuple[str, ...]:
-        return ("thinking", "thinking_default", "tools", "tool_stream", "vision")
 
 
 @dataclass(frozen=True)
@@ -110,7 +107,7 @@ def _glm(
 
 
 _FREE = Price(0.0, 0.0, 0.0)
-_TOP_K = 20  # seed 003's default top_k for GLM-5, GLM-4.7 and GLM-4.6
+_TOP_K = 20  # the default top_k documented for GLM-5, GLM-4.7 and GLM-4.6 (docs/configuration.md)
 _GLM47_PRICE = Price(0.6, 0.11, 2.2)
 
 # Values: docs.z.ai "Core Parameters" (default/maximum max_tokens), model pages
@@ -190,5 +187,6 @@ def generic_spec(code: str) -> ModelSpec:
         max_max_tokens=128 * K,
         temperature=0.8,
         top_p=0.95,
+        capabilities=Capabilities(tools=True),
         description="User model: chat template read from the weights (ChatML if none).",
     )

@@ -11,11 +11,10 @@ import json
 import sys
 from typing import Any
 
-from glmserve.config import ConfigError, load_settings
+from glmserve.config import TIERS, ConfigError, load_settings
 from glmserve.errors import GlmServeError
 from glmserve.platform.keys import KeyService, load_master_key
 from glmserve.platform.service import data_dir, open_store
-from glmserve.platform.settings import TIERS
 from glmserve.platform.usage import nano_to_usd, usd_to_nano
 from glmserve.store import KeyRow, Repository, StoreError
 

@@ -130,6 +130,11 @@ class EngineFailure(GlmServeError):
     status = 500
     code = "1234"
 
+    @classmethod
+    def generation_failed(cls, completion_id: str) -> EngineFailure:
+        """The engine stopped mid-generation (its process died, a worker went away)."""
+        return cls(f"Network error, error id: {completion_id}, generation failed.")
+
 
 # --- authentication (HTTP 401, codes 1000-1004) ------------------------------------
 

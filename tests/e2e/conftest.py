@@ -28,7 +28,7 @@ def glm(tmp_path: Path) -> Iterator[GlmServer]:
             f'[[models]]\ncode = "glm-4.7"\ngguf = "{gguf}"\ncontext_size = 2048\n'
         )
         prompts = tmp_path / "prompts.jsonl"
-        env = {"GLMSERVE_TEST_PROMPT_LOG": str(prompts)}
+        env = {"GLMSERVE_PROMPT_LOG": str(prompts)}  # the documented prompt log setting
         servers.append(Server(config, tmp_path / "server.log", env=env))
         return servers[-1], prompts
 

@@ -25,7 +25,7 @@ from tests.conftest import Server
 from tests.support.scripted_glm import Script, build_scripted_glm
 
 REPO = Path(__file__).resolve().parents[2]
-CAPTURED = REPO / "tests" / "unit" / "claude_code"
+CAPTURED = REPO / "tests" / "protocol" / "claude_code"
 
 
 @pytest.fixture
@@ -56,7 +56,7 @@ def _post(server: Server, fixture: dict[str, Any], path: str, body: dict[str, An
 
 
 def test_captured_requests_are_answered(scripted: Any) -> None:
-    """Each request captured from Claude Code (tests/unit/claude_code/), sent as it was:
+    """Each request captured from Claude Code (tests/protocol/claude_code/), sent as it was:
     its headers, ``?beta=true``, a stream of Anthropic events in return."""
     # The session-title request asks for JSON (output_config.format): a grammar holds
     # the answer to its schema, which the title script meets.

@@ -1,5 +1,6 @@
 """The engine with GLM's special tokens (the tiny GLM GGUF): special tokens reach the
-parser as text, the test-only forced sampler replays exactly, grammars constrain."""
+parser as text, grammars constrain random weights. (A scripted output written exactly up
+to the end-of-turn token: tests/engine/test_scripted_model.py.)"""
 
 from __future__ import annotations
 
@@ -22,7 +23,9 @@ PROMPT = "[gMASK]<sop><|user|>Weather?<|assistant|><think>"
 @pytest.fixture(scope="module")
 def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LlamaEngine]:
     gguf = build(tmp_path_factory.mktemp("tiny") / "glm.gguf", TEMPLATE.read_text())
-    eng = LlamaEngine(gguf, context_size=512, threads=2)
+    eng = LlamaEngine(
+        gguf, context_size=512, threads=2, batch_size=512, max_running=4, queue_limit=16
+    )
     yield eng
     eng.close()
 
@@ -40,13 +43,6 @@ def test_special_tokens_are_single_tokens_and_come_back_as_text(engine: LlamaEng
     for tag in ("<think>", "</think>", "<tool_call>", "<arg_key>", "</arg_value>"):
         (token,) = engine.tokenize(tag)
         assert engine._model.piece(token) == tag.encode()
-
-
-def test_forced_tokens_replay_exactly_and_stop_at_end_of_turn(engine: LlamaEngine) -> None:
-    output = "Hm.</think><tool_call>now</tool_call>"
-    forced = (*engine.tokenize(output), *engine.tokenize("<|observation|>"))
-    text, reason = _generate(engine, SamplingParams(temperature=0.0, forced_tokens=forced))
-    assert (text, reason) == (output, "stop")
 
 
 def test_a_grammar_constrains_random_weights(engine: LlamaEngine) -> None:

@@ -7,10 +7,10 @@ from collections.abc import AsyncIterator, Callable
 
 import pytest
 
+from glmserve.config import LimitSettings, TierLimits
 from glmserve.errors import GlmServeError
 from glmserve.platform.limits import Limiter, LocalLimiter
 from glmserve.platform.redis_limits import RedisLimiter
-from glmserve.platform.settings import LimitSettings, TierLimits
 from tests.platform.services import Redis
 
 V0 = TierLimits(concurrency=5)

@@ -71,6 +71,10 @@ BIAS, PROMPT = CODE, CODE + 1  # dimensions every prompt token has
 MAX_TRIGGERS = (EMBED - CODE - 2) // 2  # each has a token dimension and a script direction
 QK = HEAD - 2  # the head dimension pair rotary embedding turns the least
 ROPE_BASE = 1e20  # ... by about 1e-14 radians over 32K positions
+# Output gains. After the final RMSNorm a dimension holding 1 reads about 10-17, so the
+# first token of the chosen script wins by about 40 logits or more and each next tape
+# token by more than 50 (_check_tape): even sampling at temperature 1 with top_p < 1
+# keeps only that token.
 TAPE_GAIN, START_GAIN, DEFAULT_GAIN, TRIGGER_GAIN = 6.0, 4.0, 4.0, 8.0
 
 

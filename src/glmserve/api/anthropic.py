@@ -9,7 +9,7 @@ run like any chat completion: same admission, limits and usage record. Preserved
 thinking is the default here, as on the Coding endpoint. Errors on these paths are
 answered in Anthropic's shape (api/errors.py).
 
-HTTP only: read the body, hand it to protocol and platform, frame the answer.
+HTTP only: read the body, hand it to protocol and serving, frame the answer.
 """
 
 from __future__ import annotations
@@ -23,15 +23,16 @@ from fastapi.responses import JSONResponse, Response
 
 from glmserve import __version__
 from glmserve.api.deps import attempt, glmserve, principal
+from glmserve.api.disconnect import until_disconnect
 from glmserve.api.sse import sse_response
-from glmserve.api.zai import cancel_on_disconnect
 from glmserve.app import GlmServe
+from glmserve.errors import EngineFailure
 from glmserve.platform.admission import Attempt
 from glmserve.platform.auth import Principal
-from glmserve.platform.completions import Completion, finished_deltas
 from glmserve.platform.ids import tool_call_id
 from glmserve.protocol import anthropic_responses as wire
 from glmserve.protocol.anthropic import parse_messages_request, to_chat_request
+from glmserve.serving import Completion, finished_deltas
 
 __all__ = ["router", "base_router", "PREFIX"]
 
@@ -61,15 +62,11 @@ async def messages(
     chat = to_chat_request(body, app.settings.claude_models.resolve(body.model))
     metered.describe(chat.model, None)
     prepared = await asyncio.to_thread(app.completions.prepare, chat, coding=True)
-    completion = await metered.start(prepared, app.completions)
+    completion = await app.completions.start(prepared, metered)
     if prepared.stream:
         keepalive = app.settings.keepalive_seconds
         return sse_response(_stream(completion), keepalive, completion.cancel, wire.PING_EVENT)
-    watcher = asyncio.create_task(cancel_on_disconnect(request, completion))
-    try:
-        deltas = await finished_deltas(completion)
-    finally:
-        watcher.cancel()
+    deltas = await until_disconnect(request, finished_deltas(completion), completion.cancel)
     return JSONResponse(
         wire.message_body(
             id=prepared.id,
@@ -98,8 +95,7 @@ async def _stream(completion: Completion) -> AsyncIterator[bytes]:
         yield event
     await completion.wait_finished()
     if completion.failed:
-        message = f"Network error, error id: {prepared.id}, generation failed."
-        yield wire.error_event(500, message)
+        yield wire.error_event(EngineFailure.generation_failed(prepared.id))
         return
     for event in wire.message_end(completion.finish_reason, completion.usage):
         yield event

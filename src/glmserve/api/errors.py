@@ -4,10 +4,8 @@ Z.AI (and the OpenAI-compatible paths): ``{"error": {"code": "<business code>",
 "message": "..."}}`` with the HTTP status of Z.AI's error-code page. The Anthropic
 surface (``/api/anthropic``): ``{"type": "error", "error": {"type": "<error type>",
 "message": "..."}}``, the type following the status as Anthropic's API does; an
-unknown model there is 404 ``not_found_error``, and a prompt longer than the context
-says so in Anthropic's words, which Claude Code recognizes (docs/anthropic.md).
-Unexpected exceptions are logged here and answered with a generic 500: never a stack
-trace on the wire.
+unknown model there is 404 ``not_found_error``. Unexpected exceptions are logged here
+and answered with a generic 500: never a stack trace on the wire.
 """
 
 from __future__ import annotations
@@ -19,16 +17,9 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from glmserve.api.anthropic import PREFIX as ANTHROPIC_PREFIX
-from glmserve.errors import (
-    ApiNotFound,
-    GlmServeError,
-    InvalidRequest,
-    MethodNotSupported,
-    ModelNotFound,
-    PromptTooLong,
-)
-from glmserve.protocol.anthropic_responses import error_body as anthropic_error_body
-from glmserve.protocol.anthropic_responses import too_long_message
+from glmserve.errors import ApiNotFound, GlmServeError, InvalidRequest, MethodNotSupported
+from glmserve.protocol import anthropic_responses as anthropic
+from glmserve.protocol.responses import error_body
 
 __all__ = ["install_error_handlers", "error_response"]
 
@@ -39,22 +30,14 @@ def error_response(exc: GlmServeError) -> JSONResponse:
     headers = {}
     if exc.should_retry is not None:
         headers["x-should-retry"] = "true" if exc.should_retry else "false"
-    return JSONResponse(
-        {"error": {"code": exc.code, "message": exc.message}},
-        status_code=exc.status,
-        headers=headers,
-    )
+    return JSONResponse(error_body(exc), status_code=exc.status, headers=headers)
 
 
 def _respond(request: Request, exc: GlmServeError) -> JSONResponse:
     """The error in the shape of the surface the request came to."""
     path = request.url.path
     if path == ANTHROPIC_PREFIX or path.startswith(ANTHROPIC_PREFIX + "/"):
-        status = 404 if isinstance(exc, ModelNotFound) else exc.status
-        message = exc.message
-        if isinstance(exc, PromptTooLong):
-            message = too_long_message(exc.prompt_tokens, exc.context_size)
-        return JSONResponse(anthropic_error_body(status, message), status_code=status)
+        return JSONResponse(anthropic.error_body(exc), status_code=anthropic.error_status(exc))
     return error_response(exc)
 
 

@@ -24,7 +24,8 @@ async def submit_async_chat(
     app: GlmServe = Depends(glmserve),
     caller: Principal = Depends(principal),
 ) -> dict[str, Any]:
-    return await app.platform.tasks.submit(caller, await request.body())
+    row = await app.chat_tasks.new_task(caller.key_id, await request.body())
+    return await app.platform.tasks.submit(caller, row)
 
 
 @router.get("/async-result/{task_id}")

@@ -23,7 +23,6 @@ __all__ = ["create_app"]
 ZAI_PREFIX = "/api/paas/v4"
 CODING_PREFIX = "/api/coding/paas/v4"
 OPENAI_PREFIX = "/v1"
-ANTHROPIC_PREFIX = "/api/anthropic/v1"
 
 
 class _CollapseSlashes:
@@ -60,7 +59,7 @@ def create_app(app: GlmServe) -> FastAPI:
     api.include_router(zai.make_router(coding=True), prefix=CODING_PREFIX)
     # OpenAI-compatible paths (base URL http://host:port/v1), same behaviour as Z.AI's.
     api.include_router(zai.make_router(coding=False), prefix=OPENAI_PREFIX)
-    api.include_router(anthropic.router, prefix=ANTHROPIC_PREFIX)
+    api.include_router(anthropic.router, prefix=anthropic.PREFIX + "/v1")
     api.include_router(anthropic.base_router, prefix=anthropic.PREFIX)
     api.include_router(platform_routes.router, prefix=ZAI_PREFIX)
     api.include_router(admin.router, prefix="/admin")

@@ -4,7 +4,7 @@
 The two surfaces have the same routes; on the Coding endpoint preserved thinking
 (``clear_thinking: false``) is the default, as on Z.AI's Coding Plan.
 
-HTTP only: read the body, hand it to protocol and platform, frame the answer.
+HTTP only: read the body, hand it to protocol and serving, frame the answer.
 """
 
 from __future__ import annotations
@@ -17,16 +17,17 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
 from glmserve.api.deps import attempt, glmserve
+from glmserve.api.disconnect import until_disconnect
 from glmserve.api.sse import sse_response
 from glmserve.app import GlmServe
 from glmserve.platform.admission import Attempt
-from glmserve.platform.completions import Completion, completion_result
 from glmserve.platform.ids import tool_call_id
 from glmserve.protocol.chat import parse_chat_request
 from glmserve.protocol.deltas import StreamShaper
 from glmserve.protocol.responses import DONE_EVENT, ChunkEncoder, models_body
+from glmserve.serving import Completion, completion_result
 
-__all__ = ["make_router", "cancel_on_disconnect"]
+__all__ = ["make_router"]
 
 
 def make_router(*, coding: bool) -> APIRouter:
@@ -44,11 +45,12 @@ def make_router(*, coding: bool) -> APIRouter:
         prepared = await asyncio.to_thread(app.completions.prepare, chat, coding=coding)
         # Admission (balance, limits, request_id) then start; the record is written by
         # the ``attempt`` dependency when the response is over, whatever its end.
-        completion = await metered.start(prepared, app.completions)
+        completion = await app.completions.start(prepared, metered)
         if prepared.stream:
             keepalive = app.settings.keepalive_seconds
             return sse_response(_stream(completion), keepalive, completion.cancel)
-        return JSONResponse(await _collect(completion, request))
+        body = await until_disconnect(request, completion_result(completion), completion.cancel)
+        return JSONResponse(body)
 
     @router.get("/models")
     async def list_models(app: GlmServe = Depends(glmserve)) -> dict[str, Any]:
@@ -73,21 +75,3 @@ async def _stream(completion: Completion) -> AsyncIterator[bytes]:
     else:
         yield encoder.finish(completion.finish_reason, completion.usage)
     yield DONE_EVENT
-
-
-async def _collect(completion: Completion, request: Request) -> dict[str, Any]:
-    """Run a non-stream completion; stop generating if the client goes away."""
-    watcher = asyncio.create_task(cancel_on_disconnect(request, completion))
-    try:
-        return await completion_result(completion)
-    finally:
-        watcher.cancel()
-
-
-async def cancel_on_disconnect(request: Request, completion: Completion) -> None:
-    """Stop generating once the client of a non-stream request has gone away."""
-    while True:
-        message = await request.receive()
-        if message["type"] == "http.disconnect":
-            completion.cancel()
-            return

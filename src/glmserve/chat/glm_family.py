@@ -1,7 +1,18 @@
-"""What GLM-4.5/4.6 and GLM-4.7 share on the output side, parameterised by their layout.
+"""GLM's conversation format, output side: one ``GlmFamily``, and the GLM-4.5 and
+GLM-4.7 layouts as data.
 
-The family modules (glm45.py, glm47.py) each build one ``GlmFamily`` and export its
-methods under the same names, so either module can be used on its own.
+- GLM-4.5, GLM-4.5-Air and GLM-4.6 (``GLM45``): with thinking on the prompt ends at
+  ``<|assistant|>`` and the model opens ``\\n<think>`` itself; with thinking off the
+  template prefills ``\\n<think></think>`` (and appends ``/nothink`` to user turns).
+  Calls put each tag on its own line:
+  ``<tool_call>NAME\\n<arg_key>K</arg_key>\\n<arg_value>V</arg_value>\\n</tool_call>``.
+- GLM-4.7, GLM-4.7-Flash and GLM-5.x (``GLM47``): the template prefills
+  ``<|assistant|><think>`` when thinking is on (the output starts with reasoning) and
+  ``<|assistant|></think>`` when it is off. Calls are written on one line:
+  ``<tool_call>NAME<arg_key>K</arg_key><arg_value>V</arg_value></tool_call>``.
+
+``glmserve.chat.glm45`` and ``glmserve.chat.glm47`` are these two objects (see
+docs/glm-format.md).
 """
 
 from __future__ import annotations
@@ -15,7 +26,7 @@ from glmserve.chat.glm_stream import GlmStreamParser
 from glmserve.chat.output import ParsedMessage, parse_all
 from glmserve.chat.schema import tool_specs
 
-__all__ = ["GlmFamily", "STOP"]
+__all__ = ["GlmFamily", "GLM45", "GLM47", "STOP"]
 
 STOP = ("<|user|>", "<|observation|>", "<|endoftext|>")
 """Strings that end the assistant's turn (they are special tokens in GLM vocabularies)."""
@@ -31,6 +42,8 @@ class GlmFamily:
     inside ``<think>``: "optional" (4.5/4.6 decide for themselves) or "none"."""
     generation_prompt: str
     """How the default (thinking-on) generation prompt ends."""
+    stop: tuple[str, ...] = STOP
+    native_tools: bool = True
 
     def starts_in_reasoning(self, prompt: str) -> bool:
         """True if the rendered prompt leaves the model inside ``<think>``."""
@@ -41,10 +54,17 @@ class GlmFamily:
         return "open" if self.starts_in_reasoning(prompt) else self.not_thinking
 
     def parser(
-        self, tools: Sequence[Mapping[str, Any]] | None = None, *, prompt: str | None = None
+        self,
+        tools: Sequence[Mapping[str, Any]] | None = None,
+        *,
+        prompt: str | None = None,
+        trim: bool = False,
+        json_call: bool = False,
     ) -> GlmStreamParser:
         """A streaming parser for one completion of a prompt ending as ``prompt`` ends
-        (only the end matters; the default is the thinking-on generation prompt)."""
+        (only the end matters; the default is the thinking-on generation prompt). GLM
+        output is parsed by GLM's format whatever the prompt format, so ``trim`` and
+        ``json_call`` do not apply."""
         end = self.generation_prompt if prompt is None else prompt
         return GlmStreamParser(tool_specs(tools), reasoning=self.starts_in_reasoning(end))
 
@@ -70,3 +90,17 @@ class GlmFamily:
     def answer_grammar(self, schema: Mapping[str, Any] | None, *, prompt: str) -> str:
         """GBNF forcing a JSON answer (matching ``schema`` if given) after the reasoning."""
         return grammar.json_answer(schema, thinking=self.thinking_before(prompt))
+
+
+GLM45 = GlmFamily(
+    name="glm45",
+    layout=grammar.XmlLayout(after_name="\n", between="\n"),
+    not_thinking="optional",
+    generation_prompt="<|assistant|>",
+)
+GLM47 = GlmFamily(
+    name="glm47",
+    layout=grammar.XmlLayout(after_name="", between=""),
+    not_thinking="none",
+    generation_prompt="<think>",
+)

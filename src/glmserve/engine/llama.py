@@ -78,10 +78,9 @@ class LlamaEngine(Engine):
         *,
         context_size: int,
         threads: int,
-        batch_size: int = 512,
-        max_running: int = 4,
-        queue_limit: int = 256,
-        cap_to_trained_context: bool = False,
+        batch_size: int,
+        max_running: int,
+        queue_limit: int,
         batch_invariant: bool = True,
         on_change: Callable[[], None] | None = None,
     ) -> None:
@@ -93,10 +92,6 @@ class LlamaEngine(Engine):
             batch_invariant = False
         self.batch_invariant = batch_invariant
         self._model = NativeModel(gguf, batch_invariant=batch_invariant)
-        trained = self._model.trained_context
-        if cap_to_trained_context and 0 < trained < context_size:
-            log.info("%s: context capped at the trained %d tokens", gguf.name, trained)
-            context_size = trained
         self.context_size = context_size
         try:
             self._ctx = NativeContext(
@@ -119,7 +114,7 @@ class LlamaEngine(Engine):
         self._counts = {"finished": 0, "cancelled": 0, "generated": 0, "prompt": 0, "cached": 0}
         self.info = EngineInfo(
             context_size=context_size,
-            trained_context=trained,
+            trained_context=self._model.trained_context,
             chat_template=self._model.meta("tokenizer.chat_template") or None,
             bos_token=self._model.token_text(self._model.bos),
             eos_token=self._model.token_text(self._model.eos),

@@ -237,9 +237,6 @@ class Sampler:
     def __init__(self, params: SamplingParams, model: NativeModel) -> None:
         from llama_cpp._internals import LlamaSampler
 
-        # TEST ONLY (SamplingParams.forced_tokens): replay a recorded output, then end.
-        self._forced = list(params.forced_tokens) if params.forced_tokens is not None else None
-        self._end = model.eos
         chain = LlamaSampler()
         if params.grammar is not None:
             # First in the chain, so every later step (greedy included) chooses among
@@ -276,8 +273,6 @@ class Sampler:
         self._chain = chain
 
     def sample(self, ctx: NativeContext, row: int) -> int:
-        if self._forced is not None:
-            return self._forced.pop(0) if self._forced else self._end
         token: int = C.llama_sampler_sample(self._chain.sampler, ctx.handle, row)
         return token
 

@@ -113,10 +113,27 @@ class Scheduler:
             end = min(len(seq.tokens), start + budget)
             if not self.slots.exact:  # keep chunks aligned, so that they can be reused
                 end = min(end, (start // chunk + 1) * chunk)
+            else:
+                exact_end = self._exact_end(seq, start, end, budget)
+                if exact_end is None:
+                    continue
+                end = exact_end
             last = end == len(seq.tokens)
             self._feed(step, seq, seq.tokens[start:end], start, logits=last and seq.pending is None)
             budget -= end - start
         return step
+
+    def _exact_end(self, seq: Sequence, start: int, end: int, budget: int) -> int | None:
+        """Where a prompt chunk ends in the exact mode, or None to wait a step: a chunk
+        holds at least two tokens (a one-token prompt aside), because attention over a
+        single query takes other kernels than over several, and one chunking or another
+        must not change a token's arithmetic. With the whole batch free a chunk goes
+        ahead regardless, so nothing starves."""
+        n = len(seq.tokens)
+        exact = end - 1 if n - end == 1 else end  # leave two tokens for the next, not one
+        if exact - start >= 2 or n - start < 2:
+            return exact
+        return end if budget >= self.n_batch else None
 
     def committed(self, step: Step) -> None:
         """The step was decoded: its tokens are now in the KV cache."""

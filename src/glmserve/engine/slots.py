@@ -100,11 +100,16 @@ class SlotTable:
     def _best_source(self, tokens: list[int]) -> tuple[Slot | None, int]:
         best: Slot | None = None
         best_reuse = 0
-        limit = len(tokens) - 1  # the last prompt token is always computed, for its logits
+        # The last prompt token is always computed, for its logits. In the exact mode the
+        # last two are: llama.cpp computes attention for a single query with other kernels
+        # than for several, so a token computed alone would differ from the same token
+        # computed in a prompt chunk (docs/architecture.md).
+        limit = max(len(tokens) - (2 if self.exact else 1), 0)
         for slot in self.slots:
             if self.exact:
-                reuse = min(common_prefix(slot.tokens, tokens), limit)
-                whole = reuse == limit and not slot.busy  # a repeated short prompt
+                common = common_prefix(slot.tokens, tokens)
+                reuse = min(common, limit)
+                whole = common >= len(tokens) - 1 and not slot.busy  # a repeated short prompt
                 reuse = reuse if reuse >= MIN_REUSE or whole else 0
             elif slot.canonical > 0:
                 reuse = min(common_prefix(slot.tokens, tokens), slot.canonical, limit)

@@ -1,7 +1,8 @@
 """The engine interface: prompt tokens in, a stream of tokens with their text out.
 
-Every backend (embedded llama.cpp today; a batched scheduler and remote vLLM/SGLang
-workers later) implements ``Engine``. Upper layers see only these types.
+Every backend implements ``Engine``: the embedded llama.cpp (llama.py, with its
+continuous-batching scheduler, run in a worker process by worker.py) and, next, remote
+vLLM / SGLang / llama-server workers. Upper layers see only these types.
 """
 
 from __future__ import annotations
@@ -43,10 +44,6 @@ class SamplingParams:
     seed: int | None = None
     grammar: str | None = None
     """A llama.cpp grammar (GBNF) the output must follow, or None."""
-    forced_tokens: tuple[int, ...] | None = None
-    """TEST ONLY: the sampler returns exactly these tokens, one per step, then an
-    end-of-generation token. Lets tests replay a recorded model output through the real
-    engine on weights that could never produce it. Never set from a request."""
 
     @property
     def greedy(self) -> bool:

@@ -1,11 +1,13 @@
 """Admission and metering: a request takes a slot before it runs, and leaves exactly one
 ledger record when it ends, for whatever reason.
 
-``Attempt`` follows one HTTP request. ``Attempt.start`` checks the balance, takes a slot
-from the limiter and starts the completion; ``Attempt.close`` (called once the response
-is over: sent, failed, or abandoned by the client) cancels what still runs, waits for the
-engine to let go so usage is final, writes the record and frees the slot. That settling
-runs as a task the ``Admission`` keeps, so a graceful shutdown waits for every record.
+``Attempt`` follows one HTTP request. ``Attempt.admit`` checks the balance and takes a
+slot from the limiter; ``Attempt.track`` follows the work once the serving layer has
+started it (anything ``Metered``: a completion); ``Attempt.close`` (called once the
+response is over: sent, failed, or abandoned by the client) cancels what still runs,
+waits for the engine to let go so usage is final, writes the record and frees the slot.
+That settling runs as a task the ``Admission`` keeps, so a graceful shutdown waits for
+every record. The platform knows nothing of engines or prompts: only these facts.
 """
 
 from __future__ import annotations
@@ -15,19 +17,60 @@ import contextlib
 import logging
 import time
 from collections.abc import Coroutine
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
 
-from glmserve.engine.types import Usage
+from glmserve.catalog import Price
+from glmserve.config import LimitSettings
 from glmserve.errors import BalanceExhausted, GlmServeError
 from glmserve.platform.auth import Principal
-from glmserve.platform.completions import Completion, CompletionService, PreparedCompletion
 from glmserve.platform.ids import completion_id
 from glmserve.platform.limits import Limiter, Reservation
-from glmserve.platform.settings import LimitSettings
-from glmserve.platform.usage import Ledger, Outcome, cost_nano, today
+from glmserve.platform.usage import Ledger, Outcome, TokenCounts, cost_nano, today
 from glmserve.store import UsageRecord
 
-__all__ = ["Admission", "Attempt"]
+__all__ = ["Admission", "Admitted", "Attempt", "Metered"]
+
+
+@dataclass(frozen=True)
+class Admitted:
+    """What admission and the ledger know of a request about to run."""
+
+    record_id: str
+    model: str
+    request_id: str
+    client_request_id: str | None
+    """The request_id the client chose (only those can collide); None for ours."""
+    stream: bool
+    price: Price | None
+
+
+class Metered(Protocol):
+    """Work the ledger follows to its end (a running completion)."""
+
+    @property
+    def finished(self) -> bool: ...
+
+    @property
+    def failed(self) -> bool: ...
+
+    @property
+    def cancelled(self) -> bool: ...
+
+    @property
+    def finish_reason(self) -> str: ...
+
+    @property
+    def usage(self) -> TokenCounts: ...
+
+    def cancel(self) -> None: ...
+
+    async def wait_finished(self) -> None: ...
+
+
+class _NoUsage:
+    prompt_tokens = cached_tokens = completion_tokens = 0
+
 
 log = logging.getLogger(__name__)
 
@@ -112,8 +155,8 @@ class Attempt:
         self.model = ""
         self.request_id = ""
         self.record_id = completion_id()
-        self.prepared: PreparedCompletion | None = None
-        self.completion: Completion | None = None
+        self.admitted: Admitted | None = None
+        self.completion: Metered | None = None
         self._reservation: Reservation | None = None
         self._started = time.monotonic()
         self._closed = False
@@ -122,18 +165,18 @@ class Attempt:
         self.model = model
         self.request_id = request_id or ""
 
-    async def admit(self, prepared: PreparedCompletion) -> None:
-        self.prepared = prepared
-        self.record_id = prepared.id
-        self.describe(prepared.model.code, prepared.request_id)
-        # Only a request_id the client chose can collide; ours are unique.
-        client_id = prepared.request_id if prepared.request_id != prepared.id else None
-        self._reservation = await self._admission.reserve(self.caller, self.model, client_id)
+    async def admit(self, admitted: Admitted) -> None:
+        """Balance and limits; raises the error to answer with (1113, 1302, ...)."""
+        self.admitted = admitted
+        self.record_id = admitted.record_id
+        self.describe(admitted.model, admitted.request_id)
+        self._reservation = await self._admission.reserve(
+            self.caller, self.model, admitted.client_request_id
+        )
 
-    async def start(self, prepared: PreparedCompletion, service: CompletionService) -> Completion:
-        await self.admit(prepared)
-        self.completion = service.start(prepared)
-        return self.completion
+    def track(self, work: Metered) -> None:
+        """The admitted work has started: its end, usage and outcome go on the record."""
+        self.completion = work
 
     def close(self, error: BaseException | None = None) -> None:
         """End the request: idempotent, synchronous (safe in cancelled clean-up code)."""
@@ -158,7 +201,7 @@ class Attempt:
 
     def record(self, error: BaseException | None = None) -> UsageRecord:
         completion = self.completion
-        usage = completion.usage if completion is not None else Usage()
+        usage: TokenCounts = completion.usage if completion is not None else _NoUsage()
         status: Outcome = "success"
         code = ""
         if error is not None:
@@ -170,9 +213,9 @@ class Attempt:
             status, code = "error", "1234"
         elif completion.cancelled:
             status = "cancelled"
-        prepared = self.prepared
+        admitted = self.admitted
         kind: Literal["chat", "stream", "async"] = self.kind
-        if kind == "chat" and prepared is not None and prepared.stream:
+        if kind == "chat" and admitted is not None and admitted.stream:
             kind = "stream"
         now = time.time()
         return UsageRecord(
@@ -190,5 +233,5 @@ class Attempt:
             finish_reason=completion.finish_reason if completion and completion.finished else "",
             error_code=code,
             latency_ms=int((time.monotonic() - self._started) * 1000),
-            cost_nano=cost_nano(prepared.model.spec.price if prepared else None, usage),
+            cost_nano=cost_nano(admitted.price if admitted else None, usage),
         )

@@ -18,8 +18,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from glmserve.config import TIERS
 from glmserve.errors import InvalidField, NotFound
-from glmserve.platform.settings import TIERS
 from glmserve.store import KeyRow, Repository
 
 __all__ = ["IssuedKey", "KeyService", "load_master_key", "secret_hash"]

@@ -14,6 +14,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Protocol
 
+from glmserve.config import TierLimits
 from glmserve.errors import (
     ConcurrencyExceeded,
     DailyLimitExceeded,
@@ -21,7 +22,6 @@ from glmserve.errors import (
     FrequencyExceeded,
     GlmServeError,
 )
-from glmserve.platform.settings import TierLimits
 
 __all__ = ["Reservation", "Limiter", "LocalLimiter", "limit_error", "minute_and_day"]
 

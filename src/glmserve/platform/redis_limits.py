@@ -14,9 +14,9 @@ import time
 import redis
 import redis.asyncio as aioredis
 
+from glmserve.config import TierLimits
 from glmserve.errors import LimitsUnavailable
 from glmserve.platform.limits import Reservation, limit_error, minute_and_day
-from glmserve.platform.settings import TierLimits
 
 __all__ = ["RedisLimiter"]
 

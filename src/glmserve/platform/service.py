@@ -8,13 +8,12 @@ from pathlib import Path
 
 from platformdirs import user_data_dir
 
+from glmserve.config import PlatformSettings
 from glmserve.platform.admission import Admission
 from glmserve.platform.auth import Authenticator, KeyAuthenticator, OpenAuthenticator
-from glmserve.platform.completions import CompletionService
 from glmserve.platform.keys import KeyService, load_master_key
 from glmserve.platform.limits import Limiter, LocalLimiter
-from glmserve.platform.settings import PlatformSettings
-from glmserve.platform.tasks import AsyncTasks
+from glmserve.platform.tasks import AsyncTasks, TaskRunner
 from glmserve.platform.usage import Ledger
 from glmserve.store import Repository, StoreError, default_database_url, open_repository
 
@@ -41,7 +40,7 @@ class Platform:
 
     @classmethod
     def open(
-        cls, settings: PlatformSettings, repository: Repository, completions: CompletionService
+        cls, settings: PlatformSettings, repository: Repository, runner: TaskRunner
     ) -> Platform:
         keys = KeyService(repository, load_master_key(settings.secret_key, data_dir(settings)))
         auth: Authenticator = (
@@ -59,7 +58,7 @@ class Platform:
         admission = Admission(limiter, settings.limits, ledger)
         tasks = AsyncTasks(
             repository,
-            completions,
+            runner,
             admission,
             workers=settings.task_workers,
             retention_seconds=settings.task_retention_seconds,

@@ -1,5 +1,8 @@
-"""Async chat: ``POST /async/chat/completions`` stores a task; workers run it; ``GET
+"""Async tasks: ``POST /async/chat/completions`` stores a task; workers run it; ``GET
 /async-result/{id}`` reads it (Z.AI's PROCESSING, SUCCESS, FAIL).
+
+What a task *is* (a chat completion) is the serving layer's business: it prepares the
+row on submission and runs it through a ``TaskRunner``; this module keeps the queue.
 
 Tasks live in the database, so they outlive the process: a worker claims a task with a
 lease it renews while running; a task whose gateway stopped (or died) is claimed again
@@ -15,17 +18,29 @@ import json
 import logging
 import secrets
 import time
-from dataclasses import replace
-from typing import Any
+from typing import Any, Protocol
 
 from glmserve.errors import BalanceExhausted, GlmServeError, TaskNotFound
-from glmserve.platform.admission import Admission
+from glmserve.platform.admission import Admission, Attempt
 from glmserve.platform.auth import Principal
-from glmserve.platform.completions import Completion, CompletionService, completion_result
-from glmserve.protocol.chat import parse_chat_request
 from glmserve.store import Repository, TaskRow, TaskStatus
 
-__all__ = ["AsyncTasks"]
+__all__ = ["AsyncTasks", "TaskRunner", "TaskOutcome", "status_body"]
+
+TaskOutcome = tuple[TaskStatus, dict[str, Any], GlmServeError | None]
+"""How a task ended: its status, the result body clients read, the error if any."""
+
+
+class TaskRunner(Protocol):
+    async def run(self, row: TaskRow, attempt: Attempt) -> TaskOutcome:
+        """Run the stored request to its end (admitted through ``attempt``); failures
+        are outcomes, not exceptions (only cancellation propagates)."""
+        ...
+
+    def failed(self, row: TaskRow, error: GlmServeError) -> dict[str, Any]:
+        """The result body of a task that failed with ``error``."""
+        ...
+
 
 log = logging.getLogger(__name__)
 
@@ -38,14 +53,14 @@ class AsyncTasks:
     def __init__(
         self,
         repository: Repository,
-        completions: CompletionService,
+        runner: TaskRunner,
         admission: Admission,
         *,
         workers: int,
         retention_seconds: int,
     ) -> None:
         self._repo = repository
-        self._completions = completions
+        self._runner = runner
         self._admission = admission
         self._workers = workers
         self._retention = retention_seconds
@@ -54,25 +69,14 @@ class AsyncTasks:
         self._running: set[str] = set()
         self._loops: list[asyncio.Task[None]] = []
 
-    async def submit(self, caller: Principal, body: bytes) -> dict[str, Any]:
-        chat = parse_chat_request(body)
-        # Check it now, so a bad request is a 400 here rather than a FAIL later.
-        prepared = await asyncio.to_thread(self._completions.prepare, chat)
+    async def submit(self, caller: Principal, row: TaskRow) -> dict[str, Any]:
+        """Queue a prepared task (checked already, so a bad request was a 400, not a
+        FAIL later); its status body."""
         if caller.limited and caller.balance_nano is not None and caller.balance_nano <= 0:
             raise BalanceExhausted()
-        row = TaskRow(
-            id=prepared.id,
-            key_id=caller.key_id,
-            model=prepared.model.code,
-            request_id=prepared.request_id,
-            status="PROCESSING",
-            request_json=body.decode("utf-8"),
-            result_json=None,
-            created_at=prepared.created,
-        )
         await asyncio.to_thread(self._repo.create_task, row)
         self._wake.set()
-        return _status_body(row)
+        return status_body(row)
 
     async def result(self, caller: Principal, task_id: str) -> dict[str, Any]:
         row = await asyncio.to_thread(self._repo.get_task, task_id)
@@ -80,7 +84,7 @@ class AsyncTasks:
         if row is None or row.key_id != caller.key_id:
             raise TaskNotFound(task_id)
         if row.result_json is None:
-            return _status_body(row)
+            return status_body(row)
         result: dict[str, Any] = json.loads(row.result_json)
         return result
 
@@ -118,7 +122,7 @@ class AsyncTasks:
                 raise
             except Exception:
                 log.exception("async task %s failed unexpectedly", row.id)
-                fail = _fail_body(row, GlmServeError("Internal Error", code="500"))
+                fail = self._runner.failed(row, GlmServeError("Internal Error", code="500"))
                 await asyncio.to_thread(self._finish, row, "FAIL", fail)
 
     async def _run(self, row: TaskRow) -> None:
@@ -126,24 +130,8 @@ class AsyncTasks:
         attempt = self._admission.attempt(Principal(row.key_id), "async")
         attempt.record_id = row.id
         attempt.describe(row.model, row.request_id)
-        completion: Completion | None = None
         try:
-            chat = parse_chat_request(row.request_json.encode("utf-8"))
-            prepared = await asyncio.to_thread(self._completions.prepare, chat)
-            prepared = replace(
-                prepared, id=row.id, request_id=row.request_id, created=row.created_at
-            )
-            completion = await attempt.start(prepared, self._completions)
-            body = await completion_result(completion)
-            status: TaskStatus = "SUCCESS"
-            result = {**body, "task_status": "SUCCESS"}
-            error: GlmServeError | None = None
-        except GlmServeError as exc:
-            status, result, error = "FAIL", _fail_body(row, exc), exc
-        except asyncio.CancelledError:
-            if completion is not None:
-                completion.cancel()
-            raise
+            status, result, error = await self._runner.run(row, attempt)
         finally:
             self._running.discard(row.id)
         attempt.close(error)
@@ -173,18 +161,10 @@ class AsyncTasks:
             await asyncio.sleep(_PURGE_EVERY)
 
 
-def _status_body(row: TaskRow) -> dict[str, Any]:
+def status_body(row: TaskRow) -> dict[str, Any]:
     return {
         "id": row.id,
         "request_id": row.request_id,
         "model": row.model,
         "task_status": row.status,
-    }
-
-
-def _fail_body(row: TaskRow, error: GlmServeError) -> dict[str, Any]:
-    return {
-        **_status_body(row),
-        "task_status": "FAIL",
-        "error": {"code": error.code, "message": error.message},
     }

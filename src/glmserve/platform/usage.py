@@ -9,20 +9,32 @@ from __future__ import annotations
 import asyncio
 import time
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Literal
+from typing import Literal, Protocol
 
 from glmserve.catalog import Price
-from glmserve.engine.types import Usage
 from glmserve.store import NANO_PER_USD, Repository, UsageRecord, UsageSummary
 
-__all__ = ["cost_nano", "usd_to_nano", "nano_to_usd", "Ledger", "Outcome"]
+__all__ = ["cost_nano", "usd_to_nano", "nano_to_usd", "Ledger", "Outcome", "TokenCounts"]
 
 Outcome = Literal["success", "error", "cancelled"]
 
 _NANO_PER_MTOK_USD = Decimal(NANO_PER_USD) / Decimal(1_000_000)
 
 
-def cost_nano(price: Price | None, usage: Usage) -> int:
+class TokenCounts(Protocol):
+    """What a request used, as its engine counted it."""
+
+    @property
+    def prompt_tokens(self) -> int: ...
+
+    @property
+    def cached_tokens(self) -> int: ...
+
+    @property
+    def completion_tokens(self) -> int: ...
+
+
+def cost_nano(price: Price | None, usage: TokenCounts) -> int:
     if price is None:
         return 0
     cached = min(usage.cached_tokens, usage.prompt_tokens)

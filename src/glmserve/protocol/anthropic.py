@@ -2,7 +2,7 @@
 the chat completions request everything behind the HTTP layer works with.
 
 What Claude Code and the ``anthropic`` SDKs send to ``/api/anthropic/v1/messages``
-(zai-api.md section 13, docs/anthropic.md): ``system`` as a string or text blocks;
+(docs/anthropic.md): ``system`` as a string or text blocks;
 ``messages`` whose content is a string or text, image, tool_use, tool_result, thinking
 and redacted_thinking blocks, including ``system`` messages between the turns (Claude
 Code 2.1's ``mid-conversation-system`` beta); custom ``tools`` with ``input_schema``;

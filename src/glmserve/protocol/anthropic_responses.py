@@ -27,6 +27,7 @@ from typing import Any
 
 from glmserve.chat.output import Delta
 from glmserve.engine.types import Usage
+from glmserve.errors import GlmServeError, ModelNotFound, PromptTooLong
 
 __all__ = [
     "PING_EVENT",
@@ -38,6 +39,7 @@ __all__ = [
     "message_end",
     "error_body",
     "error_event",
+    "error_status",
     "too_long_message",
     "models_body",
 ]
@@ -219,8 +221,18 @@ _ERROR_TYPES = {
 }
 
 
-def error_body(status: int, message: str) -> dict[str, Any]:
+def error_status(error: GlmServeError) -> int:
+    """The HTTP status in Anthropic's terms: an unknown model is 404 there."""
+    return 404 if isinstance(error, ModelNotFound) else error.status
+
+
+def error_body(error: GlmServeError) -> dict[str, Any]:
+    """Anthropic's error body, the one place it is built (HTTP errors, stream errors)."""
+    status = error_status(error)
     kind = _ERROR_TYPES.get(status, "api_error" if status >= 500 else "invalid_request_error")
+    message = error.message
+    if isinstance(error, PromptTooLong):
+        message = too_long_message(error.prompt_tokens, error.context_size)
     return {"type": "error", "error": {"type": kind, "message": message}}
 
 
@@ -230,9 +242,9 @@ def too_long_message(prompt_tokens: int, context_size: int) -> str:
     return f"prompt is too long: {prompt_tokens} tokens > {context_size} maximum"
 
 
-def error_event(status: int, message: str) -> bytes:
+def error_event(error: GlmServeError) -> bytes:
     """A mid-stream failure, which the anthropic SDKs raise as an API error."""
-    return event("error", {"error": error_body(status, message)["error"]})
+    return event("error", {"error": error_body(error)["error"]})
 
 
 def models_body(models: list[tuple[str, int]]) -> dict[str, Any]:

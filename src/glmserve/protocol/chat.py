@@ -1,8 +1,8 @@
 """Chat completions request: the wire type, its validation, and its normalization.
 
-Accepts exactly what Z.AI clients send (zai-api.md section 5): ``null`` means absent,
-``request_id`` may be a number, unknown fields are ignored, and the OpenAI and
-DashScope fields Z.AI users also send are understood. Every problem becomes a typed
+Accepts exactly what Z.AI clients send (docs/api.md, "Chat completions request"):
+``null`` means absent, ``request_id`` may be a number, unknown fields are ignored, and
+the OpenAI and DashScope fields Z.AI users also send are understood. Every problem becomes a typed
 error with Z.AI's business code (1210, 1213, 1214, 1215).
 """
 

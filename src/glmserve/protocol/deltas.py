@@ -1,7 +1,7 @@
 """Message deltas as Z.AI's stream chunks and non-stream messages carry them.
 
-Tool calls follow zai-api.md section 6: with ``stream`` and ``tool_stream`` each call's
-name comes first (with its id) and its arguments follow in pieces, keyed by ``index``;
+Tool calls follow docs/api.md ("Responses"): with ``stream`` and ``tool_stream`` each
+call's name comes first (with its id) and its arguments follow in pieces, keyed by ``index``;
 with ``stream`` alone each call arrives whole in one chunk; without ``stream`` the
 message holds every call whole. ``arguments`` is always a JSON string.
 """

@@ -15,8 +15,16 @@ import json
 from typing import Any
 
 from glmserve.engine.types import Usage
+from glmserve.errors import GlmServeError
 
-__all__ = ["usage_body", "completion_body", "ChunkEncoder", "DONE_EVENT", "models_body"]
+__all__ = [
+    "usage_body",
+    "completion_body",
+    "error_body",
+    "ChunkEncoder",
+    "DONE_EVENT",
+    "models_body",
+]
 
 DONE_EVENT = b"data: [DONE]\n\n"
 
@@ -89,9 +97,10 @@ class ChunkEncoder:
         return f'{self._head}],"usage":{_dumps(usage_body(usage))}}}\n\n'.encode()
 
 
-def error_event(code: str, message: str) -> bytes:
-    """A mid-stream error, which the Z.AI SDKs raise as APIResponseError."""
-    return f"data: {_dumps({'error': {'code': code, 'message': message}})}\n\n".encode()
+def error_body(error: GlmServeError) -> dict[str, Any]:
+    """Z.AI's error body: ``{"error": {"code": "<business code>", "message": "..."}}``,
+    the one place it is built (HTTP errors, async task failures)."""
+    return {"error": {"code": error.code, "message": error.message}}
 
 
 def models_body(models: list[tuple[str, int]]) -> dict[str, Any]:

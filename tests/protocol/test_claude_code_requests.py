@@ -19,9 +19,9 @@ import pytest
 from glmserve.catalog import builtin_spec
 from glmserve.chat.template import ChatTemplate
 from glmserve.errors import GlmServeError
-from glmserve.platform.completions import render_prompt
 from glmserve.protocol.anthropic import parse_messages_request, to_chat_request
 from glmserve.protocol.chat import ChatCompletionRequest, function_tools
+from glmserve.serving.completions import render_request
 
 FIXTURES = Path(__file__).parent / "claude_code"
 TEMPLATE = Path("/work/shared/glm/templates/glm-4.7.jinja")
@@ -42,7 +42,7 @@ def _prompt(chat: ChatCompletionRequest) -> str:
     spec = builtin_spec("glm-4.7")
     assert spec is not None
     template = ChatTemplate(TEMPLATE.read_text())
-    return render_prompt(template, spec, chat, function_tools(chat), coding=True)
+    return render_request(template, spec, chat, function_tools(chat), coding=True)
 
 
 @pytest.mark.parametrize("name", CAPTURED)

@@ -1,4 +1,5 @@
-"""The served models: catalog entry, running engine and chat template, by model code."""
+"""The served models: catalog entry, running engine, chat template and model family,
+by model code; loading them at start-up."""
 
 from __future__ import annotations
 
@@ -10,13 +11,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from glmserve.catalog import ModelSpec
+from glmserve.chat.families import family_for
+from glmserve.chat.family import Family
 from glmserve.chat.formats import BUILTIN_FORMATS, PromptFormat
 from glmserve.chat.template import ChatTemplate, TemplateError
 from glmserve.config import ConfigError, ModelConfig, Settings
-from glmserve.engine.native import NativeModel
 from glmserve.engine.types import Engine
 from glmserve.engine.weights import default_model_path
-from glmserve.engine.worker import WorkerEngine, WorkerSpec
+from glmserve.serving.engines import build_engine
 
 __all__ = ["ServedModel", "ModelRegistry", "load_models", "template_beside"]
 
@@ -27,12 +29,14 @@ log = logging.getLogger(__name__)
 class ServedModel:
     config: ModelConfig
     engine: Engine
+    family: Family
     template: ChatTemplate
     template_origin: str
     """Where the chat template came from: "gguf", "file" (beside the weights) or
     "built-in:<name>"."""
     stop: tuple[str, ...]
-    """Strings that end the assistant's turn in the prompt format (built-in formats)."""
+    """Strings that end the assistant's turn: the prompt format's (built-in formats)
+    and the model family's."""
     trim: bool
     gguf: Path
     created: int
@@ -82,7 +86,7 @@ def _load(config: ModelConfig, settings: Settings, progress: bool) -> ServedMode
     path = config.gguf or default_model_path(settings.cache_dir, progress=progress)
     log.info("loading %s from %s", config.code, path)
     try:
-        engine = _engine(config, path)
+        engine = build_engine(config, path)
     except (ValueError, RuntimeError, OSError) as exc:
         raise ConfigError(f"model {config.code}: cannot load {path}: {exc}") from None
     # The template in the GGUF wins; one beside the weights serves GGUFs without one.
@@ -96,35 +100,14 @@ def _load(config: ModelConfig, settings: Settings, progress: bool) -> ServedMode
     return ServedModel(
         config=config,
         engine=engine,
+        family=family_for(config.spec.family),
         template=template,
         template_origin=f"built-in:{fmt.name}" if fmt else "file" if beside else "gguf",
-        stop=fmt.stop if fmt else (),
+        stop=(fmt.stop if fmt else ()) + family_for(config.spec.family).stop,
         trim=fmt.trim if fmt else False,
         gguf=path,
         created=int(time.time()),
     )
-
-
-def _engine(config: ModelConfig, path: Path) -> Engine:
-    """The model's engine, in a worker process of its own."""
-    context = config.context_size
-    if not config.context_explicit:
-        vocab = NativeModel(path, vocab_only=True)
-        trained = vocab.trained_context
-        vocab.close()
-        if 0 < trained < context:
-            log.info("%s: context capped at the trained %d tokens", config.code, trained)
-            context = trained
-    spec = WorkerSpec(
-        gguf=path,
-        context_size=context,
-        threads=config.threads,
-        batch_size=config.batch_size,
-        max_running=config.max_running,
-        queue_limit=config.queue_limit,
-        batch_invariant=config.batch_invariant,
-    )
-    return WorkerEngine(spec)
 
 
 def _format(config: ModelConfig, engine: Engine, beside: str | None) -> PromptFormat | None:

@@ -203,6 +203,9 @@ def test_message_body_usage_and_stop_reasons() -> None:
 
 
 def test_error_types_follow_status() -> None:
-    assert error_body(401, "m")["error"]["type"] == "authentication_error"
-    assert error_body(429, "m")["error"]["type"] == "rate_limit_error"
-    assert error_body(500, "m") == {"type": "error", "error": {"type": "api_error", "message": "m"}}
+    assert error_body(GlmServeError("m", status=401))["error"]["type"] == "authentication_error"
+    assert error_body(GlmServeError("m", status=429))["error"]["type"] == "rate_limit_error"
+    assert error_body(GlmServeError("m", status=500)) == {
+        "type": "error",
+        "error": {"type": "api_error", "message": "m"},
+    }

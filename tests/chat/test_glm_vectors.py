@@ -29,7 +29,7 @@ import pytest
 from glmserve.chat import glm45, glm47
 from glmserve.chat.output import ParsedMessage, collect
 from glmserve.chat.schema import ANY, convert_value
-from tests.unit.glm_helpers import parse_every_way, stream
+from tests.chat.glm_helpers import parse_every_way, stream
 
 VECTORS = Path(__file__).parents[3] / "shared" / "glm" / "vectors"
 if not VECTORS.is_dir():  # the worktree may sit elsewhere: the shared folder is /work/shared

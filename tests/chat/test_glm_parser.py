@@ -6,7 +6,7 @@ import json
 
 from glmserve.chat import glm45, glm47
 from glmserve.chat.output import collect
-from tests.unit.glm_helpers import parse_every_way, stream
+from tests.chat.glm_helpers import parse_every_way, stream
 
 WEATHER = {
     "type": "function",

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from glmserve.chat import glm45, glm47
 from glmserve.chat.output import collect
-from tests.unit.glm_helpers import stream
+from tests.chat.glm_helpers import stream
 
 TAGS = ("<think>", "</think>", "<tool_call>", "</tool_call>", "<arg_key>", "</arg_key>")
 TAGS += ("<arg_value>", "</arg_value>")

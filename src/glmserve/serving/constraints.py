@@ -13,11 +13,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from glmserve.chat import grammar
-from glmserve.chat.families import glm_family
-from glmserve.chat.schema import tool_specs
 from glmserve.errors import InvalidField
-from glmserve.platform.models import ServedModel
 from glmserve.protocol.chat import ChatCompletionRequest, NamedToolChoice
+from glmserve.serving.models import ServedModel
 
 __all__ = ["Constraint", "constraint_for"]
 
@@ -45,19 +43,14 @@ def _wanted(
     model: ServedModel, request: ChatCompletionRequest, tools: list[dict[str, Any]], prompt: str
 ) -> tuple[str, Constraint]:
     choice = request.tool_choice
-    family = glm_family(model.spec.family)
+    family = model.family
     if tools and (choice == "required" or isinstance(choice, NamedToolChoice)):
         name = choice.function.name if isinstance(choice, NamedToolChoice) else None
         try:
-            if family is not None:
-                return "tool_choice", Constraint(
-                    family.call_grammar(tools, name=name, prompt=prompt)
-                )
-            return "tool_choice", Constraint(
-                grammar.json_call(tool_specs(tools), name=name), json_call=True
-            )
+            call = family.call_grammar(tools, name=name, prompt=prompt)
         except grammar.GrammarError as exc:
             raise InvalidField("tools", str(exc)) from None
+        return "tool_choice", Constraint(call, json_call=not family.native_tools)
     fmt = request.response_format
     if fmt is None or fmt.type == "text":
         return "response_format", Constraint()
@@ -67,8 +60,6 @@ def _wanted(
             raise InvalidField("response_format", "json_schema needs json_schema.schema.")
         schema = fmt.json_schema.schema_
     try:
-        if family is not None:
-            return "response_format", Constraint(family.answer_grammar(schema, prompt=prompt))
-        return "response_format", Constraint(grammar.json_answer(schema, thinking="none"))
+        return "response_format", Constraint(family.answer_grammar(schema, prompt=prompt))
     except grammar.GrammarError as exc:
         raise InvalidField("response_format", str(exc)) from None

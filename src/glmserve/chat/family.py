@@ -1,0 +1,79 @@
+"""The model-family interface: what the serving layer needs of a conversation format's
+output side, whatever the model.
+
+Every family implements ``Family``; ``families.family_for`` picks one from the
+catalog's family name. GLM families (glm_family.py) have a native tool-call format
+parsed from the output; ``PlainFamily`` (Gemma's transcript, generic ChatML weights)
+has none: a forced call is a JSON object written under a grammar (json_call.py), and
+everything else the model writes is content.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from glmserve.chat import grammar
+from glmserve.chat.json_call import JsonCallParser
+from glmserve.chat.output import OutputParser, PlainParser, TrimmedParser
+from glmserve.chat.schema import tool_specs
+
+__all__ = ["Family", "PlainFamily"]
+
+Tools = Sequence[Mapping[str, Any]]
+
+
+class Family(Protocol):
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def stop(self) -> tuple[str, ...]:
+        """Strings that end the assistant's turn."""
+        ...
+
+    @property
+    def native_tools(self) -> bool:
+        """The model writes tool calls in a format of its own, parsed from its output;
+        otherwise a forced call is a JSON object (``json_call``)."""
+        ...
+
+    def parser(
+        self, tools: Tools | None, *, prompt: str, trim: bool = False, json_call: bool = False
+    ) -> OutputParser:
+        """The output parser of one completion of ``prompt``. ``trim``: whitespace
+        around the reply belongs to the prompt format; ``json_call``: a grammar forces
+        the whole output to be a JSON call."""
+        ...
+
+    def call_grammar(self, tools: Tools, *, name: str | None, prompt: str) -> str:
+        """GBNF forcing one call (to ``name``, or to any tool) with schema-valid
+        arguments. Raises grammar.GrammarError for a schema it cannot express."""
+        ...
+
+    def answer_grammar(self, schema: Mapping[str, Any] | None, *, prompt: str) -> str:
+        """GBNF forcing a JSON answer (matching ``schema`` if given)."""
+        ...
+
+
+@dataclass(frozen=True)
+class PlainFamily:
+    """Models without a reasoning or tool-call syntax of their own."""
+
+    name: str
+    stop: tuple[str, ...] = ()
+    native_tools: bool = False
+
+    def parser(
+        self, tools: Tools | None, *, prompt: str, trim: bool = False, json_call: bool = False
+    ) -> OutputParser:
+        if json_call:
+            return JsonCallParser(tools)
+        return TrimmedParser() if trim else PlainParser()
+
+    def call_grammar(self, tools: Tools, *, name: str | None, prompt: str) -> str:
+        return grammar.json_call(tool_specs(tools), name=name)
+
+    def answer_grammar(self, schema: Mapping[str, Any] | None, *, prompt: str) -> str:
+        return grammar.json_answer(schema, thinking="none")

@@ -1,0 +1,124 @@
+"""The TOML file's schema: strict pydantic models, one per section.
+
+Unknown keys and values of the wrong type are errors (``load.py`` turns them into a
+``ConfigError`` naming the file and the key). What each key means: docs/configuration.md.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from glmserve.config.platform import Tier
+
+__all__ = ["FileSettings", "ModelFile", "PlatformFile", "LimitsFile", "TierFile", "AnthropicFile"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class _CapabilitiesFile(_Strict):
+    thinking: bool | None = None
+    thinking_default: bool | None = None
+    tools: bool | None = None
+    tool_stream: bool | None = None
+    vision: bool | None = None
+
+
+class _PriceFile(_Strict):
+    input: float = Field(ge=0)
+    cached_input: float = Field(ge=0)
+    output: float = Field(ge=0)
+
+
+class ModelFile(_Strict):
+    code: str
+    engine: Literal["llama"] = "llama"
+    gguf: str | None = None
+    context_size: int | None = Field(default=None, ge=256)
+    threads: int | None = Field(default=None, ge=1, le=1024)
+    batch_size: int | None = Field(default=None, ge=1, le=65536)
+    max_running: int | None = Field(default=None, ge=1, le=256)
+    queue_limit: int | None = Field(default=None, ge=0)
+    batch_invariant: bool | None = None
+    default_max_tokens: int | None = Field(default=None, ge=1)
+    max_tokens: int | None = Field(default=None, ge=1)
+    temperature: float | None = Field(default=None, ge=0.0, le=1.0)
+    top_p: float | None = Field(default=None, gt=0.0, le=1.0)
+    family: Literal["glm47", "glm45", "gemma", "generic"] | None = None
+    prompt_format: Literal["transcript", "chatml"] | None = None
+    """Built-in prompt format for weights without a chat template."""
+    capabilities: _CapabilitiesFile | None = None
+    price: _PriceFile | None = None
+
+    @field_validator("code")
+    @classmethod
+    def _code_shape(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}", value):
+            raise ValueError("must be 1-128 letters, digits or . _ : / - (e.g. 'glm-4.7')")
+        return value
+
+
+class _ServerFile(_Strict):
+    host: str | None = None
+    port: int | None = Field(default=None, ge=1, le=65535)
+    default_model: bool = True
+    """Serve the embedded default model (gemma-3-270m) beside the configured ones."""
+    cache_dir: str | None = None
+    keepalive_seconds: float = Field(default=15.0, gt=0)
+    prompt_log: str | None = None
+    """Append each rendered prompt to this file (JSON lines), for template debugging."""
+
+
+class AnthropicFile(_Strict):
+    """``[anthropic]``: served model codes for claude-* names (unset: the defaults)."""
+
+    opus: str | None = None
+    sonnet: str | None = None
+    haiku: str | None = None
+    other: str | None = None
+
+
+class PlatformFile(_Strict):
+    database_url: str | None = None
+    redis_url: str | None = None
+    admin_key: str | None = Field(default=None, min_length=16)
+    secret_key: str | None = Field(default=None, min_length=32)
+    open: bool = False
+    data_dir: str | None = None
+    task_workers: int = Field(default=2, ge=0, le=64)
+    task_retention_hours: float = Field(default=72, gt=0)
+    default_key_tier: Tier = "V3"
+
+
+class TierFile(_Strict):
+    concurrency: int | None = Field(default=None, ge=0)
+    rpm: int = Field(default=0, ge=0)
+    daily: int = Field(default=0, ge=0)
+
+
+class _ModelLimitsFile(_Strict):
+    V0: int | None = Field(default=None, ge=0)
+    V1: int | None = Field(default=None, ge=0)
+    V2: int | None = Field(default=None, ge=0)
+    V3: int | None = Field(default=None, ge=0)
+
+
+class LimitsFile(_Strict):
+    lease_seconds: float = Field(default=30.0, ge=1, le=3600)
+    V0: TierFile = Field(default_factory=TierFile)
+    V1: TierFile = Field(default_factory=TierFile)
+    V2: TierFile = Field(default_factory=TierFile)
+    V3: TierFile = Field(default_factory=TierFile)
+    models: dict[str, _ModelLimitsFile] = Field(default_factory=dict)
+
+
+class FileSettings(_Strict):
+    server: _ServerFile = Field(default_factory=_ServerFile)
+    anthropic: AnthropicFile = Field(default_factory=AnthropicFile)
+    models: list[ModelFile] = Field(default_factory=list)
+    platform: PlatformFile = Field(default_factory=PlatformFile)
+    limits: LimitsFile = Field(default_factory=LimitsFile)

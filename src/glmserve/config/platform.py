@@ -1,0 +1,84 @@
+"""Settings of the platform around the model: storage, Redis, access, limits, tasks.
+
+The TOML sections ``[platform]`` and ``[limits]`` (schema in ``file.py``, merged with
+the environment in ``load.py``):
+
+    [platform]
+    database_url = "postgresql://glm@db/glmserve"   # env GLMSERVE_DATABASE_URL
+    redis_url = "redis://localhost:6379/0"          # env GLMSERVE_REDIS_URL
+    admin_key = "..."                               # env GLMSERVE_ADMIN_KEY
+    open = false                                    # env GLMSERVE_OPEN=1: no keys needed
+
+    [limits.V0]                                     # per tier: V0..V3
+    concurrency = 5
+    rpm = 60                                        # requests per minute, 0 = none
+    daily = 10000                                   # requests per UTC day, 0 = none
+
+    [limits.models."glm-4.7"]                       # per-model concurrency by tier
+    V0 = 2
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+__all__ = [
+    "TIERS",
+    "Tier",
+    "TierLimits",
+    "LimitSettings",
+    "PlatformSettings",
+    "DEFAULT_CONCURRENCY",
+]
+
+Tier = Literal["V0", "V1", "V2", "V3"]
+TIERS: tuple[Tier, ...] = ("V0", "V1", "V2", "V3")
+
+# The concurrency tiers of Z.AI's rate-limit page (docs/platform.md): in-flight requests
+# per key and model.
+DEFAULT_CONCURRENCY: dict[str, int] = {"V0": 5, "V1": 10, "V2": 15, "V3": 20}
+
+
+@dataclass(frozen=True)
+class TierLimits:
+    concurrency: int
+    """In-flight requests per key and model; 0 means no limit."""
+    rpm: int = 0
+    daily: int = 0
+
+
+@dataclass(frozen=True)
+class LimitSettings:
+    tiers: Mapping[str, TierLimits] = field(
+        default_factory=lambda: {t: TierLimits(c) for t, c in DEFAULT_CONCURRENCY.items()}
+    )
+    models: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    lease_seconds: float = 30.0
+    """How long a gateway's hold on a Redis slot lives without renewal: a gateway that
+    dies frees its slots after this long."""
+
+    def for_key(self, tier: str, model: str) -> TierLimits:
+        base = self.tiers.get(tier, TierLimits(0))
+        override = self.models.get(model, {}).get(tier)
+        if override is None:
+            return base
+        return TierLimits(override, base.rpm, base.daily)
+
+
+@dataclass(frozen=True)
+class PlatformSettings:
+    database_url: str | None = None
+    """None: SQLite in the data directory."""
+    redis_url: str | None = None
+    admin_key: str | None = None
+    secret_key: str | None = None
+    """Master key from which API key secrets are derived; None: a file in data_dir."""
+    open_access: bool = False
+    data_dir: Path | None = None
+    limits: LimitSettings = field(default_factory=LimitSettings)
+    task_workers: int = 2
+    task_retention_seconds: int = 72 * 3600
+    default_key_tier: Tier = "V3"

@@ -1,0 +1,60 @@
+"""Async chat through the pipeline: a request is checked and stored on submission, and
+run by the platform's task workers (platform/tasks.py) with this runner."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+from typing import Any
+
+from glmserve.errors import GlmServeError
+from glmserve.platform.admission import Attempt
+from glmserve.platform.tasks import TaskOutcome, status_body
+from glmserve.protocol.chat import parse_chat_request
+from glmserve.protocol.responses import error_body
+from glmserve.serving.completion import Completion, completion_result
+from glmserve.serving.completions import CompletionService
+from glmserve.store import TaskRow
+
+__all__ = ["ChatTasks"]
+
+
+class ChatTasks:
+    def __init__(self, completions: CompletionService) -> None:
+        self._completions = completions
+
+    async def new_task(self, key_id: str, body: bytes) -> TaskRow:
+        """The stored form of a request, checked now so a bad one is a 400 at once."""
+        chat = parse_chat_request(body)
+        prepared = await asyncio.to_thread(self._completions.prepare, chat)
+        return TaskRow(
+            id=prepared.id,
+            key_id=key_id,
+            model=prepared.model.code,
+            request_id=prepared.request_id,
+            status="PROCESSING",
+            request_json=body.decode("utf-8"),
+            result_json=None,
+            created_at=prepared.created,
+        )
+
+    async def run(self, row: TaskRow, attempt: Attempt) -> TaskOutcome:
+        completion: Completion | None = None
+        try:
+            chat = parse_chat_request(row.request_json.encode("utf-8"))
+            prepared = await asyncio.to_thread(self._completions.prepare, chat)
+            prepared = replace(
+                prepared, id=row.id, request_id=row.request_id, created=row.created_at
+            )
+            completion = await self._completions.start(prepared, attempt)
+            body = await completion_result(completion)
+        except GlmServeError as exc:
+            return "FAIL", self.failed(row, exc), exc
+        except asyncio.CancelledError:
+            if completion is not None:
+                completion.cancel()
+            raise
+        return "SUCCESS", {**body, "task_status": "SUCCESS"}, None
+
+    def failed(self, row: TaskRow, error: GlmServeError) -> dict[str, Any]:
+        return {**status_body(row), "task_status": "FAIL", **error_body(error)}

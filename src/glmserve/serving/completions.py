@@ -1,0 +1,178 @@
+"""The completion pipeline, independent of HTTP: prepare, admit, start.
+
+``CompletionService.prepare`` checks a chat request against the model (catalog limits,
+context window), renders the prompt through ``chat/`` with the Z.AI flags, builds the
+constraint and resolves sampling; ``start`` admits it (platform) and starts it on the
+model's engine. The running ``Completion`` (completion.py) yields message deltas, then
+the finish reason and usage. See docs/architecture.md for the request's whole walk.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from glmserve.catalog import ModelSpec
+from glmserve.chat.prompt import ThinkingFlags, render_prompt
+from glmserve.chat.template import ChatTemplate, TemplateError
+from glmserve.engine.types import EngineBusy, GenerationRequest
+from glmserve.errors import HighTraffic, InvalidField, ModelNotFound, PromptTooLong
+from glmserve.platform.admission import Attempt
+from glmserve.platform.ids import completion_id, now_seconds
+from glmserve.protocol.chat import (
+    ChatCompletionRequest,
+    function_tools,
+    has_media,
+    template_messages,
+)
+from glmserve.serving.completion import Completion, PreparedCompletion
+from glmserve.serving.constraints import constraint_for
+from glmserve.serving.metrics import Metrics
+from glmserve.serving.models import ModelRegistry, ServedModel
+from glmserve.serving.sampling import max_tokens, sampling, thinking_enabled
+
+__all__ = ["CompletionService", "PreparedCompletion", "render_request"]
+
+
+class CompletionService:
+    def __init__(
+        self,
+        models: ModelRegistry,
+        *,
+        metrics: Metrics | None = None,
+        prompt_log: Path | None = None,
+    ) -> None:
+        self._models = models
+        self._metrics = metrics
+        self._prompt_log = prompt_log
+        self._log_lock = threading.Lock()
+
+    def prepare(
+        self, request: ChatCompletionRequest, *, coding: bool = False
+    ) -> PreparedCompletion:
+        """``coding``: the request came to the Coding endpoint, where preserved thinking
+        (``clear_thinking: false``) is the default."""
+        model = self._model(request)
+        if has_media(request.messages) and not model.spec.capabilities.vision:
+            raise InvalidField(
+                "messages",
+                f"model {model.code} accepts text only, not images, video, audio or files.",
+            )
+        tools = self._tools(request)
+        prompt = self._render(model, request, tools, coding)
+        constraint = constraint_for(model, request, tools, prompt)
+        tokens = model.engine.tokenize(prompt)
+        context = model.context_size
+        if len(tokens) >= context:
+            raise PromptTooLong(len(tokens), context)
+        task_id = completion_id()
+        return PreparedCompletion(
+            id=task_id,
+            request_id=request.request_id or task_id,
+            created=now_seconds(),
+            model=model,
+            prompt=prompt,
+            generation=GenerationRequest(
+                prompt_tokens=tokens,
+                max_tokens=min(max_tokens(model, request), context - len(tokens)),
+                sampling=replace(sampling(model.spec, request), grammar=constraint.grammar),
+                stop=request.stop_list + model.stop,
+            ),
+            stream=bool(request.stream),
+            tools=tools,
+            json_call=constraint.json_call,
+            tool_stream=bool(request.tool_stream) and model.spec.capabilities.tool_stream,
+            include_usage=bool(request.stream_options and request.stream_options.include_usage),
+        )
+
+    def count_prompt_tokens(self, request: ChatCompletionRequest, *, coding: bool = False) -> int:
+        """Tokens of the prompt this request renders to: what ``prepare`` would send to the
+        engine, so the tokenizer API agrees with the chat response's prompt_tokens."""
+        model = self._model(request)
+        prompt = self._render(model, request, self._tools(request), coding)
+        return len(model.engine.tokenize(prompt))
+
+    async def start(self, prepared: PreparedCompletion, attempt: Attempt) -> Completion:
+        """Admit the request (balance, limits, request_id) and start it on the engine;
+        the attempt then follows the completion until its ledger record is written."""
+        await attempt.admit(prepared.admitted)
+        completion = self.run(prepared)
+        attempt.track(completion)
+        return completion
+
+    def run(self, prepared: PreparedCompletion) -> Completion:
+        """Start on the engine, without admission (the caller has admitted it)."""
+        model = prepared.model
+        try:
+            generation = model.engine.start(prepared.generation)
+        except EngineBusy:
+            raise HighTraffic(model.code) from None
+        parser = model.family.parser(
+            prepared.tools,
+            prompt=prepared.prompt,
+            trim=model.trim,
+            json_call=prepared.json_call,
+        )
+        return Completion(prepared, generation, parser, self._metrics)
+
+    def _model(self, request: ChatCompletionRequest) -> ServedModel:
+        model = self._models.get(request.model)
+        if model is None:
+            raise ModelNotFound(request.model)
+        return model
+
+    @staticmethod
+    def _tools(request: ChatCompletionRequest) -> list[dict[str, Any]]:
+        return function_tools(request) if request.tool_choice != "none" else []
+
+    def _render(
+        self,
+        model: ServedModel,
+        request: ChatCompletionRequest,
+        tools: list[dict[str, Any]],
+        coding: bool,
+    ) -> str:
+        prompt = render_request(model.template, model.spec, request, tools, coding=coding)
+        self._log_prompt(prompt)
+        return prompt
+
+    def _log_prompt(self, prompt: str) -> None:
+        if self._prompt_log is not None:
+            with self._log_lock, self._prompt_log.open("a", encoding="utf-8") as out:
+                out.write(json.dumps(prompt, ensure_ascii=False) + "\n")
+
+
+def render_request(
+    template: ChatTemplate,
+    spec: ModelSpec,
+    request: ChatCompletionRequest,
+    tools: list[dict[str, Any]],
+    *,
+    coding: bool = False,
+) -> str:
+    """The prompt: the request's messages through the model's template, with the Z.AI
+    thinking flags for thinking models (``coding``: the Coding endpoint, where past
+    reasoning is kept by default)."""
+    thinking = None
+    if spec.capabilities.thinking:
+        thinking = ThinkingFlags(
+            enable_thinking=thinking_enabled(spec, request),
+            clear_thinking=_clear_thinking(request, coding),
+        )
+    shown = tools if spec.capabilities.tools else None
+    try:
+        return render_prompt(
+            template, template_messages(request.messages), tools=shown, thinking=thinking
+        )
+    except TemplateError as exc:
+        raise InvalidField("messages", f"the model's chat template rejected them: {exc}") from None
+
+
+def _clear_thinking(request: ChatCompletionRequest, coding: bool) -> bool:
+    """Z.AI drops past turns' reasoning unless told not to; the Coding endpoint keeps it."""
+    if request.thinking is not None and request.thinking.clear_thinking is not None:
+        return request.thinking.clear_thinking
+    return not coding

@@ -1,0 +1,59 @@
+"""The engine registry: which engine serves a model, built from its config.
+
+Each served model names its engine kind (``ModelConfig.engine``): ``llama``, the
+embedded llama.cpp in a worker process of its own. Context capping happens here and
+only here: a context the config did not set is capped at the model's trained context.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+from glmserve.config import ModelConfig
+from glmserve.engine.native import NativeModel
+from glmserve.engine.types import Engine
+from glmserve.engine.worker import WorkerEngine, WorkerSpec
+
+__all__ = ["ENGINE_KINDS", "build_engine"]
+
+log = logging.getLogger(__name__)
+
+EngineBuilder = Callable[[ModelConfig, Path], Engine]
+
+
+def _llama(config: ModelConfig, weights: Path) -> Engine:
+    spec = WorkerSpec(
+        gguf=weights,
+        context_size=_served_context(config, weights),
+        threads=config.threads,
+        batch_size=config.batch_size,
+        max_running=config.max_running,
+        queue_limit=config.queue_limit,
+        batch_invariant=config.batch_invariant,
+    )
+    return WorkerEngine(spec)
+
+
+ENGINE_KINDS: dict[str, EngineBuilder] = {"llama": _llama}
+
+
+def build_engine(config: ModelConfig, weights: Path) -> Engine:
+    """The running engine of one served model. Raises ValueError, RuntimeError or
+    OSError when the weights cannot be loaded."""
+    return ENGINE_KINDS[config.engine](config, weights)
+
+
+def _served_context(config: ModelConfig, weights: Path) -> int:
+    """The configured context, capped at the trained one unless the config set it."""
+    context = config.context_size
+    if config.context_explicit:
+        return context
+    vocab = NativeModel(weights, vocab_only=True)
+    trained = vocab.trained_context
+    vocab.close()
+    if 0 < trained < context:
+        log.info("%s: context capped at the trained %d tokens", config.code, trained)
+        return trained
+    return context
