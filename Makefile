@@ -5,7 +5,7 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.glmserve-installed
 
-.PHONY: install serve test lint clean
+.PHONY: install serve test lint clean workers
 
 install: $(STAMP)
 
@@ -23,7 +23,23 @@ lint: install
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/mypy
 
-test: lint
+# The real worker servers of the remote engine's tests (tests/support/workers.py), kept
+# in the user's cache outside the repository: vLLM for CPU in a virtualenv of its own
+# (scripts/install-vllm.sh, a few minutes the first time, mostly downloads, so it runs
+# beside the compile) and llama.cpp's llama-server (benchmarks/build_llama_server.sh
+# --cache, a compile of about 10 minutes on 2 cores the first time). Each takes about a
+# second when already there. GLMSERVE_TEST_WORKERS=optional skips them, and the tests
+# that need them then skip, unless GLMSERVE_TEST_SERVICES=required (as in CI).
+workers:
+	@if [ "$$GLMSERVE_TEST_WORKERS" = optional ] && [ "$$GLMSERVE_TEST_SERVICES" != required ]; then \
+	  echo "workers: GLMSERVE_TEST_WORKERS=optional: not installing vLLM or llama-server"; \
+	else \
+	  scripts/install-vllm.sh >/dev/null & vllm=$$!; \
+	  benchmarks/build_llama_server.sh --cache >/dev/null; built=$$?; \
+	  wait $$vllm && exit $$built; \
+	fi
+
+test: lint workers
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 clean:
