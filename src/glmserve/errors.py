@@ -93,6 +93,8 @@ class PromptTooLong(GlmServeError):
             f"Prompt exceeds max length: the prompt has {prompt_tokens} tokens and the model's "
             f"context window is {context_size} tokens."
         )
+        self.prompt_tokens = prompt_tokens
+        self.context_size = context_size
 
 
 class ApiNotFound(GlmServeError):

@@ -1,9 +1,8 @@
 """The Anthropic Messages surface through the official ``anthropic`` SDK.
 
 Plain text on the shared server (Gemma weights served as glm-4.7); thinking and tool
-use on the scripted GLM model (tests/support/scripted_glm.py), whose weights write
-GLM-4.7 outputs, so the real GLM parser turns GLM's format into thinking and tool_use
-blocks.
+use on the scripted GLM model (tests/support/scripted_glm.py) writing recorded GLM-4.7
+outputs, so the real GLM parser turns GLM's format into thinking and tool_use blocks.
 """
 
 from __future__ import annotations
@@ -249,3 +248,39 @@ def test_thinking_disabled_and_auth_headers(glm: GlmServer) -> None:
     assert body["stop_reason"] == "end_turn"
     assert body["usage"]["cache_read_input_tokens"] >= 0
     assert _prompts(prompts)[0].endswith("<|user|>Hi<|assistant|></think>")
+
+
+def test_base_url_probe_answers_without_a_key(server: Server) -> None:
+    # Claude Code sends HEAD <base> before its first request.
+    for path in ("/api/anthropic", "/api/anthropic/"):
+        head = httpx.head(f"{server.base}{path}")
+        assert head.status_code == 200 and head.content == b""
+        got = httpx.get(f"{server.base}{path}")
+        assert got.status_code == 200 and got.json()["api"] == "anthropic"
+
+
+def test_mid_conversation_system_message_is_answered(glm: GlmServer) -> None:
+    server, prompts = glm([Script("Short.</think>Hi.<|user|>")])
+    response = httpx.post(
+        f"{server.base}/api/anthropic/v1/messages",
+        params={"beta": "true"},
+        headers={"anthropic-beta": "mid-conversation-system-2026-04-07,no-such-beta-2099-01-01"},
+        json={
+            "model": "claude-opus-4-8",
+            "max_tokens": 64000,
+            "thinking": {"type": "adaptive"},
+            "output_config": {"effort": "high"},
+            "context_management": {"edits": [{"type": "clear_thinking_20251015", "keep": "all"}]},
+            "messages": [
+                {"role": "user", "content": "Hello"},
+                {"role": "system", "content": "Answer in one word."},
+            ],
+        },
+    )
+    assert response.status_code == 200, response.text
+    thinking, text = response.json()["content"]
+    assert thinking["thinking"] == "Short." and thinking["signature"]
+    assert text == {"type": "text", "text": "Hi."}
+    assert _prompts(prompts)[0].endswith(
+        "<|user|>Hello<|system|>Answer in one word.<|assistant|><think>"
+    )

@@ -74,7 +74,9 @@ def model(tmp_path_factory: pytest.TempPathFactory) -> ScriptedGlm:
 
 @pytest.fixture(scope="module")
 def engine(model: ScriptedGlm) -> Iterator[LlamaEngine]:
-    eng = LlamaEngine(model.path, context_size=32768, threads=2, max_running=2)
+    eng = LlamaEngine(
+        model.path, context_size=32768, threads=2, batch_size=512, max_running=2, queue_limit=8
+    )
     yield eng
     eng.close()
 

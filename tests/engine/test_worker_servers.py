@@ -24,7 +24,7 @@ import httpx
 import pytest
 
 from tests.support.tiny_glm_moe import tiny_glm_moe_dir
-from tests.support.workers import Worker, vllm_worker
+from tests.support.workers import Worker, llama_server_worker, vllm_worker
 
 MAX_MODEL_LEN = 2048
 Json = dict[str, Any]
@@ -292,3 +292,180 @@ def test_vllm_unknown_model_is_a_404(vllm: Worker) -> None:
     )
     assert r.status_code == 404
     assert r.json()["error"]["type"] == "NotFoundError"
+
+
+# --- llama-server ------------------------------------------------------------------------
+
+SLOT_CTX = 2048  # --ctx-size 4096 shared by --parallel 2
+
+
+@pytest.fixture(scope="module")
+def llama(gemma_gguf: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Worker]:
+    log = tmp_path_factory.mktemp("llama-server") / "llama-server.log"
+    with llama_server_worker(gemma_gguf, ctx_size=2 * SLOT_CTX, parallel=2, log=log) as worker:
+        yield worker
+
+
+def _ids(length: int, seed: int) -> list[int]:
+    """Token ids of the default model's ordinary vocabulary, no BOS."""
+    rng = random.Random(seed)
+    return [rng.randrange(1000, 20000) for _ in range(length)]
+
+
+def _completion(worker: Worker, **body: Any) -> httpx.Response:
+    return httpx.post(f"{worker.base}/completion", json=body, timeout=300)
+
+
+def _detokenize(worker: Worker, tokens: list[int]) -> str:
+    r = httpx.post(f"{worker.base}/detokenize", json={"tokens": tokens}, timeout=30)
+    text: str = r.json()["content"]
+    return text
+
+
+def test_llama_server_health_slots_and_models(llama: Worker) -> None:
+    health = httpx.get(f"{llama.base}/health", timeout=10)
+    assert (health.status_code, health.json()) == (200, {"status": "ok"})
+    slots = httpx.get(f"{llama.base}/slots", timeout=10).json()
+    assert [s["id"] for s in slots] == [0, 1]
+    assert all(s["n_ctx"] == SLOT_CTX for s in slots)  # the context is split between slots
+    assert all(s["is_processing"] is False for s in slots)
+    model = httpx.get(f"{llama.base}/v1/models", timeout=10).json()["data"][0]
+    assert model["id"] == llama.model
+    assert model["meta"]["n_ctx"] == SLOT_CTX
+
+
+def test_llama_server_takes_a_token_prompt_and_returns_tokens(llama: Worker) -> None:
+    prompt = _ids(20, seed=1)
+    body = _completion(
+        llama, prompt=prompt, n_predict=6, temperature=0, ignore_eos=True, return_tokens=True
+    ).json()
+    assert body["tokens_evaluated"] == 20  # taken as ids; no BOS added to a token prompt
+    assert len(body["tokens"]) == body["tokens_predicted"] == 6
+    assert _detokenize(llama, body["tokens"]) == body["content"]
+    assert body["stop"] is True
+    assert body["stop_type"] == "limit"  # "eos", "limit" or "word"
+    assert body["truncated"] is False
+    assert {"cache_n", "prompt_n", "predicted_n"} <= body["timings"].keys()
+    assert body["timings"]["prompt_n"] + body["timings"]["cache_n"] == 20
+
+
+def test_llama_server_stream_carries_tokens_and_ends_with_timings(llama: Worker) -> None:
+    request = {
+        "prompt": _ids(20, seed=2),
+        "n_predict": 4,
+        "temperature": 0,
+        "ignore_eos": True,
+        "stream": True,
+    }
+    with httpx.stream("POST", f"{llama.base}/completion", json=request, timeout=120) as r:
+        assert r.headers["content-type"].startswith("text/event-stream")
+        lines = [line for line in r.iter_lines() if line]
+    assert all(line.startswith("data: ") for line in lines)
+    assert "data: [DONE]" not in lines  # unlike the OpenAI-style endpoints
+    chunks = [json.loads(line[len("data: ") :]) for line in lines]
+    *tokens, last = chunks
+    # one chunk per token, with its id, whether or not return_tokens is set
+    assert [len(c["tokens"]) for c in tokens] == [1, 1, 1, 1]
+    assert all(c["stop"] is False for c in tokens)
+    assert [c["tokens_predicted"] for c in tokens] == [1, 2, 3, 4]
+    # then a last chunk with no token: the stop type and timings
+    assert last["stop"] is True and last["tokens"] == [] and last["content"] == ""
+    assert last["stop_type"] == "limit"
+    assert last["tokens_predicted"] == 4
+    assert "cache_n" in last["timings"]
+
+
+def test_llama_server_cache_prompt_reuses_the_prefix(llama: Worker) -> None:
+    prefix = _ids(600, seed=3)
+    first = _completion(llama, prompt=[*prefix, 100], n_predict=2, cache_prompt=True).json()
+    again = _completion(llama, prompt=[*prefix, 101, 102], n_predict=2, cache_prompt=True).json()
+    assert first["timings"]["cache_n"] == 0
+    assert 0 < again["timings"]["cache_n"] <= len(prefix)
+    assert again["timings"]["cache_n"] + again["timings"]["prompt_n"] == len(prefix) + 2
+    off = _completion(llama, prompt=[*prefix, 100], n_predict=2, cache_prompt=False).json()
+    assert off["timings"]["cache_n"] == 0
+
+
+def test_llama_server_grammar_is_enforced(llama: Worker) -> None:
+    for seed in (1, 2, 3):
+        body = _completion(
+            llama,
+            prompt=_ids(10, seed=4),
+            n_predict=10,
+            temperature=1.0,
+            seed=seed,
+            grammar='root ::= "yes" | "no"',
+            return_tokens=True,
+        ).json()
+        assert body["content"] in ("yes", "no")
+        assert body["stop_type"] == "eos"
+        # the end-of-generation token is in tokens (and counted), not in content
+        assert len(body["tokens"]) == body["tokens_predicted"]
+        assert _detokenize(llama, body["tokens"][:-1]) == body["content"]
+
+
+def test_llama_server_grammar_with_glm_tool_call_tags(llama: Worker) -> None:
+    grammar = "\n".join(
+        [
+            'root ::= "<tool_call>get_weather<arg_key>city</arg_key><arg_value>" '
+            'xml-text "</arg_value></tool_call>"',
+            'xml-text ::= ([^<] | "<" [^/])*',
+        ]
+    )
+    body = _completion(
+        llama, prompt=_ids(10, seed=5), n_predict=60, temperature=1.0, seed=0, grammar=grammar
+    ).json()
+    text = body["content"]
+    assert text.startswith("<tool_call>get_weather<arg_key>city</arg_key><arg_value>")
+    if body["stop_type"] == "eos":
+        assert text.endswith("</arg_value></tool_call>")
+
+
+def test_llama_server_bad_grammar_is_a_400(llama: Worker) -> None:
+    r = _completion(llama, prompt=[1000, 1001], n_predict=2, grammar="root ::= (")
+    assert r.status_code == 400
+    assert r.json()["error"]["type"] == "invalid_request_error"
+    assert "grammar" in r.json()["error"]["message"]
+
+
+def test_llama_server_aborts_the_request_when_the_client_disconnects(llama: Worker) -> None:
+    before = _metric(llama, "llamacpp:tokens_predicted_total")
+    request = {"prompt": _ids(10, seed=6), "n_predict": 1500, "ignore_eos": True, "stream": True}
+    with httpx.stream("POST", f"{llama.base}/completion", json=request, timeout=120) as r:
+        for n, _ in enumerate(r.iter_lines()):
+            if n == 6:
+                break
+    while any(s["is_processing"] for s in httpx.get(f"{llama.base}/slots", timeout=10).json()):
+        time.sleep(0.1)
+    assert _metric(llama, "llamacpp:tokens_predicted_total") - before < 1000
+
+
+def test_llama_server_prompt_longer_than_the_slot_is_a_400(llama: Worker) -> None:
+    prompt = _ids(SLOT_CTX + 10, seed=7)
+    for stream in (False, True):
+        r = _completion(llama, prompt=prompt, n_predict=4, stream=stream)
+        assert r.status_code == 400  # a JSON body, also for a stream
+        assert r.headers["content-type"].startswith("application/json")
+        error = r.json()["error"]
+        assert error["type"] == "exceed_context_size_error"
+        assert error["code"] == 400
+        assert (error["n_prompt_tokens"], error["n_ctx"]) == (SLOT_CTX + 10, SLOT_CTX)
+
+
+def test_llama_server_stops_at_the_end_of_the_slot(llama: Worker) -> None:
+    # A prompt that fits with less room than n_predict asks for: 200, cut at the end of
+    # the slot's context, "limit" with truncated: true.
+    body = _completion(
+        llama, prompt=_ids(SLOT_CTX - 5, seed=8), n_predict=50, ignore_eos=True
+    ).json()
+    assert body["stop_type"] == "limit"
+    assert body["truncated"] is True
+    assert body["tokens_predicted"] < 50
+
+
+def test_llama_server_out_of_vocabulary_token_is_a_400(llama: Worker) -> None:
+    r = _completion(llama, prompt=[1000, 10**7], n_predict=1)
+    assert r.status_code == 400
+    error = r.json()["error"]
+    assert error["type"] == "invalid_request_error"
+    assert error["message"] == "Prompt contains invalid tokens"

@@ -331,6 +331,8 @@ def test_anthropic_endpoint_authenticates_and_meters_like_chat(gateway: Gateway)
     import anthropic
 
     url = f"{gateway.base}/api/anthropic/v1/messages"
+    # The base URL answers Claude Code's probe (HEAD, no key) even when keys are required.
+    assert httpx.head(f"{gateway.base}/api/anthropic", timeout=30).status_code == 200
     body = {"model": "claude-sonnet-4-6", "max_tokens": 4, "messages": HELLO}
     missing = httpx.post(url, json=body, timeout=60)
     assert missing.status_code == 401

@@ -95,7 +95,8 @@ def test_named_tool_choice_and_disabled_thinking() -> None:
     [
         ({"messages": [{"role": "user", "content": "hi"}], "max_tokens": None}, 400, "max_tokens"),
         ({"messages": []}, 400, "messages"),
-        ({"messages": [{"role": "system", "content": "hi"}]}, 400, "role"),
+        ({"messages": [{"role": "tool", "content": "hi"}]}, 400, "role"),
+        ({"messages": [{"role": "system", "content": "hi"}]}, 400, "only system"),
         ({"messages": [{"role": "user", "content": "hi"}], "max_tokens": 0}, 400, "max_tokens"),
         ({"messages": [{"role": "user", "content": "hi"}], "temperature": 1.5}, 400, "temperature"),
         (

@@ -1,2 +1,2 @@
-"""Test support: things tests build (models, vocabularies) and real worker servers,
-not a layer of glmserve."""
+"""Test support: what tests build (models, vocabularies) and the real worker servers they
+start; not a layer of glmserve."""

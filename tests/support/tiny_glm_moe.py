@@ -12,9 +12,10 @@ and GLM's end-of-generation ids (``generation_config.json``).
 
 Building needs torch and transformers, which glmserve's own virtualenv does not carry:
 when they are not importable here, the builder runs under the Python of the cached vLLM
-virtualenv (``scripts/install-vllm.sh``), which has both. The file is therefore also a
-script: ``python tests/support/tiny_glm_moe.py OUT_DIR`` builds into ``OUT_DIR``; it
-imports nothing from the project.
+virtualenv (``scripts/install-vllm.sh``, through ``tests.support.workers.vllm_venv``, so
+``GLMSERVE_TEST_WORKERS=optional`` skips instead of installing it), which has both. The
+file is therefore also a script: ``python tests/support/tiny_glm_moe.py OUT_DIR`` builds
+into ``OUT_DIR``; run so, it imports nothing from the project.
 """
 
 from __future__ import annotations
@@ -36,7 +37,6 @@ __all__ = [
     "tiny_glm_moe_dir",
 ]
 
-ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = Path("/work/shared/glm/templates/glm-4.7.jinja")
 
 # As in GLM's own tokenizer: the turn and mask tokens are special (skipped when decoding
@@ -177,9 +177,10 @@ def _builder_python() -> str:
         import torch  # noqa: F401
         import transformers  # noqa: F401
     except ImportError:
-        install = ROOT / "scripts" / "install-vllm.sh"
-        done = subprocess.run([str(install)], check=True, stdout=subprocess.PIPE, text=True)
-        return str(Path(done.stdout.strip().splitlines()[-1]) / "bin" / "python")
+        # the vLLM virtualenv, installed (or skipped) as the workers' rules say
+        from tests.support.workers import vllm_venv
+
+        return str(vllm_venv() / "bin" / "python")
     return sys.executable
 
 

@@ -242,8 +242,8 @@ def llama_server_worker(
     start_timeout: float = 120,
 ) -> Iterator[Worker]:
     """llama.cpp's ``llama-server`` for ``gguf``: ``parallel`` slots sharing ``ctx_size``
-    tokens of context (llama-server splits it between the slots), ``/slots`` on, no
-    web UI. The binary is built once into the user's cache."""
+    tokens of context (llama-server splits it between the slots), ``/slots`` and
+    ``/metrics`` on, no web UI. The binary is built once into the user's cache."""
     binary = llama_server_binary()
     port = port or free_port()
     cmd = [
@@ -256,6 +256,7 @@ def llama_server_worker(
         "--parallel", str(parallel),
         "--threads", str(threads),
         "--slots",
+        "--metrics",
         "--no-webui",
         *extra_args,
     ]  # fmt: skip

@@ -1,6 +1,7 @@
 """Routes of the Anthropic-compatible surface, ``/api/anthropic/v1`` (what Claude Code
 uses with ``ANTHROPIC_BASE_URL=http://host:port/api/anthropic``): messages,
-count_tokens and models.
+count_tokens and models; and the base path itself, which Claude Code probes with
+``HEAD`` before its first request.
 
 A Messages request is translated into a chat request (protocol/anthropic.py), its
 ``claude-*`` model name mapped to a served model (the ``[anthropic]`` settings), and
@@ -20,6 +21,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
+from glmserve import __version__
 from glmserve.api.deps import attempt, glmserve, principal
 from glmserve.api.disconnect import until_disconnect
 from glmserve.api.sse import sse_response
@@ -32,11 +34,22 @@ from glmserve.protocol import anthropic_responses as wire
 from glmserve.protocol.anthropic import parse_messages_request, to_chat_request
 from glmserve.serving import Completion, finished_deltas
 
-__all__ = ["router", "PREFIX"]
+__all__ = ["router", "base_router", "PREFIX"]
 
 PREFIX = "/api/anthropic"
 
 router = APIRouter()
+"""Mounted at ``PREFIX + "/v1"``."""
+
+base_router = APIRouter()
+"""Mounted at ``PREFIX``: the base URL, with and without its trailing slash."""
+
+
+@base_router.api_route("", methods=["GET", "HEAD"], include_in_schema=False)
+@base_router.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)
+async def base() -> dict[str, Any]:
+    """No key needed: a reachability probe, like ``/health``."""
+    return {"name": "glmserve", "version": __version__, "api": "anthropic"}
 
 
 @router.post("/messages")

@@ -60,6 +60,7 @@ def create_app(app: GlmServe) -> FastAPI:
     # OpenAI-compatible paths (base URL http://host:port/v1), same behaviour as Z.AI's.
     api.include_router(zai.make_router(coding=False), prefix=OPENAI_PREFIX)
     api.include_router(anthropic.router, prefix=anthropic.PREFIX + "/v1")
+    api.include_router(anthropic.base_router, prefix=anthropic.PREFIX)
     api.include_router(platform_routes.router, prefix=ZAI_PREFIX)
     api.include_router(admin.router, prefix="/admin")
     api.add_api_route("/health", _health, methods=["GET"])

@@ -2,18 +2,26 @@
 the chat completions request everything behind the HTTP layer works with.
 
 What Claude Code and the ``anthropic`` SDKs send to ``/api/anthropic/v1/messages``
-(docs/anthropic.md): ``system`` as a string or text blocks; ``messages`` whose
-content is a string or text, image, tool_use, tool_result, thinking and
-redacted_thinking blocks; custom ``tools`` with ``input_schema``; ``tool_choice``;
-``thinking``. Unknown fields (``cache_control``, ``metadata``, ``citations``...) are
-accepted and ignored. Every problem is a typed error (InvalidField, MissingField...)
-that the Anthropic surface answers in Anthropic's error shape.
+(docs/anthropic.md): ``system`` as a string or text blocks;
+``messages`` whose content is a string or text, image, tool_use, tool_result, thinking
+and redacted_thinking blocks, including ``system`` messages between the turns (Claude
+Code 2.1's ``mid-conversation-system`` beta); custom ``tools`` with ``input_schema``;
+``tool_choice``; ``thinking``; ``output_config`` (``effort``, ``format``) and
+``context_management``. Unknown fields (``cache_control``, ``metadata``,
+``citations``...) are accepted and ignored. Every problem is a typed error
+(InvalidField, MissingField...) that the Anthropic surface answers in Anthropic's
+error shape.
 
-Translation: a user message's tool_result blocks become ``tool`` messages (in order,
-before the rest of its content); an assistant message's thinking blocks become its
-``reasoning_content``, its tool_use blocks its ``tool_calls``; tool_choice ``any`` is
-``required``; thinking ``enabled`` (or ``adaptive``) turns GLM's thinking on, and
-``budget_tokens`` is accepted but not enforced (GLM's templates have no budget).
+Translation: a system message stays where it stands, as a system turn (GLM's templates
+render one anywhere in the conversation); a user message's tool_result blocks become
+``tool`` messages (in order, before the rest of its content); an assistant message's
+thinking blocks become its ``reasoning_content``, its tool_use blocks its
+``tool_calls``; tool_choice ``any`` is ``required``; thinking ``enabled`` (or
+``adaptive``) turns GLM's thinking on, and ``budget_tokens`` is accepted but not
+enforced (GLM's templates have no budget); an ``output_config.format`` JSON schema is
+the chat request's ``response_format``. ``output_config.effort`` and
+``context_management`` are checked and not applied: GLM-4.x templates have no effort
+setting, and the thinking kept in the prompt follows ``clear_thinking`` alone.
 """
 
 from __future__ import annotations
@@ -23,7 +31,13 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError
 
-from glmserve.errors import GlmServeError, InvalidField, InvalidRequest, MissingField
+from glmserve.errors import (
+    ConflictingFields,
+    GlmServeError,
+    InvalidField,
+    InvalidRequest,
+    MissingField,
+)
 from glmserve.protocol.chat import ChatCompletionRequest, parse_chat_request
 
 __all__ = [
@@ -86,7 +100,7 @@ ContentBlock = Annotated[
 
 
 class MessageParam(_Wire):
-    role: Literal["user", "assistant"]
+    role: Literal["user", "assistant", "system"]
     content: str | list[ContentBlock]
 
 
@@ -111,6 +125,29 @@ class ThinkingConfig(_Wire):
     clear_thinking: StrictBool | None = None  # Z.AI's extension, passed through
 
 
+class JsonSchemaFormat(_Wire):
+    type: Literal["json_schema"]
+    schema_: dict[str, Any] = Field(alias="schema")
+
+
+class OutputConfig(_Wire):
+    effort: Literal["low", "medium", "high", "xhigh", "max"] | None = None
+    """Accepted, not applied: GLM-4.x templates have no effort setting."""
+    format: JsonSchemaFormat | None = None
+
+
+class ContextEdit(_Wire):
+    type: str
+
+
+class ContextManagement(_Wire):
+    """Anthropic's server-side context editing. Accepted, not applied: glmserve keeps
+    the prompt the client sends (``clear_thinking_20251015`` with ``keep: "all"``,
+    what Claude Code asks for, is what preserved thinking does anyway)."""
+
+    edits: list[ContextEdit] = Field(default_factory=list)
+
+
 class MessagesRequest(_Wire):
     model: str
     max_tokens: Annotated[int, Field(ge=1)] | None = None
@@ -126,6 +163,10 @@ class MessagesRequest(_Wire):
     tool_choice: ToolChoice | None = None
     thinking: ThinkingConfig | None = None
     metadata: dict[str, Any] | None = None
+    output_config: OutputConfig | None = None
+    output_format: JsonSchemaFormat | None = None
+    """The structured-outputs beta's name for ``output_config.format``."""
+    context_management: ContextManagement | None = None
 
 
 def parse_messages_request(body: bytes, *, count_only: bool = False) -> MessagesRequest:
@@ -175,6 +216,24 @@ def _check(request: MessagesRequest) -> None:
     choice = request.tool_choice
     if choice is not None and choice.type == "tool" and not choice.name:
         raise MissingField("tool_choice.name")
+    config = request.output_config
+    if request.output_format is not None and config is not None and config.format is not None:
+        raise ConflictingFields("output_format", "output_config.format")
+    for i, message in enumerate(request.messages):
+        if message.role == "system" and not isinstance(message.content, str):
+            for j, block in enumerate(message.content):
+                if not isinstance(block, TextBlock):
+                    raise InvalidField(
+                        f"messages[{i}].content[{j}]",
+                        f"a system message holds text blocks only, not {block.type}.",
+                    )
+
+
+def _output_format(request: MessagesRequest) -> JsonSchemaFormat | None:
+    """The requested JSON schema, under either of its names."""
+    if request.output_config is not None and request.output_config.format is not None:
+        return request.output_config.format
+    return request.output_format
 
 
 # --- translation --------------------------------------------------------------------
@@ -189,6 +248,10 @@ def to_chat_request(request: MessagesRequest, model: str) -> ChatCompletionReque
     for message in request.messages:
         if message.role == "user":
             messages.extend(_user_messages(message.content))
+        elif message.role == "system":
+            text = _system_text(message.content)
+            if text:  # an empty system turn says nothing: not worth a turn marker
+                messages.append({"role": "system", "content": text})
         else:
             messages.append(_assistant_message(message.content))
     chat: dict[str, Any] = {
@@ -212,14 +275,28 @@ def to_chat_request(request: MessagesRequest, model: str) -> ChatCompletionReque
         if request.thinking.clear_thinking is not None:
             thinking["clear_thinking"] = request.thinking.clear_thinking
         chat["thinking"] = thinking
+    output_format = _output_format(request)
+    if output_format is not None:
+        chat["response_format"] = {
+            "type": "json_schema",
+            "json_schema": {"name": "output", "schema": output_format.schema_},
+        }
     # One set of checks for both surfaces: the chat request's own parser.
     return parse_chat_request(json.dumps({k: v for k, v in chat.items() if v is not None}).encode())
 
 
-def _system_text(system: str | list[TextBlock] | None) -> str:
+# Claude Code's first system block, "x-anthropic-billing-header: cc_version=...;", is
+# metadata for Anthropic's billing, not an instruction; its hash suffix changes from one
+# session to the next, so keeping it would also cost the prefix cache.
+_BILLING_HEADER = "x-anthropic-billing-header:"
+
+
+def _system_text(system: str | list[Any] | None) -> str:
     if system is None or isinstance(system, str):
         return system or ""
-    return "\n\n".join(block.text for block in system if block.text)
+    return "\n\n".join(
+        block.text for block in system if block.text and not block.text.startswith(_BILLING_HEADER)
+    )
 
 
 def _user_messages(content: str | list[Any]) -> list[dict[str, Any]]:

@@ -27,7 +27,7 @@ from typing import Any
 
 from glmserve.chat.output import Delta
 from glmserve.engine.types import Usage
-from glmserve.errors import GlmServeError, ModelNotFound
+from glmserve.errors import GlmServeError, ModelNotFound, PromptTooLong
 
 __all__ = [
     "PING_EVENT",
@@ -40,6 +40,7 @@ __all__ = [
     "error_body",
     "error_event",
     "error_status",
+    "too_long_message",
     "models_body",
 ]
 
@@ -229,7 +230,16 @@ def error_body(error: GlmServeError) -> dict[str, Any]:
     """Anthropic's error body, the one place it is built (HTTP errors, stream errors)."""
     status = error_status(error)
     kind = _ERROR_TYPES.get(status, "api_error" if status >= 500 else "invalid_request_error")
-    return {"type": "error", "error": {"type": kind, "message": error.message}}
+    message = error.message
+    if isinstance(error, PromptTooLong):
+        message = too_long_message(error.prompt_tokens, error.context_size)
+    return {"type": "error", "error": {"type": kind, "message": message}}
+
+
+def too_long_message(prompt_tokens: int, context_size: int) -> str:
+    """Anthropic's words for a prompt over the context window: Claude Code reads the two
+    numbers from them and tells its user to compact (docs/anthropic.md)."""
+    return f"prompt is too long: {prompt_tokens} tokens > {context_size} maximum"
 
 
 def error_event(error: GlmServeError) -> bytes:
