@@ -9,6 +9,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from zai import ZaiClient
 
 from tests.conftest import Server
@@ -90,3 +91,24 @@ def test_a_worker_down_at_start_gives_1234_per_request(remote: Server, worker: W
     r = httpx.post(f"{remote.zai_base}chat/completions", json=body, timeout=60)
     assert r.status_code == 500
     assert r.json()["error"]["code"] == "1234"
+
+
+def test_metrics_have_a_series_per_worker(
+    client: ZaiClient, remote: Server, worker: Worker
+) -> None:
+    client.chat.completions.create(model=MODEL, messages=QUESTION, do_sample=False)
+    text = httpx.get(f"{remote.base}/metrics", timeout=10).text
+    samples = {
+        (s.name, s.labels.get("model"), s.labels.get("worker")): s.value
+        for f in text_string_to_metric_families(text)
+        for s in f.samples
+    }
+    live = (MODEL, worker.base)
+    assert samples[("glmserve_worker_up", *live)] == 1.0
+    assert samples[("glmserve_worker_routed_requests_total", *live)] >= 1
+    assert samples[("glmserve_worker_prompt_tokens_total", *live)] > 0
+    assert samples[("glmserve_worker_generation_tokens_total", *live)] > 0
+    assert samples[("glmserve_worker_in_flight", *live)] == 0
+    # The model whose only worker is down: routed to (and failing) or probed down.
+    dead = [k for k in samples if k[0] == "glmserve_worker_up" and k[1] == "glm-4.7"]
+    assert len(dead) == 1

@@ -22,6 +22,8 @@ __all__ = [
     "EngineInfo",
     "EngineStats",
     "EngineBusy",
+    "HealthState",
+    "WorkerStats",
     "Generation",
     "QueuedGeneration",
     "Engine",
@@ -111,6 +113,30 @@ class EngineStats:
     """The process that decodes (the worker process, or this one)."""
 
 
+HealthState = Literal["unknown", "up", "down"]
+
+
+@dataclass(frozen=True)
+class WorkerStats:
+    """One worker of a remote engine, as the gateway sees it."""
+
+    url: str
+    kind: str
+    health: HealthState
+    in_flight: int
+    max_in_flight: int
+    routed: int
+    """Requests sent to it (failover attempts included)."""
+    errors: int
+    """Requests that failed on it (before or after their first token)."""
+    finished: int
+    prompt_tokens: int
+    cached_tokens: int
+    generated_tokens: int
+    readmissions: int
+    last_error: str | None
+
+
 class EngineBusy(Exception):
     """The engine's waiting queue is full; the request was not queued."""
 
@@ -160,6 +186,10 @@ class Engine(ABC):
 
     @abstractmethod
     def stats(self) -> EngineStats: ...
+
+    def worker_stats(self) -> tuple[WorkerStats, ...]:
+        """The workers behind the engine (remote engines); none for an embedded one."""
+        return ()
 
     @abstractmethod
     def close(self) -> None: ...

@@ -68,6 +68,7 @@ class Metrics:
             registry=self.registry,
         )
         self.registry.register(_EngineCollector(models))
+        self.registry.register(_WorkerCollector(models))
 
     def clock(self, model: str) -> TokenClock:
         return TokenClock(self._ttft.labels(model), self._gap.labels(model))
@@ -135,4 +136,51 @@ class _EngineCollector(Collector):
             counters["cached"].add_metric(code, s.cached_tokens)
             counters["generated"].add_metric(code, s.generated_tokens)
         yield from gauges.values()
+        yield from counters.values()
+
+
+class _WorkerCollector(Collector):
+    """The workers behind remote engines, read at scrape time (none for embedded ones)."""
+
+    def __init__(self, models: ModelRegistry) -> None:
+        self._models = models
+
+    def collect(self) -> Iterator[Metric]:
+        labels = ["model", "worker", "kind"]
+        up = GaugeMetricFamily(
+            "glmserve_worker_up", "1 while the worker is routed to (healthy).", labels=labels
+        )
+        in_flight = GaugeMetricFamily(
+            "glmserve_worker_in_flight", "Requests in flight on the worker.", labels=labels
+        )
+        counters = {
+            "routed": CounterMetricFamily(
+                "glmserve_worker_routed_requests", "Requests routed to the worker.", labels=labels
+            ),
+            "errors": CounterMetricFamily(
+                "glmserve_worker_errors", "Requests that failed on the worker.", labels=labels
+            ),
+            "cached_tokens": CounterMetricFamily(
+                "glmserve_worker_cached_tokens",
+                "Prompt tokens the worker reported served from its cache.",
+                labels=labels,
+            ),
+            "prompt_tokens": CounterMetricFamily(
+                "glmserve_worker_prompt_tokens", "Prompt tokens sent to the worker.", labels=labels
+            ),
+            "generated_tokens": CounterMetricFamily(
+                "glmserve_worker_generation_tokens",
+                "Tokens the worker generated.",
+                labels=labels,
+            ),
+        }
+        for model in self._models:
+            for w in model.engine.worker_stats():
+                key = [model.code, w.url, w.kind]
+                up.add_metric(key, 1.0 if w.health != "down" else 0.0)
+                in_flight.add_metric(key, w.in_flight)
+                for name, family in counters.items():
+                    family.add_metric(key, getattr(w, name))
+        yield up
+        yield in_flight
         yield from counters.values()

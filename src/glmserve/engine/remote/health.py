@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Literal
+
+from glmserve.engine.types import HealthState
 
 __all__ = ["HealthState", "Breaker"]
-
-HealthState = Literal["unknown", "up", "down"]
 
 
 @dataclass

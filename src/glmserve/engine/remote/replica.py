@@ -3,16 +3,15 @@ counters (the per-worker series of /metrics, as plain data)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import httpx
 
-from glmserve.engine.remote.health import Breaker, HealthState
+from glmserve.engine.remote.health import Breaker
 from glmserve.engine.remote.llama_server import LlamaServerAdapter
 from glmserve.engine.remote.sglang import SglangAdapter
 from glmserve.engine.remote.spec import RemoteSpec, WorkerSpec
 from glmserve.engine.remote.vllm import VllmAdapter
 from glmserve.engine.remote.wire import Adapter
+from glmserve.engine.types import WorkerStats
 
 __all__ = ["Replica", "WorkerStats", "adapter_for"]
 
@@ -24,25 +23,6 @@ def adapter_for(kind: str) -> Adapter:
         "llama-server": LlamaServerAdapter,
     }
     return adapters[kind]()
-
-
-@dataclass(frozen=True)
-class WorkerStats:
-    url: str
-    kind: str
-    health: HealthState
-    in_flight: int
-    max_in_flight: int
-    routed: int
-    """Requests sent to it (failover attempts included)."""
-    errors: int
-    """Requests that failed on it (before or after their first token)."""
-    finished: int
-    prompt_tokens: int
-    cached_tokens: int
-    generated_tokens: int
-    readmissions: int
-    last_error: str | None
 
 
 class Replica:
