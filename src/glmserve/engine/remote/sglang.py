@@ -14,7 +14,13 @@ from collections.abc import Callable
 from typing import Any
 
 from glmserve.engine.remote.errors import http_error, stream_error
-from glmserve.engine.remote.wire import Adapter, Event, StreamReader, int_or_none
+from glmserve.engine.remote.wire import (
+    Adapter,
+    Event,
+    StreamReader,
+    int_or_none,
+    sampling_fields,
+)
 from glmserve.engine.types import GenerationRequest
 
 __all__ = ["SglangAdapter"]
@@ -30,17 +36,7 @@ class SglangAdapter(Adapter):
         s = request.sampling
         params: dict[str, Any] = {
             "max_new_tokens": request.max_tokens,
-            "temperature": 0.0 if s.greedy else s.temperature,
-            "top_p": s.top_p,
-            "top_k": s.top_k if s.top_k > 0 else -1,
-            "min_p": s.min_p,
-            "repetition_penalty": s.repetition_penalty,
-            "frequency_penalty": s.frequency_penalty,
-            "presence_penalty": s.presence_penalty,
-            "stop_token_ids": sorted(stop_ids),
-            "stop": list(request.stop),
-            "skip_special_tokens": False,
-            "spaces_between_special_tokens": False,
+            **sampling_fields(request, stop_ids),
         }
         if s.seed is not None:
             params["sampling_seed"] = s.seed

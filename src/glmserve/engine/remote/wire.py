@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from glmserve.engine.types import GenerationRequest
 
-__all__ = ["Event", "StreamReader", "Adapter", "int_or_none"]
+__all__ = ["Event", "StreamReader", "Adapter", "int_or_none", "sampling_fields"]
 
 
 @dataclass
@@ -56,6 +56,25 @@ class Adapter(ABC):
 
     @abstractmethod
     def reader(self, prompt_tokens: int, piece: Callable[[int], bytes]) -> StreamReader: ...
+
+
+def sampling_fields(request: GenerationRequest, stop_ids: frozenset[int]) -> dict[str, Any]:
+    """The sampling fields vLLM and SGLang both take (vLLM's SamplingParams names);
+    greedy is temperature 0, no top-k is -1, special tokens come back as text."""
+    s = request.sampling
+    return {
+        "temperature": 0.0 if s.greedy else s.temperature,
+        "top_p": s.top_p,
+        "top_k": s.top_k if s.top_k > 0 else -1,
+        "min_p": s.min_p,
+        "repetition_penalty": s.repetition_penalty,
+        "frequency_penalty": s.frequency_penalty,
+        "presence_penalty": s.presence_penalty,
+        "stop_token_ids": sorted(stop_ids),
+        "stop": list(request.stop),
+        "skip_special_tokens": False,
+        "spaces_between_special_tokens": False,
+    }
 
 
 def int_or_none(value: Any) -> int | None:
