@@ -43,8 +43,19 @@ def max_tokens(model: ServedModel, request: ChatCompletionRequest) -> int:
 def sampling(spec: ModelSpec, request: ChatCompletionRequest) -> SamplingParams:
     temperature = spec.temperature if request.temperature is None else request.temperature
     greedy = request.do_sample is False or temperature == 0.0
+    if greedy:
+        # The most likely token survives any truncation: top_p, top_k and min_p cannot
+        # change a greedy answer, and a worker that applied them would sort the whole
+        # vocabulary for nothing (docs/benchmarks.md, "Gateway overhead").
+        return SamplingParams(
+            temperature=0.0,
+            repetition_penalty=request.repetition_penalty or 1.0,
+            frequency_penalty=request.frequency_penalty or 0.0,
+            presence_penalty=request.presence_penalty or 0.0,
+            seed=request.seed,
+        )
     return SamplingParams(
-        temperature=0.0 if greedy else temperature,
+        temperature=temperature,
         top_p=spec.top_p if request.top_p is None else request.top_p,
         top_k=spec.top_k if request.top_k is None else request.top_k,
         min_p=request.min_p or 0.0,
