@@ -64,6 +64,7 @@ class Result:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cached_tokens: int | None = None
+    finish_reason: str = ""
     error: str = ""
 
     @property
@@ -126,6 +127,8 @@ class Client:
                         last = now
                     if chunk.get("usage"):
                         _take_usage(res, chunk["usage"])
+                    for choice in chunk.get("choices") or []:
+                        res.finish_reason = choice.get("finish_reason") or res.finish_reason
         except httpx.HTTPError as exc:
             res.error = f"{type(exc).__name__}: {exc}"
             return res
