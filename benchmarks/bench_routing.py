@@ -5,7 +5,7 @@
 8 tenants, each with its own ~1,500-token system prompt, send 64 requests in shuffled
 order (a short question, ``--max-tokens`` 8, greedy, streamed) at concurrency 4 to
 glmserve (``engine = "remote"``) in front of two llama-server replicas of the default
-model (4 slots of 2048 tokens each, 1 thread each: the machine has 2 cores). Each
+model (``--slots``, default 4, slots of 2048 tokens each, 1 thread each: 2 cores here). Each
 routing mode gets freshly started replicas (empty caches) and new system prompts.
 Per mode: the share of prompt tokens served from the workers' caches (usage
 ``prompt_tokens_details.cached_tokens``), mean and p50 TTFT, and the share of requests
@@ -36,7 +36,6 @@ import remote_setup as rs  # noqa: E402
 
 TENANTS = 8
 REQUESTS = 64
-SLOTS = 4
 SLOT_CONTEXT = 2048
 
 
@@ -76,8 +75,8 @@ def run_mode(routing: str, args: argparse.Namespace, tmp: Path) -> dict[str, Any
             stack.enter_context(
                 rs.llama_server_worker(
                     gguf,
-                    ctx_size=SLOTS * SLOT_CONTEXT,
-                    parallel=SLOTS,
+                    ctx_size=args.slots * SLOT_CONTEXT,
+                    parallel=args.slots,
                     threads=args.threads,
                     log=tmp / f"{routing}-replica{i}.log",
                 )
@@ -145,6 +144,8 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=1, help="runs; each alternates the order")
     ap.add_argument("--concurrency", type=int, default=4)
     ap.add_argument("--max-tokens", type=int, default=8)
+    ap.add_argument("--slots", type=int, default=4, help="llama-server slots per replica")
+    ap.add_argument("--modes", default="prefix,round-robin", help="routing modes, in order")
     ap.add_argument("--threads", type=int, default=1, help="threads per replica")
     ap.add_argument("--seed", type=int, default=12)
     args = ap.parse_args()
@@ -152,9 +153,11 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="glmserve-bench-routing-"))
     rows = []
     for run in range(1, args.repeat + 1):
-        modes = ["prefix", "round-robin"] if run % 2 else ["round-robin", "prefix"]
+        first = args.modes.split(",")
+        modes = first if run % 2 else first[::-1]
         for mode in modes:
-            rows.append({"run": run, **run_mode(mode, args, tmp / f"run{run}")})
+            row = run_mode(mode, args, tmp / f"run{run}")
+            rows.append({"run": f"{run} ({args.slots} slots)", **row})
             print(rows[-1], flush=True)
     print_table(rows)
     print(f"logs: {tmp}")
