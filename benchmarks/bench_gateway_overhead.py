@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 import tempfile
 import time
@@ -119,7 +120,10 @@ async def level(send: Send, n_prompts: int, concurrency: int, per: int, max_toke
     }
 
 
-async def run(gw: rs.Gateway, base: str, prompt_log: Path, args: argparse.Namespace) -> Any:
+async def run(gw: rs.Gateway, worker: rs.Worker, prompt_log: Path, args: argparse.Namespace) -> Any:
+    base = worker.base
+    # CPU seconds of each process during a level: the two share 2 cores with the client
+    pids = {"glmserve": gw.proc.pid, "llama-server": worker.proc.pid, "client": os.getpid()}
     glm = bs.Client(gw.zai_base, rs.MODEL, None, [])
     prompts = bs.PROMPTS
     for p in prompts:  # renders each prompt once (prompt_log) and warms the worker's cache
@@ -141,8 +145,10 @@ async def run(gw: rs.Gateway, base: str, prompt_log: Path, args: argparse.Namesp
             for conc, per, mt in ((1, args.ttft_requests, args.ttft_max_tokens),
                                   (16, args.rounds, args.max_tokens)):  # fmt: skip
                 for name in names:
+                    cpu = {k: rs.cpu_seconds(p) for k, p in pids.items()}
                     row = await level(sides[name], len(prompts), conc, per, mt)
-                    rows.append({"repeat": rep, "side": name, **row})
+                    used = {k: rs.cpu_seconds(p) - cpu[k] for k, p in pids.items()}
+                    rows.append({"repeat": rep, "side": name, **row, "cpu_s": used})
                     print(rows[-1], flush=True)
     finally:
         await glm.http.aclose()
@@ -154,14 +160,16 @@ async def run(gw: rs.Gateway, base: str, prompt_log: Path, args: argparse.Namesp
 def print_table(rows: list[dict[str, Any]]) -> None:
     print(
         "\n| repeat | concurrency | side | requests (errors) | prompt / completion tokens "
-        "| TTFT p50 ms | aggregate tok/s |"
+        "| TTFT p50 ms | aggregate tok/s | CPU s glmserve / llama-server / client |"
     )
-    print("|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(
             f"| {r['repeat']} | {r['concurrency']} | {r['side']} | {r['requests']} "
             f"({r['errors']}) | {r['prompt_tokens']} / {r['completion_tokens']} "
-            f"| {bs._fmt(r['ttft_p50_ms'])} | {r['aggregate_tok_s']:.1f} |"
+            f"| {bs._fmt(r['ttft_p50_ms'])} | {r['aggregate_tok_s']:.1f} "
+            f"| {r['cpu_s']['glmserve']:.1f} / {r['cpu_s']['llama-server']:.1f} "
+            f"/ {r['cpu_s']['client']:.1f} |"
         )
     pairs: dict[tuple[int, int], dict[str, Any]] = {}
     for r in rows:
@@ -197,7 +205,7 @@ def main() -> None:
         ) as worker,
         rs.gateway(tmp / "gw", [worker.base], context=SLOT_CONTEXT, prompt_log=prompt_log) as gw,
     ):
-        rows = asyncio.run(run(gw, worker.base, prompt_log, args))
+        rows = asyncio.run(run(gw, worker, prompt_log, args))
     print_table(rows)
     print(f"logs: {tmp}")
 

@@ -29,6 +29,7 @@ from glmserve.engine.weights import default_model_path  # noqa: E402
 
 __all__ = [
     "MODEL",
+    "cpu_seconds",
     "Gateway",
     "Worker",
     "default_model_path",
@@ -134,6 +135,12 @@ def worker_series(text: str, name: str) -> dict[str, float]:
         for s in family.samples
         if s.name in wanted and s.labels.get("model") == MODEL
     }
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def machine() -> str:
