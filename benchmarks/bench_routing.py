@@ -9,7 +9,8 @@ model (``--slots``, default 4, slots of 2048 tokens each, 1 thread each: 2 cores
 routing mode gets freshly started replicas (empty caches) and new system prompts.
 Per mode: the share of prompt tokens served from the workers' caches (usage
 ``prompt_tokens_details.cached_tokens``), mean and p50 TTFT, and the share of requests
-each replica took (glmserve's ``glmserve_worker_routed_requests_total``).
+each replica took (glmserve's ``glmserve_worker_routed_requests_total``, read after the
+warm-up request and at the end), replica 0 first.
 Targets (issue 12): cached share >= 0.8 with prefix, its mean TTFT at most half of
 round-robin's, no replica above 60% of the requests.
 """
@@ -39,7 +40,9 @@ REQUESTS = 64
 SLOT_CONTEXT = 2048
 
 
-async def _drive(gw: rs.Gateway, jobs: list[list[dict[str, str]]], args: Any) -> list[bs.Result]:
+async def _drive(
+    gw: rs.Gateway, jobs: list[list[dict[str, str]]], args: Any
+) -> tuple[list[bs.Result], dict[str, float]]:
     client = bs.Client(gw.zai_base, rs.MODEL, None, [])
     queue: asyncio.Queue[list[dict[str, str]]] = asyncio.Queue()
     for job in jobs:
@@ -52,10 +55,18 @@ async def _drive(gw: rs.Gateway, jobs: list[list[dict[str, str]]], args: Any) ->
 
     try:
         await client.stream(bs.messages_for("Say hello."), 2)  # warm-up, no system prompt
+        before = await _routed(gw)
         await asyncio.gather(*(worker() for _ in range(args.concurrency)))
+        after = await _routed(gw)
     finally:
         await client.http.aclose()
-    return results
+    return results, {url: after[url] - before.get(url, 0.0) for url in after}
+
+
+async def _routed(gw: rs.Gateway) -> dict[str, float]:
+    async with httpx.AsyncClient(timeout=10) as http:
+        text = (await http.get(f"{gw.base}/metrics")).text
+    return rs.worker_series(text, "routed_requests")
 
 
 def _workload(tag: str, rng: random.Random) -> list[list[dict[str, str]]]:
@@ -87,16 +98,11 @@ def run_mode(routing: str, args: argparse.Namespace, tmp: Path) -> dict[str, Any
             rs.gateway(tmp / routing, [w.base for w in workers], routing=routing)
         )
         jobs = _workload(uuid.uuid4().hex[:8], random.Random(args.seed))
-        results = asyncio.run(_drive(gw, jobs, args))
-        routed = rs.worker_series(
-            httpx.get(f"{gw.base}/metrics", timeout=10).text, "routed_requests"
-        )
+        results, routed = asyncio.run(_drive(gw, jobs, args))
+        counts = [routed.get(w.base, 0.0) for w in workers]
     ok = [r for r in results if r.ok]
     prompt = sum(r.prompt_tokens for r in ok)
     cached = sum(r.cached_tokens or 0 for r in ok)
-    # the warm-up request went to one replica too: take it out of the shares
-    counts = sorted(routed.values(), reverse=True)
-    counts[0] -= 1
     total = sum(counts) or 1
     return {
         "routing": routing,
