@@ -5,7 +5,8 @@ llama-server asked directly, with the same prompt tokens.
 
 One llama-server (16 slots of 512 tokens, 1 thread) serves the default model; glmserve
 (``engine = "remote"``) sends it token IDs on ``/completion``. The direct side sends the
-same token IDs to the same ``/completion`` with the same greedy sampling fields: the
+same token IDs to the same ``/completion`` with the same greedy sampling fields (both
+send ``--top-p``, 0.95 by default: glmserve passes top_p on even for greedy requests): the
 IDs are glmserve's own rendering (its ``prompt_log``) of the counting prompts of
 bench_serving.py, tokenized with glmserve's GGUF tokenizer, as the remote engine does.
 The prompts run to ``max_tokens`` on both sides (no ignore-EOS yet); completion tokens
@@ -49,16 +50,17 @@ class Direct:
     """llama-server's ``/completion`` streamed, with the body glmserve's adapter sends
     for a greedy request (engine/remote/llama_server.py)."""
 
-    def __init__(self, base: str, prompts: list[list[int]]) -> None:
+    def __init__(self, base: str, prompts: list[list[int]], top_p: float) -> None:
         self.http = httpx.AsyncClient(base_url=base, timeout=600)
         self.prompts = prompts
+        self.top_p = top_p
         self.reconnects = 0
 
     async def stream(self, index: int, max_tokens: int) -> bs.Result:
         body = {
             "prompt": self.prompts[index], "n_predict": max_tokens, "stream": True,
             "cache_prompt": True, "return_tokens": True, "timings_per_token": True,
-            "temperature": 0.0, "top_k": 0, "top_p": 1.0, "min_p": 0.0, "typical_p": 1.0,
+            "temperature": 0.0, "top_k": 0, "top_p": self.top_p, "min_p": 0.0, "typical_p": 1.0,
             "repeat_penalty": 1.0, "repeat_last_n": 64, "frequency_penalty": 0.0,
             "presence_penalty": 0.0, "dry_multiplier": 0.0, "xtc_probability": 0.0,
             "mirostat": 0, "seed": 0, "stop": [], "n_probs": 0,
@@ -125,12 +127,14 @@ async def run(gw: rs.Gateway, worker: rs.Worker, prompt_log: Path, args: argpars
     # CPU seconds of each process during a level: the two share 2 cores with the client
     pids = {"glmserve": gw.proc.pid, "llama-server": worker.proc.pid, "client": os.getpid()}
     glm = bs.Client(gw.zai_base, rs.MODEL, None, [])
+    glm.extra = {"top_p": args.top_p}
     prompts = bs.PROMPTS
     for p in prompts:  # renders each prompt once (prompt_log) and warms the worker's cache
         await glm.stream(bs.messages_for(p), 2)
     rendered = [json.loads(line) for line in prompt_log.read_text().splitlines()]
     tokenizer = load_tokenizer(rs.default_model_path())
-    direct = Direct(base, [tokenizer.encode(text) for text in rendered[-len(prompts) :]])
+    ids = [tokenizer.encode(text) for text in rendered[-len(prompts) :]]
+    direct = Direct(base, ids, args.top_p)
 
     async def via_glmserve(i: int, max_tokens: int) -> bs.Result:
         return await glm.stream(bs.messages_for(prompts[i]), max_tokens)
@@ -190,6 +194,13 @@ def main() -> None:
     ap.add_argument("--max-tokens", type=int, default=64)
     ap.add_argument("--ttft-requests", type=int, default=16)
     ap.add_argument("--ttft-max-tokens", type=int, default=8)
+    ap.add_argument(
+        "--top-p",
+        type=float,
+        default=0.95,
+        help="sent by both sides (glmserve passes it on even when greedy; 0.95 is its "
+        "default for this model)",
+    )
     ap.add_argument("--threads", type=int, default=1, help="llama-server threads")
     args = ap.parse_args()
     print(rs.machine())

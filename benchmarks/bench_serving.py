@@ -85,6 +85,7 @@ class Client:
         )
         self.model = model
         self.stop = stop
+        self.extra: dict[str, Any] = {}  # more request fields (e.g. top_p)
 
     def body(self, messages: list[dict[str, str]], max_tokens: int, stream: bool) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -99,7 +100,7 @@ class Client:
             body["stream_options"] = {"include_usage": True}
         if self.stop:
             body["stop"] = self.stop
-        return body
+        return {**body, **self.extra}
 
     async def stream(self, messages: list[dict[str, str]], max_tokens: int) -> Result:
         res = Result(ok=False)
