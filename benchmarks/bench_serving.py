@@ -64,6 +64,7 @@ class Result:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cached_tokens: int | None = None
+    finish_reason: str = ""
     error: str = ""
 
     @property
@@ -84,6 +85,7 @@ class Client:
         )
         self.model = model
         self.stop = stop
+        self.extra: dict[str, Any] = {}  # more request fields (e.g. top_p)
 
     def body(self, messages: list[dict[str, str]], max_tokens: int, stream: bool) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -98,7 +100,7 @@ class Client:
             body["stream_options"] = {"include_usage": True}
         if self.stop:
             body["stop"] = self.stop
-        return body
+        return {**body, **self.extra}
 
     async def stream(self, messages: list[dict[str, str]], max_tokens: int) -> Result:
         res = Result(ok=False)
@@ -126,6 +128,8 @@ class Client:
                         last = now
                     if chunk.get("usage"):
                         _take_usage(res, chunk["usage"])
+                    for choice in chunk.get("choices") or []:
+                        res.finish_reason = choice.get("finish_reason") or res.finish_reason
         except httpx.HTTPError as exc:
             res.error = f"{type(exc).__name__}: {exc}"
             return res
