@@ -78,6 +78,8 @@ class Scheduler:
         self.waiting: deque[Sequence] = deque()
         self.running: list[Sequence] = []
         self.steps = 0
+        self._prompt_turn = False
+        """Exact mode: whether the next step reads a prompt chunk (steps alternate)."""
 
     def add(self, seq: Sequence) -> None:
         self.waiting.append(seq)
@@ -97,11 +99,23 @@ class Scheduler:
             self.running.append(seq)
 
     def plan(self) -> Step:
-        """The next batch: one decode token per generating sequence, then prompt chunks."""
+        """The next batch: one decode token per generating sequence, then prompt chunks
+        (in the exact mode: decode steps and one-prompt-chunk steps in turn)."""
         step = Step()
-        for seq in self.running:
-            if not seq.reading_prompt and seq.pending is not None:
-                self._feed(step, seq, [seq.pending], seq.computed, logits=True)
+        exact = self.slots.exact
+        reading = any(seq.reading_prompt for seq in self.running)
+        if not (exact and reading and self._prompt_turn):
+            for seq in self.running:
+                if not seq.reading_prompt and seq.pending is not None:
+                    self._feed(step, seq, [seq.pending], seq.computed, logits=True)
+        if exact and step.entries:
+            # With a KV stream per sequence llama.cpp splits a batch into micro-batches
+            # of equal shares of consecutive sequences, so a prompt chunk beside decode
+            # tokens would have its first token computed alone (other kernels). In the
+            # exact mode decode steps and prompt steps alternate instead.
+            self._prompt_turn = True
+            return step
+        self._prompt_turn = False
         budget = self.n_batch - len(step.entries)
         chunk = self.slots.chunk
         for seq in self.running:
@@ -121,6 +135,8 @@ class Scheduler:
             last = end == len(seq.tokens)
             self._feed(step, seq, seq.tokens[start:end], start, logits=last and seq.pending is None)
             budget -= end - start
+            if exact:
+                break  # one prompt chunk a step, for the same reason
         return step
 
     def _exact_end(self, seq: Sequence, start: int, end: int, budget: int) -> int | None:
