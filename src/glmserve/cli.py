@@ -6,7 +6,7 @@ import argparse
 import logging
 import sys
 
-from glmserve import __version__, cli_platform
+from glmserve import __version__, cli_platform, terminal
 from glmserve.config import ConfigError, Settings, load_settings
 from glmserve.engine.weights import WeightsError
 from glmserve.store import StoreError
@@ -24,7 +24,10 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--config", help="TOML config file (env GLMSERVE_CONFIG)")
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     cli_platform.add_commands(commands)
+    terminal.add_commands(commands)
     args = parser.parse_args(argv)
+    if args.command in terminal.COMMANDS:
+        return terminal.run(args)
     if args.command != "serve":
         return cli_platform.run(args)
     return _serve(args)

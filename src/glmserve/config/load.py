@@ -30,6 +30,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from glmserve.catalog import DEFAULT_MODEL_CODE, ModelSpec, Price, builtin_spec, generic_spec
+from glmserve.config.client import DEFAULT_HF_ENDPOINT, ClientSettings
 from glmserve.config.file import (
     AnthropicFile,
     FileSettings,
@@ -58,7 +59,7 @@ from glmserve.config.settings import (
     default_claude_models,
 )
 
-__all__ = ["load_settings", "default_threads"]
+__all__ = ["load_settings", "client_settings", "default_threads"]
 
 
 def load_settings(
@@ -103,6 +104,23 @@ def load_settings(
         config_path=path,
         platform=platform,
         anthropic=_claude_models(parsed.anthropic, [m.code for m in models], where),
+    )
+
+
+def client_settings(
+    config_path: str | Path | None = None, *, environ: Mapping[str, str] | None = None
+) -> ClientSettings:
+    """The settings ``glmserve chat``, ``run`` and ``pull`` use (docs/cli.md)."""
+    env = os.environ if environ is None else environ
+    settings = load_settings(config_path, environ=env)
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(settings.host, settings.host)
+    host = f"[{host}]" if ":" in host else host
+    return ClientSettings(
+        base_url=f"http://{host}:{settings.port}/api/paas/v4",
+        api_key=env.get("GLMSERVE_API_KEY") or env.get("ZAI_API_KEY") or None,
+        hf_endpoint=(env.get("HF_ENDPOINT") or DEFAULT_HF_ENDPOINT).rstrip("/"),
+        hf_token=env.get("HF_TOKEN") or env.get("HUGGING_FACE_HUB_TOKEN") or None,
+        cache_dir=settings.cache_dir,
     )
 
 

@@ -1,0 +1,162 @@
+"""How an answer appears as it streams: rich in a terminal, plain text in a pipe.
+
+In a terminal the reasoning streams in a dim style and folds to one summary line
+when the answer starts; the answer is rendered as Markdown (code highlighted), its
+finished blocks printed for good and the block still being written redrawn live;
+tool calls build up on their own lines.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+import time
+from typing import IO, Protocol
+
+from rich.console import Console, Group, RenderableType
+from rich.live import Live
+from rich.markdown import Markdown
+from rich.text import Text
+
+from glmserve.terminal.client import Delta, Turn
+
+__all__ = ["View", "RichView", "PlainView", "split_finished"]
+
+
+class View(Protocol):
+    def begin(self) -> None: ...
+    def show(self, delta: Delta, turn: Turn) -> None: ...
+    def end(self, turn: Turn, *, cancelled: bool = False) -> None: ...
+
+
+class RichView:
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self._live: Live | None = None
+        self._started = 0.0
+        self._printed = 0  # characters of the answer printed for good
+        self._folded = False
+
+    def begin(self) -> None:
+        self._started = time.monotonic()
+        self._printed = 0
+        self._folded = False
+        self._live = Live(
+            console=self.console, refresh_per_second=12, transient=False, auto_refresh=True
+        )
+        self._live.start()
+
+    def show(self, delta: Delta, turn: Turn) -> None:
+        assert self._live is not None
+        if delta.kind != "reasoning" and turn.reasoning and not self._folded:
+            self._fold(turn)
+        if delta.kind == "content":
+            finished, _ = split_finished(turn.content[self._printed :])
+            if finished.strip():
+                self._live.console.print(Markdown(finished))
+            self._printed += len(finished)
+        self._live.update(self._pending(turn))
+
+    def end(self, turn: Turn, *, cancelled: bool = False) -> None:
+        if self._live is None:
+            return
+        if turn.reasoning and not self._folded:
+            self._fold(turn)
+        self._live.update(self._pending(turn, final=True))
+        self._live.stop()
+        self._live = None
+        if cancelled:
+            self.console.print(Text("[answer cancelled]", style="yellow"))
+
+    def _fold(self, turn: Turn) -> None:
+        assert self._live is not None
+        self._folded = True
+        seconds = time.monotonic() - self._started
+        words = len(turn.reasoning.split())
+        summary = f"▸ thought for {seconds:.1f}s ({words} words; /reasoning shows it)"
+        self._live.update(Text(""))
+        self._live.console.print(Text(summary, style="dim italic"))
+
+    def _pending(self, turn: Turn, *, final: bool = False) -> RenderableType:
+        parts: list[RenderableType] = []
+        if turn.reasoning and not self._folded:
+            parts.append(self._reasoning_tail(turn.reasoning))
+        rest = turn.content[self._printed :]
+        if rest.strip():
+            parts.append(Markdown(rest))
+        for call in turn.tool_calls:
+            parts.append(_call_text(call, done=final))
+        return Group(*parts)
+
+    def _reasoning_tail(self, reasoning: str) -> Text:
+        """The last lines of the reasoning that fit the screen: a live region taller than
+        the terminal could not be redrawn in place."""
+        room = max(3, self.console.height - 4)
+        lines = Text(reasoning, style="dim").wrap(self.console, self.console.width)
+        shown = Text("\n").join(lines[-room:])
+        shown.stylize("dim")
+        return shown
+
+
+class PlainView:
+    """Plain text for pipes: the answer on ``out``, the reasoning (when asked for) on
+    ``reasoning_out``, tool calls as ``[tool call] name {json}`` lines."""
+
+    def __init__(self, out: IO[str] | None = None, reasoning_out: IO[str] | None = None) -> None:
+        self.out = out or sys.stdout
+        self.reasoning_out = reasoning_out
+
+    def begin(self) -> None:
+        pass
+
+    def show(self, delta: Delta, turn: Turn) -> None:
+        if delta.kind == "reasoning" and self.reasoning_out is not None:
+            self.reasoning_out.write(delta.text)
+            self.reasoning_out.flush()
+        elif delta.kind == "content":
+            self.out.write(delta.text)
+            self.out.flush()
+
+    def end(self, turn: Turn, *, cancelled: bool = False) -> None:
+        if turn.reasoning and self.reasoning_out is not None:
+            self.reasoning_out.write("\n")
+        if turn.content and not turn.content.endswith("\n"):
+            self.out.write("\n")
+        for call in turn.tool_calls:
+            self.out.write(_call_text(call, done=True).plain + "\n")
+        if cancelled:
+            self.out.write("[answer cancelled]\n")
+        self.out.flush()
+
+
+def _call_text(call: dict[str, object], *, done: bool) -> Text:
+    function = call.get("function")
+    assert isinstance(function, dict)
+    arguments = str(function.get("arguments", ""))
+    if done:
+        with contextlib.suppress(ValueError):
+            arguments = json.dumps(json.loads(arguments), ensure_ascii=False)
+    text = Text("[tool call] ", style="bold magenta")
+    text.append(str(function.get("name") or "…"), style="bold")
+    text.append(" " + arguments)
+    return text
+
+
+def split_finished(text: str) -> tuple[str, str]:
+    """Split Markdown at the last blank line outside a code fence: the first part is
+    finished blocks (safe to print for good), the second the block still growing."""
+    cut = 0
+    position = 0
+    fenced = False
+    for line in text.splitlines(keepends=True):
+        position += len(line)
+        if not line.endswith("\n"):
+            break
+        if line.lstrip().startswith(("```", "~~~")):
+            fenced = not fenced
+            if not fenced:
+                cut = position  # a closed code block is finished
+        elif not fenced and not line.strip():
+            cut = position
+    return text[:cut], text[cut:]
