@@ -7,7 +7,7 @@ httpx and Server-Sent Events, nothing more: the same wire the SDKs speak
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Generator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -100,7 +100,7 @@ class ZaiClient:
         response = self._send("GET", "/models")
         return [str(m["id"]) for m in response.json().get("data", [])]
 
-    def stream(self, body: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    def stream(self, body: dict[str, Any]) -> Generator[dict[str, Any], None, None]:
         """The chunks of a streamed chat completion. Closing the iterator (or an exception
         such as KeyboardInterrupt while reading) closes the connection, which cancels the
         answer on the server."""

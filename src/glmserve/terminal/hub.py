@@ -155,7 +155,7 @@ class Hub:
             with partial.open("r+b" if offset else "wb") as out:
                 out.seek(offset)
                 out.truncate()
-                for block in response.iter_bytes(_BLOCK):
+                for block in response.iter_bytes():
                     out.write(block)
                     offset += len(block)
                     progress(offset, total)
@@ -172,7 +172,8 @@ def _sha256(path: Path) -> str:
 
 def _linked_sha256(response: httpx.Response) -> str | None:
     for answer in (*response.history, response):
-        etag = answer.headers.get("x-linked-etag", "").strip('"').removeprefix("W/").strip('"')
+        etag = str(answer.headers.get("x-linked-etag", ""))
+        etag = etag.removeprefix("W/").strip('"')
         if re.fullmatch(r"[0-9a-f]{64}", etag):
             return etag
     return None

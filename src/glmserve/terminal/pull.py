@@ -54,8 +54,9 @@ def choose(files: list[HubFile], quant: str | None, repo: str) -> Choice:
             groups.setdefault(quant_of(file.path) or Path(file.path).name, []).append(file)
     if not groups:
         raise HubError(f"{repo} has no GGUF file")
-    key = _pick(groups, quant, repo)
-    chosen = sorted(groups[key], key=lambda f: f.path)
+    named = [f for f in ggufs if f.path == quant and f not in projectors]
+    key = (quant_of(named[0].path) or named[0].path) if named else _pick(groups, quant, repo)
+    chosen = named or sorted(groups[key], key=lambda f: f.path)
     if len(chosen) > 1 and not all(_SPLIT.search(f.path) for f in chosen):
         names = ", ".join(f.path for f in chosen)
         raise HubError(f"{repo} has several {key} files ({names}); name one: {repo}:FILE")
@@ -69,8 +70,8 @@ def _pick(groups: dict[str, list[HubFile]], quant: str | None, repo: str) -> str
         if DEFAULT_QUANT in groups:
             return DEFAULT_QUANT
     else:
-        for key, group in groups.items():
-            if key.upper() == quant.upper() or any(f.path == quant for f in group):
+        for key in groups:
+            if key.upper() == quant.upper():
                 return key
     available = ", ".join(sorted(groups))
     asked = f"no {quant} GGUF" if quant else "several GGUFs"

@@ -37,14 +37,15 @@ class RichView:
         self._started = 0.0
         self._printed = 0  # characters of the answer printed for good
         self._folded = False
+        self._drawn = 0.0  # when the live region was last redrawn
+        self._kinds: set[str] = set()
 
     def begin(self) -> None:
         self._started = time.monotonic()
         self._printed = 0
         self._folded = False
-        self._live = Live(
-            console=self.console, refresh_per_second=12, transient=False, auto_refresh=True
-        )
+        self._kinds = set()
+        self._live = Live(console=self.console, auto_refresh=False, transient=False)
         self._live.start()
 
     def show(self, delta: Delta, turn: Turn) -> None:
@@ -56,14 +57,21 @@ class RichView:
             if finished.strip():
                 self._live.console.print(Markdown(finished))
             self._printed += len(finished)
-        self._live.update(self._pending(turn))
+        # Redraw at most about 20 times a second, but always for the first piece of each
+        # kind, so even a short reasoning is seen before it folds.
+        now = time.monotonic()
+        first = delta.kind not in self._kinds
+        self._kinds.add(delta.kind)
+        if first or now - self._drawn >= 0.05:
+            self._drawn = now
+            self._live.update(self._pending(turn), refresh=True)
 
     def end(self, turn: Turn, *, cancelled: bool = False) -> None:
         if self._live is None:
             return
         if turn.reasoning and not self._folded:
             self._fold(turn)
-        self._live.update(self._pending(turn, final=True))
+        self._live.update(self._pending(turn, final=True), refresh=True)
         self._live.stop()
         self._live = None
         if cancelled:
@@ -75,7 +83,7 @@ class RichView:
         seconds = time.monotonic() - self._started
         words = len(turn.reasoning.split())
         summary = f"▸ thought for {seconds:.1f}s ({words} words; /reasoning shows it)"
-        self._live.update(Text(""))
+        self._live.update(Text(""), refresh=True)
         self._live.console.print(Text(summary, style="dim italic"))
 
     def _pending(self, turn: Turn, *, final: bool = False) -> RenderableType:
