@@ -205,9 +205,22 @@ def test_ctrl_c_cancels_the_answer_not_the_session(terminal, chat_server) -> Non
     assert term.child.exitstatus == 0
 
 
-def test_ctrl_d_quits(terminal) -> None:  # type: ignore[no-untyped-def]
+def test_a_refused_request_is_one_line_and_the_session_goes_on_until_ctrl_d(terminal) -> None:  # type: ignore[no-untyped-def]
     term = terminal()
     term.expect(">>> ")
+    term.send("/model")
+    term.expect(">>> ")
+    assert "* glm-4.7" in term.text()
+    term.send("/model no-such-model")
+    term.expect(">>> ")
+    term.send("hi there")
+    term.expect(">>> ")
+    assert "error: HTTP 400" in term.text() and "Traceback" not in term.raw
+    term.send("/model glm-4.7")
+    term.expect(">>> ")
+    term.send("hi there")
+    term.expect(">>> ")
+    assert "Bye." in term.text()
     term.child.sendeof()
     term.child.expect(pexpect.EOF)
     term.child.close()
@@ -245,6 +258,27 @@ def test_run_prints_plain_text_to_a_pipe(chat_server) -> None:  # type: ignore[n
     assert piped.returncode == 0, piped.stderr
     assert piped.stdout == GREETING + "\n"
     assert piped.stderr == GREETING_THOUGHT + "\n"  # the reasoning, asked for, on stderr
+
+
+def test_run_in_a_terminal_renders_markdown_and_folds_reasoning(chat_server) -> None:  # type: ignore[no-untyped-def]
+    server, _ = chat_server
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "glmserve", "run", "--base-url", server.zai_base, "glm-4.7", "hi there"],
+        env={**os.environ, "TERM": "xterm-256color"},
+        dimensions=(ROWS, COLUMNS),
+        encoding="utf-8",
+        timeout=90,
+    )
+    child.expect(pexpect.EOF)
+    child.close()
+    screen = pyte.Screen(COLUMNS, ROWS)
+    pyte.Stream(screen).feed(child.before)
+    text = "\n".join(line.rstrip() for line in screen.display)
+    assert child.exitstatus == 0
+    assert "▸ thought for" in text and "--reasoning shows it" in text
+    assert GREETING_THOUGHT not in text
+    assert "print('hi')" in text and "```" not in text
 
 
 def test_run_reports_errors_plainly(chat_server) -> None:  # type: ignore[no-untyped-def]

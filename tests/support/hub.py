@@ -16,7 +16,8 @@ What it serves, as the real hub does:
 Knobs for the tests: ``token`` (401 without it on the API and resolve routes),
 ``cut_once`` (paths whose first full download is cut mid-file), ``wrong_sha`` (paths
 whose published SHA-256 is not their content's), ``tree_api`` (False: 404 on the tree
-route, like a hub without it). ``requests`` records what each request asked for.
+route, like a hub without it), ``lfs_in_listing`` (False: listings carry no SHA-256, so
+only ``X-Linked-Etag`` names it). ``requests`` records what each request asked for.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ class LocalHub:
     cut_once: set[str] = field(default_factory=set)
     wrong_sha: set[str] = field(default_factory=set)
     tree_api: bool = True
+    lfs_in_listing: bool = True
     page_size: int = 2
     requests: list[Seen] = field(default_factory=list)
 
@@ -77,8 +79,10 @@ class LocalHub:
         out = []
         for path, data in sorted(self.repos[repo].items()):
             oid = hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
-            lfs = {"oid": self.sha256(repo, path), "size": len(data), "pointerSize": 134}
-            out.append({"type": "file", "oid": oid, "size": len(data), "path": path, "lfs": lfs})
+            entry: dict[str, Any] = {"type": "file", "oid": oid, "size": len(data), "path": path}
+            if self.lfs_in_listing:
+                entry["lfs"] = {"oid": self.sha256(repo, path), "size": len(data)}
+            out.append(entry)
         return out
 
 
@@ -120,10 +124,14 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._tree(repo, parse_qs(url.query))
             if kind == "revision":
                 siblings = [
-                    {"rfilename": e["path"], "size": e["size"],
-                     "lfs": {"sha256": e["lfs"]["oid"], "size": e["size"]}}
+                    {"rfilename": e["path"], "size": e["size"]}
+                    | (
+                        {"lfs": {"sha256": e["lfs"]["oid"], "size": e["size"]}}
+                        if "lfs" in e
+                        else {}
+                    )
                     for e in hub.entries(repo)
-                ]  # fmt: skip
+                ]
                 return self._json(200, {"id": repo, "sha": "0" * 40, "siblings": siblings})
             return self._json(404, {"error": "Not found"})
         if len(parts) >= 5 and parts[2] == "resolve":

@@ -168,12 +168,20 @@ def test_an_unknown_quant_lists_the_available_ones(hub: LocalHub, tmp_path: Path
     assert missing.returncode == 1 and "not found on the hub" in missing.stderr
 
 
-def test_a_hub_without_the_tree_api_is_read_through_the_model_info(tmp_path: Path) -> None:
-    hub = LocalHub({REPO: {"model-F16.gguf": _blob(5, 50_000)}}, tree_api=False)
+def test_a_hub_without_the_tree_api_and_lfs_listing_is_checked_by_its_etag(
+    tmp_path: Path,
+) -> None:
+    files = {"model-F16.gguf": _blob(5, 50_000)}
+    hub = LocalHub({REPO: files}, tree_api=False, lfs_in_listing=False)
     try:
         result = _pull(hub, tmp_path, REPO)  # one GGUF: no quant needed
         assert result.returncode == 0, result.stderr
-        assert (_folder(tmp_path) / "model-F16.gguf").read_bytes() == _blob(5, 50_000)
+        assert (_folder(tmp_path) / "model-F16.gguf").read_bytes() == files["model-F16.gguf"]
         assert any("/revision/main" in s.path for s in hub.requests)
+        sha = hashlib.sha256(files["model-F16.gguf"]).hexdigest()
+        assert f"SHA-256 {sha} verified" in result.stderr  # from X-Linked-Etag
+        hub.wrong_sha.add(f"{REPO}/model-F16.gguf")
+        refused = _pull(hub, tmp_path / "other", REPO)
+        assert refused.returncode == 1 and "does not match the hub's" in refused.stderr
     finally:
         hub.close()

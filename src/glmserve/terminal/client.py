@@ -19,6 +19,10 @@ __all__ = ["ApiError", "Delta", "Turn", "ZaiClient"]
 class ApiError(Exception):
     """The server refused the request or could not be reached; the message says why."""
 
+    def __init__(self, message: str, *, unreachable: bool = False) -> None:
+        super().__init__(message)
+        self.unreachable = unreachable
+
 
 @dataclass(frozen=True)
 class Delta:
@@ -121,14 +125,14 @@ class ZaiClient:
                         raise ApiError(_error_body(chunk["error"]))
                     yield chunk
         except httpx.TransportError as exc:
-            raise ApiError(f"cannot reach {url}: {exc}") from None
+            raise ApiError(f"cannot reach {url}: {exc}", unreachable=True) from None
 
     def _send(self, method: str, path: str) -> httpx.Response:
         url = f"{self.base_url}{path}"
         try:
             response = self._http.request(method, url)
         except httpx.TransportError as exc:
-            raise ApiError(f"cannot reach {url}: {exc}") from None
+            raise ApiError(f"cannot reach {url}: {exc}", unreachable=True) from None
         if response.status_code != 200:
             raise ApiError(_error_text(response))
         return response

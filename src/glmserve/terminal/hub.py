@@ -101,10 +101,11 @@ class Hub:
         mid-file is retried from where it stopped. ``progress(done, total)``."""
         partial = target.with_name(target.name + ".partial")
         target.parent.mkdir(parents=True, exist_ok=True)
-        expected = file.sha256
+        expected: str | None = None
         for attempt in range(_ATTEMPTS):
             try:
-                expected = self._fetch(repo, file, partial, progress) or expected
+                linked = self._fetch(repo, file, partial, progress)
+                expected = file.sha256 or linked
                 break
             except httpx.TransportError as exc:
                 if attempt == _ATTEMPTS - 1:

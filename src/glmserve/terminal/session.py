@@ -51,15 +51,12 @@ def run_command(args: argparse.Namespace, settings: ClientSettings) -> int:
         conversation.messages.append({"role": "user", "content": prompt})
         view: View
         if sys.stdout.isatty():
-            view = RichView(Console(highlight=False))
+            console = Console(highlight=False)
+            view = RichView(console, keep_reasoning=args.reasoning, hint="--reasoning")
         else:
             view = PlainView(sys.stdout, sys.stderr if args.reasoning else None)
         turn = ask(client, conversation, view)
-        if turn is None:
-            return 130
-        if args.reasoning and sys.stdout.isatty() and turn.reasoning:
-            Console(highlight=False).print(turn.reasoning, style="dim")
-        return 0
+        return 130 if turn is None else 0
     except (ApiError, ValueError) as exc:
         print(f"glmserve: {exc}", file=sys.stderr)
         return 1
@@ -71,6 +68,8 @@ def _first_model(client: ZaiClient) -> str:
     try:
         models = client.models()
     except ApiError as exc:
+        if exc.unreachable:
+            raise ApiError(f"{exc} (is the server running? glmserve serve)") from None
         raise ApiError(f"{exc}; name a model with --model") from None
     if not models:
         raise ApiError(f"{client.base_url}/models lists no model; name one with --model")

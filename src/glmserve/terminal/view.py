@@ -31,8 +31,14 @@ class View(Protocol):
 
 
 class RichView:
-    def __init__(self, console: Console) -> None:
+    def __init__(
+        self, console: Console, *, keep_reasoning: bool = False, hint: str = "/reasoning"
+    ) -> None:
+        """``keep_reasoning``: leave the whole reasoning on screen (dim) instead of
+        folding it (``glmserve run --reasoning``); ``hint``: what shows a folded one."""
         self.console = console
+        self.hint = hint
+        self.keep_reasoning = keep_reasoning
         self._live: Live | None = None
         self._started = 0.0
         self._printed = 0  # characters of the answer printed for good
@@ -82,9 +88,12 @@ class RichView:
         self._folded = True
         seconds = time.monotonic() - self._started
         words = len(turn.reasoning.split())
-        summary = f"▸ thought for {seconds:.1f}s ({words} words; /reasoning shows it)"
+        summary = f"▸ thought for {seconds:.1f}s ({words} words; {self.hint} shows it)"
         self._live.update(Text(""), refresh=True)
-        self._live.console.print(Text(summary, style="dim italic"))
+        if self.keep_reasoning:
+            self._live.console.print(Text(turn.reasoning, style="dim"))
+        else:
+            self._live.console.print(Text(summary, style="dim italic"))
 
     def _pending(self, turn: Turn, *, final: bool = False) -> RenderableType:
         parts: list[RenderableType] = []
