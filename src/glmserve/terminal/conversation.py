@@ -35,7 +35,10 @@ class Conversation:
             },
         }
         if self.tools:
+            # calls build up on screen as they are written; models without tool_stream
+            # ignore it (docs/api.md)
             body["tools"] = self.tools
+            body["tool_stream"] = True
         return body
 
     def pending_calls(self) -> list[dict[str, Any]]:
