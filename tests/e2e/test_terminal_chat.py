@@ -65,12 +65,19 @@ def chat_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Serv
     server.stop()
 
 
+def _terminal_env() -> dict[str, str]:
+    """A colour terminal, whatever the environment running the tests says."""
+    env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": str(COLUMNS), "LINES": str(ROWS)}
+    for name in ("NO_COLOR", "FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE"):
+        env.pop(name, None)
+    return env
+
+
 class Terminal:
     """``glmserve chat`` in a pseudo-terminal, and the screen it draws."""
 
     def __init__(self, server: Server, *args: str) -> None:
-        env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": str(COLUMNS)}
-        env.pop("NO_COLOR", None)
+        env = _terminal_env()
         self.child = pexpect.spawn(
             sys.executable,
             ["-m", "glmserve", "chat", "--base-url", server.zai_base, *args],
@@ -265,7 +272,7 @@ def test_run_in_a_terminal_renders_markdown_and_folds_reasoning(chat_server) -> 
     child = pexpect.spawn(
         sys.executable,
         ["-m", "glmserve", "run", "--base-url", server.zai_base, "glm-4.7", "hi there"],
-        env={**os.environ, "TERM": "xterm-256color"},
+        env=_terminal_env(),
         dimensions=(ROWS, COLUMNS),
         encoding="utf-8",
         timeout=90,

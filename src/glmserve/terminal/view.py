@@ -82,6 +82,8 @@ class RichView:
         self._live = None
         if cancelled:
             self.console.print(Text("[answer cancelled]", style="yellow"))
+        elif turn.finish_reason in _STOPPED:
+            self.console.print(Text(_STOPPED[turn.finish_reason], style="yellow"))
 
     def _fold(self, turn: Turn) -> None:
         assert self._live is not None
@@ -110,7 +112,8 @@ class RichView:
         """The last lines of the reasoning that fit the screen: a live region taller than
         the terminal could not be redrawn in place."""
         room = max(3, self.console.height - 4)
-        lines = Text(reasoning, style="dim").wrap(self.console, self.console.width)
+        recent = reasoning[-room * self.console.width :]  # enough to fill the room
+        lines = Text(recent, style="dim").wrap(self.console, self.console.width)
         shown = Text("\n").join(lines[-room:])
         shown.stylize("dim")
         return shown
@@ -144,7 +147,16 @@ class PlainView:
             self.out.write(_call_text(call, done=True).plain + "\n")
         if cancelled:
             self.out.write("[answer cancelled]\n")
+        elif turn.finish_reason in _STOPPED:
+            sys.stderr.write(_STOPPED[turn.finish_reason] + "\n")
         self.out.flush()
+
+
+_STOPPED = {
+    "length": "[cut: max_tokens or the context window reached]",
+    "sensitive": "[stopped by the content filter]",
+    "network_error": "[stopped: the model failed]",
+}
 
 
 def _call_text(call: dict[str, object], *, done: bool) -> Text:
