@@ -185,3 +185,13 @@ def test_a_hub_without_the_tree_api_and_lfs_listing_is_checked_by_its_etag(
         assert refused.returncode == 1 and "does not match the hub's" in refused.stderr
     finally:
         hub.close()
+
+
+def test_a_listed_path_outside_the_repository_is_refused(tmp_path: Path) -> None:
+    hub = LocalHub({REPO: {"../../escape-Q4_K_M.gguf": _blob(6, 1000)}})
+    try:
+        result = _pull(hub, tmp_path / "cache", REPO)
+        assert result.returncode == 1 and "outside the repository" in result.stderr
+        assert not list(tmp_path.rglob("escape*"))
+    finally:
+        hub.close()

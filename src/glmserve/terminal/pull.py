@@ -4,6 +4,7 @@ into the model cache, then the config lines that serve it (docs/cli.md)."""
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import sys
 from dataclasses import dataclass
@@ -118,6 +119,8 @@ def pull_command(args: argparse.Namespace, settings: ClientSettings) -> int:
 
 def _fetch(hub: Hub, repo: str, file: HubFile, folder: Path) -> Path:
     target = folder / file.path
+    if Path(file.path).is_absolute() or ".." in Path(file.path).parts:
+        raise HubError(f"the hub listed a file outside the repository: {file.path!r}")
     stamp = target.with_name(target.name + ".sha256")
     if (
         target.is_file()
@@ -151,7 +154,7 @@ def _config_lines(repo: str, gguf: Path, mmproj: Path | None) -> str:
         "",
         "[[models]]",
         f'code = "{code}"  # the model name clients send; a catalog code gets Z.AI\'s defaults',
-        f'gguf = "{gguf}"',
+        f"gguf = {json.dumps(str(gguf))}",
     ]
     if mmproj is not None:
         lines.append(f"# vision projector: {mmproj} (glmserve does not load projectors yet)")
