@@ -39,7 +39,7 @@
     const node = el("section", { class: "card model", "data-model": m.model, "data-health": state },
       el("h2", {}, m.model, " ", el("span", { class: "badge " + state, text: state })),
       el("p", { class: "hint", text: "capabilities: " + caps + " · template: " + m.template }),
-      el("dl", {}, ...facts.map(([k, v]) => [el("dt", { text: k }), el("dd", { "data-fact": k }, String(v))])),
+      el("dl", {}, ...facts.map(([k, v]) => el("div", {}, el("dt", { text: k }), el("dd", { "data-fact": k }, String(v))))),
       el("div", { class: "meters" }, el("span", { text: "KV" }), meter(m.kv_usage),
         el("span", { text: "cache hits" }), meter(m.cache_hit_ratio)));
     if (m.workers.length) {

@@ -25,7 +25,7 @@
         el("td", {}, el("span", { class: "badge " + t.task_status.toLowerCase(), text: t.task_status })),
         el("td", { text: when(t.created) }), el("td", { text: when(t.finished) }),
         // Results are read through the API, which gives a task only to its own key.
-        el("td", {}, me.admin && !me.open ? "" : el("button", { type: "button", class: "link", text: "Result", onclick: () => show(t) }))))));
+        el("td", {}, me.admin && !me.open ? "" : el("button", { type: "button", class: "link", text: "Result", onclick: () => show(t) })))));
       if (!tasks.length) $("#tasks-table tbody").append(el("tr", {}, el("td", { colspan: 7, text: "No async tasks." })));
     } catch (error) {
       showError("#tasks-error", error);
