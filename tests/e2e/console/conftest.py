@@ -115,8 +115,16 @@ def page(browser: Any) -> Iterator[Any]:
     context = browser.new_context(viewport={"width": 1280, "height": 860}, accept_downloads=True)
     tab = context.new_page()
     tab.set_default_timeout(30_000)
+    # Script errors and anything the Content-Security-Policy blocked fail the test.
+    errors: list[str] = []
+    tab.on("pageerror", lambda error: errors.append(str(error)))
+    tab.on(
+        "console",
+        lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None,
+    )
     yield tab
     context.close()
+    assert errors == []
 
 
 def sign_in(page: Any, server: Server, key: str, path: str = "playground") -> None:

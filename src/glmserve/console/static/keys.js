@@ -6,7 +6,7 @@
   const { api, el, $, usd, when, showError } = Console;
 
   function row(key, admin) {
-    const actions = el("td", { class: "actions" });
+    const actions = el("div", { class: "actions" });
     if (admin && !key.revoked_at) {
       const amount = el("input", { type: "number", min: "0.01", step: "0.01", placeholder: "USD", class: "amount", "aria-label": "top-up amount" });
       actions.append(
@@ -20,7 +20,7 @@
       el("td", { text: key.tier }), el("td", { class: "balance", text: usd(key.balance) }),
       el("td", { text: when(key.created_at) }),
       el("td", { class: "status", text: key.revoked_at ? "revoked " + when(key.revoked_at) : "active" }),
-      actions);
+      el("td", {}, actions));
   }
 
   async function load() {

@@ -8,6 +8,14 @@
   let history = [];
   let pendingCall = null; // the tool call the next message answers
   let controller = null;
+  const capabilities = new Map(); // model -> its catalog capabilities
+
+  // Thinking starts as the model's default and is off for a model without it.
+  function followModel() {
+    const caps = capabilities.get($("#model").value) || {};
+    $("#thinking").checked = !!caps.thinking_default;
+    $("#thinking").disabled = !caps.thinking;
+  }
 
   function chatKey(me) {
     if (me.admin && !me.open) return $("#playground-key").value.trim() || null;
@@ -40,8 +48,8 @@
       model: $("#model").value,
       messages: (system ? [{ role: "system", content: system }] : []).concat(messages),
       stream: true,
-      thinking: { type: $("#thinking").checked ? "enabled" : "disabled" },
     };
+    if (!$("#thinking").disabled) body.thinking = { type: $("#thinking").checked ? "enabled" : "disabled" };
     for (const name of ["temperature", "top_p", "max_tokens"]) {
       const value = number(name);
       if (value !== undefined) body[name] = value;
@@ -245,6 +253,10 @@
     }
     const models = await api("/api/paas/v4/models");
     for (const model of models.data) $("#model").append(el("option", { value: model.id, text: model.id }));
+    const status = await api("/console/api/status");
+    for (const m of status.data) capabilities.set(m.model, m.capabilities);
+    $("#model").addEventListener("change", followModel);
+    followModel();
     $("#chat-form").addEventListener("submit", (event) => {
       event.preventDefault();
       const text = $("#message").value;
