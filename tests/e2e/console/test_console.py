@@ -313,3 +313,32 @@ def test_tasks_page_lists_the_keys_async_tasks(
     result = json.loads(page.text_content("#task-result"))
     assert result["choices"][0]["message"]["content"] == ANSWER
     shot(page, "tasks")
+
+
+def test_console_routes_answer_bad_requests_with_zai_errors(
+    console_server: Server, user_key: dict[str, str]
+) -> None:
+    key = user_key["playground"]
+    page = httpx.get(f"{console_server.base}/console/nothing-here", timeout=10)
+    assert page.status_code == 404 and "error" in page.json()
+    bad = _api(console_server, "GET", "/console/api/usage?since=yesterday", key)
+    assert bad.status_code == 400 and "since" in bad.json()["error"]["message"]
+    html = httpx.get(f"{console_server.base}/console/usage", timeout=10)
+    assert (
+        html.status_code == 200 and "script-src 'self'" in html.headers["content-security-policy"]
+    )
+
+
+def test_tasks_of_other_keys_stay_hidden(console_server: Server, user_key: dict[str, str]) -> None:
+    mine = {
+        t["id"]
+        for t in _api(console_server, "GET", "/console/api/tasks", user_key["playground"]).json()[
+            "data"
+        ]
+    }
+    assert mine
+    created = _api(console_server, "POST", "/admin/keys", ADMIN_KEY, json={"name": "other"}).json()
+    other = _api(console_server, "GET", "/console/api/tasks", created["api_key"]).json()["data"]
+    assert other == []
+    every = _api(console_server, "GET", "/console/api/tasks", ADMIN_KEY).json()["data"]
+    assert mine <= {t["id"] for t in every}
