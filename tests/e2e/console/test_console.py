@@ -116,6 +116,26 @@ def test_admin_creates_tops_up_and_revokes_keys(
     shot(page, "keys")
 
 
+def test_the_admin_chats_with_a_key_made_for_the_playground(
+    page: Any, console_server: Server
+) -> None:
+    sign_in(page, console_server, ADMIN_KEY, "keys")
+    page.fill("#key-name", "admin-chat")
+    page.click("#create-key button[type=submit]")
+    page.wait_for_selector("#new-key:not([hidden])")
+    issued = page.text_content("#new-key-value")
+    page.click("#use-new-key")
+    page.wait_for_url("**/console/playground")
+    page.wait_for_selector("#playground-key-box:not([hidden])")
+    assert page.input_value("#playground-key") == issued
+    page.wait_for_selector("#model option[value='glm-4.7']", state="attached")
+    page.fill("#message", "Hello there")
+    page.click("#send")
+    page.wait_for_selector(f".turn.assistant .answer:text('{ANSWER}')")
+    records = _usage_once_recorded(console_server, issued.split(".")[0], requests=1)
+    assert [r["requests"] for r in records] == [1]
+
+
 def test_a_key_holder_sees_only_their_key(
     page: Any, console_server: Server, user_key: dict[str, str]
 ) -> None:
@@ -207,6 +227,21 @@ def test_copy_as_curl_and_python_run_as_printed(
     assert out.stdout == REASONING + ANSWER, out.stderr
 
 
+def _usage_once_recorded(server: Server, key_id: str, requests: int) -> list[dict[str, Any]]:
+    """The key's usage rows once ``requests`` requests are in the ledger (each record is
+    written just after its response has been sent)."""
+    for _ in range(100):
+        rows = _api(server, "GET", f"/admin/usage?key={key_id}", ADMIN_KEY).json()["data"]
+        if sum(r["requests"] for r in rows) >= requests:
+            return rows  # type: ignore[no-any-return]
+        time.sleep(0.1)
+    raise AssertionError(f"the ledger never held {requests} requests of {key_id}: {rows}")
+
+
+def _tokens(rows: list[dict[str, Any]]) -> int:
+    return sum(r["prompt_tokens"] + r["completion_tokens"] for r in rows)
+
+
 def _chart_total(page: Any) -> int:
     page.wait_for_selector("#chart-day svg")
     return int(page.get_attribute("#chart-day svg", "data-total"))
@@ -216,18 +251,21 @@ def test_usage_chart_and_table_follow_requests(
     page: Any, console_server: Server, user_key: dict[str, str]
 ) -> None:
     key = user_key["playground"]
+    key_id = key.split(".")[0]
+    rows_before = _usage_once_recorded(console_server, key_id, 0)
     sign_in(page, console_server, key, "usage")
     before = _chart_total(page)
+    assert before == _tokens(rows_before)  # no request of this key is in flight
+    done = sum(r["requests"] for r in rows_before)
     body = {"model": "glm-4.7", "messages": [{"role": "user", "content": "Hello again"}]}
     usage = _api(console_server, "POST", "/api/paas/v4/chat/completions", key, json=body).json()[
         "usage"
     ]
-    time.sleep(0.5)  # the ledger writes the record as the response ends
+    _usage_once_recorded(console_server, key_id, done + 1)
     page.reload()
     after = _chart_total(page)
     assert after - before == usage["prompt_tokens"] + usage["completion_tokens"]
     # The same rows as the admin API's report of this key.
-    key_id = key.split(".")[0]
     admin = _api(console_server, "GET", f"/admin/usage?key={key_id}", ADMIN_KEY).json()["data"]
     with page.expect_download() as download:
         page.click("#export-csv")
