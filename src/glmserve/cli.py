@@ -112,9 +112,9 @@ def _first_key(settings: Settings, app: object) -> None:
         return
     issued = app.platform.keys.create("default", settings.platform.default_key_tier)
     print(
-        f"  created the first API key (tier {issued.row.tier}; the web console takes it too);"
-        " it is shown only this once:\n"
-        f"    {issued.api_key}",
+        f"  created the first API key (tier {issued.row.tier}); it is shown only this once:\n"
+        f"    {issued.api_key}\n"
+        "  (the web console takes it too)",
         flush=True,
     )
 
