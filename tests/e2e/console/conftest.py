@@ -77,9 +77,10 @@ def worker(scripted_gguf: Path) -> Iterator[Worker]:
 
 
 @pytest.fixture(scope="session")
-def console_server(
+def console_config(
     tmp_path_factory: pytest.TempPathFactory, scripted_gguf: Path, worker: Worker
-) -> Iterator[Server]:
+) -> Path:
+    """The console server's config file (``glmserve usage --config`` reads its ledger)."""
     tmp = tmp_path_factory.mktemp("console")
     nobody = f"http://127.0.0.1:{free_port()}"  # a worker that never answers: health "down"
     config = tmp / "glmserve.toml"
@@ -92,7 +93,12 @@ def console_server(
         f'[[models.workers]]\nurl = "{worker.base}"\nkind = "llama-server"\n'
         f'[[models.workers]]\nurl = "{nobody}"\nkind = "llama-server"\n'
     )
-    server = Server(config, tmp / "server.log")
+    return config
+
+
+@pytest.fixture(scope="session")
+def console_server(console_config: Path) -> Iterator[Server]:
+    server = Server(console_config, console_config.parent / "server.log")
     yield server
     server.stop()
 

@@ -248,7 +248,7 @@ def _chart_total(page: Any) -> int:
 
 
 def test_usage_chart_and_table_follow_requests(
-    page: Any, console_server: Server, user_key: dict[str, str]
+    page: Any, console_server: Server, console_config: Path, user_key: dict[str, str]
 ) -> None:
     key = user_key["playground"]
     key_id = key.split(".")[0]
@@ -285,6 +285,29 @@ def test_usage_chart_and_table_follow_requests(
         for a in admin
     ]
     assert page.locator("#usage-table tbody tr").count() == len(admin)
+    # ... and the same numbers as `glmserve usage`.
+    command = ["usage", "--json", "--key", key_id, "--config", str(console_config)]
+    cli = subprocess.run(
+        [sys.executable, "-m", "glmserve", *command],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert [
+        (c["day"], c["model"], c["requests"], c["prompt_tokens"], c["cached_tokens"], c["cost"])
+        for c in json.loads(cli.stdout)
+    ] == [
+        (
+            r["day"],
+            r["model"],
+            int(r["requests"]),
+            int(r["prompt_tokens"]),
+            int(r["cached_tokens"]),
+            r["cost"],
+        )
+        for r in rows
+    ]
     shot(page, "usage")
 
 
