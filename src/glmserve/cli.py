@@ -74,6 +74,8 @@ def _announce(settings: Settings, app: object) -> None:
     base = f"http://{host}:{settings.port}"
     lines = [
         f"glmserve {__version__} on {base}",
+        f"  web console:   {base}/console/  (open it in a browser)",
+        "  terminal chat: glmserve chat",
         f"  Z.AI base URL: {base}/api/paas/v4/",
         "  models:",
     ]
@@ -114,7 +116,8 @@ def _first_key(settings: Settings, app: object) -> None:
     issued = app.platform.keys.create("default", settings.platform.default_key_tier)
     print(
         f"  created the first API key (tier {issued.row.tier}); it is shown only this once:\n"
-        f"    {issued.api_key}",
+        f"    {issued.api_key}\n"
+        "  (the web console takes it too)",
         flush=True,
     )
 

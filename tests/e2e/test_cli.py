@@ -52,3 +52,12 @@ def test_model_file_that_is_not_gguf_is_a_start_up_error(tmp_path: Path) -> None
 def test_version() -> None:
     result = _glmserve("--version")
     assert result.returncode == 0 and result.stdout.startswith("glmserve ")
+
+
+def test_start_up_screen_points_at_the_console_without_llama_cpp_noise(server: Server) -> None:
+    out = server.output()
+    assert f"web console:   http://127.0.0.1:{server.port}/console/" in out
+    assert "terminal chat: glmserve chat" in out
+    # The embedded default model (Gemma) makes llama.cpp log these as errors at load.
+    assert "control-looking token" not in out
+    assert "SWA cache" not in out

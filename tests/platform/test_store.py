@@ -135,3 +135,12 @@ def test_finished_tasks_are_readable_then_purged(repository: Repository) -> None
     assert repository.claim_task("gw", 1_000, 500) is None
     assert repository.purge_tasks(finished_before=101) == 1
     assert repository.get_task("t1") is None and repository.get_task("t2") is not None
+
+
+def test_tasks_are_listed_newest_first_per_key_or_all(repository: Repository) -> None:
+    for task_id, key_id, created in (("a", "k1", 1), ("b", "k2", 2), ("c", "k1", 3)):
+        repository.create_task(_task(task_id, key_id, created))
+    assert [t.id for t in repository.list_tasks("k1")] == ["c", "a"]
+    assert [t.id for t in repository.list_tasks()] == ["c", "b", "a"]
+    assert [t.id for t in repository.list_tasks(None, limit=2)] == ["c", "b"]
+    assert repository.list_tasks("nobody") == []

@@ -11,7 +11,7 @@ from typing import Any
 from fastapi import Depends, FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from glmserve import __version__
+from glmserve import __version__, console
 from glmserve.api import admin, anthropic, platform_routes, zai
 from glmserve.api.deps import glmserve
 from glmserve.api.errors import install_error_handlers
@@ -64,6 +64,7 @@ def create_app(app: GlmServe) -> FastAPI:
     api.include_router(platform_routes.router, prefix=ZAI_PREFIX)
     api.include_router(admin.router, prefix="/admin")
     api.add_api_route("/health", _health, methods=["GET"])
+    console.install(api)  # the web console at /console (docs/console.md)
     api.add_api_route("/metrics", metrics_endpoint, methods=["GET"], include_in_schema=False)
     api.add_middleware(CountRequests, counter=app.metrics.requests)
     api.add_middleware(_CollapseSlashes)

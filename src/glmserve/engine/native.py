@@ -10,6 +10,7 @@ from __future__ import annotations
 import ctypes
 import logging
 import os
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -33,11 +34,23 @@ BatchEntry = tuple[int, int, int, bool]
 def _init_backend() -> None:
     global _backend_ready  # process-wide native initialisation, done once
     if not _backend_ready:
-        from llama_cpp._logger import set_verbose
-
-        set_verbose(False)  # llama.cpp's own log: errors only
+        C.llama_log_set(_llama_log, ctypes.c_void_p(0))
         C.llama_backend_init()
         _backend_ready = True
+
+
+_LOAD_NOISE = (b"control-looking token", b"using full-size SWA cache")
+"""Lines llama.cpp logs as errors while loading a healthy model (docs/console.md)."""
+
+
+@C.llama_log_callback  # type: ignore[untyped-decorator]
+def _llama_log(level: int, text: bytes, _user_data: ctypes.c_void_p) -> None:
+    """llama.cpp's own log: errors to stderr, except its load-time noise; the rest at
+    debug level."""
+    if level == 3 and not any(noise in text for noise in _LOAD_NOISE):  # GGML_LOG_LEVEL_ERROR
+        sys.stderr.write(text.decode(errors="replace"))
+    elif log.isEnabledFor(logging.DEBUG):
+        log.debug("llama.cpp: %s", text.decode(errors="replace").rstrip())
 
 
 def gpu_build() -> bool:

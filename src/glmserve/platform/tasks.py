@@ -88,6 +88,15 @@ class AsyncTasks:
         result: dict[str, Any] = json.loads(row.result_json)
         return result
 
+    def list(self, key_id: str | None, limit: int = 100) -> list[dict[str, Any]]:
+        """The newest tasks of one key (None: of every key), as status bodies with
+        their key and times; blocking (call it off the loop)."""
+        rows = self._repo.list_tasks(key_id, limit)
+        return [
+            {**status_body(r), "key": r.key_id, "created": r.created_at, "finished": r.finished_at}
+            for r in rows
+        ]
+
     # --- the workers -----------------------------------------------------------------
 
     async def start(self) -> None:

@@ -154,6 +154,14 @@ class SqlRepository:
             row = conn.execute(select(*columns).where(tasks.c.id == task_id)).mappings().first()
         return TaskRow(**row) if row else None
 
+    def list_tasks(self, key_id: str | None = None, limit: int = 100) -> list[TaskRow]:
+        columns = [tasks.c[name] for name in TaskRow.__dataclass_fields__]
+        query = select(*columns).order_by(tasks.c.created_at.desc(), tasks.c.id).limit(limit)
+        if key_id is not None:
+            query = query.where(tasks.c.key_id == key_id)
+        with self._engine.connect() as conn:
+            return [TaskRow(**r) for r in conn.execute(query).mappings()]
+
     def claim_task(self, owner: str, now_ms: int, lease_ms: int) -> TaskRow | None:
         free = and_(
             tasks.c.status == "PROCESSING",
