@@ -26,7 +26,7 @@ SENTENCES = [
     "Photosynthesis converts light energy into chemical energy in plants.",
     "GLM models are served over an OpenAI-compatible HTTP API.",
     "Unbelievable! Naïve café owners résumé-writing, 1,234.5 times.",
-    "你好，今天天气怎么样.",
+    "你好，今天天气怎么样.",  # noqa: RUF001 (Z.AI's own example sentence)
     "short",
 ]
 
