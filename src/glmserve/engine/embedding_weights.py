@@ -68,15 +68,18 @@ def default_embedding_source() -> Path:
     return Path(folder)
 
 
-def default_embedding_path(cache_dir: Path | None = None, *, progress: bool = True) -> Path:
-    """Path of the converted default embedding GGUF, converting it first if needed."""
+def default_embedding_path(
+    cache_dir: Path | None = None, *, progress: bool = True, source: Path | None = None
+) -> Path:
+    """Path of the converted default embedding GGUF, converting it first if needed.
+    ``source``: the Hugging Face folder to convert (default: the package's)."""
     target = (cache_dir or default_cache_dir()) / "models" / _GGUF_NAME
     stamp = target.with_name(target.name + ".sha256")
     if target.is_file() and stamp.is_file():
         recorded = stamp.read_text().split()
         if len(recorded) == 2 and recorded[1] == str(target.stat().st_size):
             return target
-    source = default_embedding_source()
+    source = source or default_embedding_source()
     actual = file_sha256(source / "model.safetensors")
     if actual != SOURCE_SHA256:
         raise WeightsError(
