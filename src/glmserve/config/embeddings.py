@@ -101,7 +101,7 @@ def embeddings(
     if duplicates:
         raise ValueError(f"{where}: embedding model code(s) {', '.join(duplicates)} repeat")
     if "rerank" in codes:
-        raise ValueError(f"{where}: 'rerank' names the rerank endpoint, not an embedding model")
+        raise ValueError(f"{where}: 'rerank' is reserved for the rerank endpoint")
     if section.rerank is not None and section.rerank not in codes:
         raise ValueError(f"{where}: embeddings.rerank {section.rerank!r} is no embedding model")
     return EmbeddingSettings(models=tuple(models), rerank=section.rerank)
