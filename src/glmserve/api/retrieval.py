@@ -14,6 +14,7 @@ from glmserve.api.deps import attempt, glmserve
 from glmserve.app import GlmServe
 from glmserve.platform.admission import Attempt
 from glmserve.protocol.embeddings import read_json_object
+from glmserve.serving.rerank import rerank as rerank_documents
 
 __all__ = ["router"]
 
@@ -35,4 +36,4 @@ async def rerank(
     app: GlmServe = Depends(glmserve),
     metered: Attempt = Depends(attempt),
 ) -> dict[str, Any]:
-    return await app.embeddings.rerank(read_json_object(await request.body()), metered)
+    return await rerank_documents(app.embeddings, read_json_object(await request.body()), metered)

@@ -20,7 +20,7 @@ from typing import Any
 
 import llama_cpp as C
 
-__all__ = ["EmbeddingInfo", "EmbeddingModel", "POOLING_NAMES", "load_vocab"]
+__all__ = ["EmbeddingInfo", "EmbeddingModel", "POOLING_NAMES", "load_vocab", "pair", "tokenize"]
 
 POOLING_NAMES = {
     C.LLAMA_POOLING_TYPE_NONE: "none",
@@ -53,6 +53,31 @@ def tokenize(vocab: Any, text: str, *, special: bool = True) -> list[int]:
     """Token IDs of ``text``, with the model's own start and end tokens when ``special``."""
     ids: list[int] = vocab.tokenize(text.encode("utf-8"), add_bos=special, special=False)
     return ids
+
+
+def pair(vocab: Any, query: str, document: str, window: int) -> list[int]:
+    """A cross-encoder's input for a query and a document, at most ``window`` tokens
+    (the document is cut; raises ValueError if the query leaves it no room).
+
+    WordPiece (BERT) models get BERT's pair layout, ``[CLS] query [SEP] document
+    [SEP]``; others llama.cpp's rerank layout, ``BOS query EOS SEP document EOS``
+    (XLM-RoBERTa's ``<s> query </s></s> document </s>`` for bge-reranker)."""
+    handle = vocab._model.vocab
+    if C.llama_vocab_type(handle) == C.LLAMA_VOCAB_TYPE_WPM:
+        head = tokenize(vocab, query)
+        body = tokenize(vocab, document)[1:]
+    else:
+        marks = [C.llama_vocab_bos(handle), C.llama_vocab_eos(handle), C.llama_vocab_sep(handle)]
+        bos, eos, sep = (int(t) for t in marks)
+        head = [t for t in (bos,) if t >= 0] + tokenize(vocab, query, special=False)
+        head += [t for t in (eos, sep) if t >= 0]
+        body = tokenize(vocab, document, special=False) + [t for t in (eos,) if t >= 0]
+    room = window - len(head)
+    if room < 2:
+        raise ValueError(f"the query has {len(head)} tokens; the model takes {window} in all")
+    if len(body) > room:
+        body = body[: room - 1] + body[-1:]  # keep the end token
+    return head + body
 
 
 class EmbeddingModel:

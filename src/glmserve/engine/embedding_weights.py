@@ -110,6 +110,8 @@ class _Bert:
     positions: int
     types: int
     eps: float
+    labels: tuple[str, ...] = ()
+    """Output labels of a sequence-classification head (a cross-encoder reranker)."""
 
     @classmethod
     def read(cls, folder: Path) -> _Bert:
@@ -126,15 +128,29 @@ class _Bert:
             positions=int(config["max_position_embeddings"]),
             types=int(config.get("type_vocab_size", 2)),
             eps=float(config.get("layer_norm_eps", 1e-12)),
+            labels=_labels(config),
         )
 
 
+def _labels(config: dict[str, Any]) -> tuple[str, ...]:
+    if not any(a.endswith("ForSequenceClassification") for a in config.get("architectures", [])):
+        return ()
+    id2label = config.get("id2label") or {"0": "LABEL_0"}
+    return tuple(str(id2label[k]) for k in sorted(id2label, key=int))
+
+
 def convert_bert(folder: Path, target: Path, *, progress: bool = True) -> str:
-    """Write a sentence-transformers BERT folder as an F32 GGUF; return its SHA-256."""
+    """Write a Hugging Face BERT folder as an F32 GGUF; return its SHA-256.
+
+    A sentence-transformers model becomes an embedding model (its pooling config's
+    pooling); a ``BertForSequenceClassification`` cross-encoder becomes a reranker: rank
+    pooling, with the pooler as llama.cpp's ``cls`` head and the classifier as
+    ``cls.output``, which is the computation of that Hugging Face class (tanh of the
+    pooler on the [CLS] state, then the classifier)."""
     import gguf
 
     bert = _Bert.read(folder)
-    tensors = _gguf_tensors(folder / "model.safetensors", bert.layers)
+    tensors = _gguf_tensors(folder / "model.safetensors", bert.layers, rank=bool(bert.labels))
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(f"{target.name}.{os.getpid()}.partial")
     try:
@@ -147,7 +163,11 @@ def convert_bert(folder: Path, target: Path, *, progress: bool = True) -> str:
         writer.add_head_count(bert.heads)
         writer.add_layer_norm_eps(bert.eps)
         writer.add_causal_attention(False)
-        writer.add_pooling_type(_pooling(folder))
+        if bert.labels:
+            writer.add_pooling_type(gguf.PoolingType.RANK)
+            writer.add_classifier_output_labels(list(bert.labels))
+        else:
+            writer.add_pooling_type(_pooling(folder))
         writer.add_file_type(gguf.LlamaFileType.ALL_F32)
         _add_vocab(writer, folder, bert.types)
         for name, array in tensors:
@@ -218,17 +238,24 @@ def _add_vocab(writer: Any, folder: Path, token_types: int) -> None:
     writer.add_add_eos_token(False)
 
 
-def _gguf_tensors(path: Path, layers: int) -> list[tuple[str, np.ndarray[Any, Any]]]:
-    """The checkpoint's tensors under llama.cpp's BERT names, as float32 arrays. The
-    pooler (unused by sentence embeddings) and position-id buffers are left out."""
+def _gguf_tensors(path: Path, layers: int, *, rank: bool) -> list[tuple[str, np.ndarray[Any, Any]]]:
+    """The checkpoint's tensors under llama.cpp's BERT names, as float32 arrays.
+    Position-id buffers are left out, and so is the pooler of an embedding model (its
+    sentence vector is pooled from the token states, not from the pooler)."""
     import gguf
 
     names = gguf.get_tensor_name_map(gguf.MODEL_ARCH.BERT, layers)
+    heads = {"pooler.dense": "cls", "classifier": "cls.output"} if rank else {}
     out: list[tuple[str, np.ndarray[Any, Any]]] = []
     for name, array in _read_safetensors(path):
-        if name.startswith("pooler.") or name.endswith("position_ids"):
+        name = name.removeprefix("bert.")
+        stem, _, suffix = name.rpartition(".")
+        if stem in heads:
+            out.append((f"{heads[stem]}.{suffix}", array.astype(np.float32)))
             continue
-        mapped = names.get_name(name.removeprefix("bert."), try_suffixes=(".weight", ".bias"))
+        if name.startswith(("pooler.", "classifier.")) or name.endswith("position_ids"):
+            continue
+        mapped = names.get_name(name, try_suffixes=(".weight", ".bias"))
         if mapped is None:
             raise WeightsError(f"{path}: no llama.cpp BERT tensor for {name}")
         out.append((mapped, array.astype(np.float32)))

@@ -22,7 +22,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from glmserve.engine.embedding import EmbeddingInfo, EmbeddingModel, load_vocab, tokenize
+from glmserve.engine.embedding import EmbeddingInfo, EmbeddingModel, load_vocab, pair, tokenize
 
 __all__ = ["EmbeddingEngine", "EmbeddingFailed", "EmbeddingEngineSpec"]
 
@@ -65,6 +65,10 @@ class EmbeddingEngine:
     def tokenize(self, text: str) -> list[int]:
         """The input's token IDs with the model's own special tokens ([CLS] ... [SEP])."""
         return tokenize(self._vocab, text)
+
+    def pair(self, query: str, document: str, window: int) -> list[int]:
+        """A reranker's input for a query and a document (see ``embedding.pair``)."""
+        return pair(self._vocab, query, document, window)
 
     async def embed(self, items: Sequence[Sequence[int]]) -> list[list[float]]:
         """The pooled vectors of token lists (in order); raises EmbeddingFailed."""

@@ -32,16 +32,23 @@ from glmserve.engine.embedding_worker import (
 from glmserve.engine.weights import WeightsError
 from glmserve.errors import EngineFailure, GlmServeError, InvalidField, ModelNotFound
 from glmserve.platform.admission import Admitted, Attempt
-from glmserve.platform.ids import completion_id, now_seconds
+from glmserve.platform.ids import completion_id
 from glmserve.protocol.embeddings import (
     EmbeddingInput,
     embedding_body,
     parse_embedding_request,
-    parse_rerank_request,
 )
 from glmserve.serving.embedding_work import EmbeddingWork
 
-__all__ = ["EmbeddingService", "ServedEmbedding", "load_embeddings", "RERANK_CODE"]
+__all__ = [
+    "EmbeddingService",
+    "ServedEmbedding",
+    "load_embeddings",
+    "normalize",
+    "rerank_name",
+    "RERANK_CODE",
+    "tokens_of",
+]
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +64,11 @@ class ServedEmbedding:
     @property
     def code(self) -> str:
         return self.config.code
+
+    @property
+    def is_reranker(self) -> bool:
+        """A cross-encoder (rank pooling): it scores query/document pairs."""
+        return self.engine.info.pooling == "rank"
 
     @property
     def dimensions(self) -> int:
@@ -86,18 +98,23 @@ class ServedEmbedding:
 class EmbeddingService:
     def __init__(self, models: Sequence[ServedEmbedding], rerank: str | None = None) -> None:
         self._models = list(models)
-        self._by_code = {code: m for m in self._models for code in m.config.codes}
-        self._rerank = self._by_code.get(rerank) if rerank else None
-        if self._rerank is None and self._models:
-            self._rerank = self._models[0]
+        everything = {code: m for m in self._models for code in m.config.codes}
+        self._by_code = {c: m for c, m in everything.items() if not m.is_reranker}
+        self._rankers = {c: m for c, m in everything.items() if m.is_reranker}
+        # "rerank" is served by the configured model, else the first cross-encoder,
+        # else the first embedding model (cosine similarity).
+        default = next(iter(self._rankers.values()), None) or next(
+            iter(self._by_code.values()), None
+        )
+        self.rerank_model = everything.get(rerank, default) if rerank else default
 
     def __iter__(self) -> Iterator[ServedEmbedding]:
         return iter(self._models)
 
     def price(self, code: str) -> Price:
-        """USD per million input tokens of a code (an embedding model's or "rerank"):
-        the config's price over the catalog's."""
-        served = self._by_code.get(code)
+        """USD per million input tokens of a code (an embedding model's, a reranker's or
+        "rerank"): the config's price over the catalog's."""
+        served = self._by_code.get(code) or self._rankers.get(code)
         if served is not None and served.config.price is not None:
             return served.config.price
         return embedding_spec(code).price
@@ -112,7 +129,9 @@ class EmbeddingService:
         request = parse_embedding_request(body)
         if metered is not None:
             metered.describe(request.model, request.request_id)
-        served = self._served(request.model)
+        if request.model in self._rankers:
+            raise InvalidField("model", f"{request.model} is a reranker: use /rerank")
+        served = self.embedding_model(request.model)
         spec = embedding_spec(request.model)
         if len(request.inputs) > spec.max_items:
             raise InvalidField(
@@ -123,106 +142,29 @@ class EmbeddingService:
         dimensions = self._dimensions(served, spec, request.model, request.dimensions)
         window = served.window(spec)
         ids = await asyncio.to_thread(
-            _tokens, served, request.inputs, window, request.model, served.config.truncate
+            tokens_of, served, request.inputs, window, request.model, served.config.truncate
         )
         work = EmbeddingWork(sum(len(i) for i in ids))
-        vectors = await self._run(served, request.model, request.request_id, ids, work, metered)
-        normalized = [_normalize(np.asarray(v, dtype=np.float64)[:dimensions]) for v in vectors]
+        vectors = await self.run(served, request.model, request.request_id, ids, work, metered)
+        normalized = [normalize(np.asarray(v, dtype=np.float64)[:dimensions]) for v in vectors]
         return embedding_body(
             request.model, normalized, work.prompt_tokens, request.encoding_format
         )
 
-    # -- rerank --
-
-    async def rerank(
-        self, body: Mapping[str, Any], metered: Attempt | None = None
-    ) -> dict[str, Any]:
-        """The response body of ``POST /rerank``: documents ranked by the cosine
-        similarity of their embeddings with the query's."""
-        request = parse_rerank_request(body)
-        if metered is not None:
-            metered.describe(request.model, request.request_id)
-        if request.model == RERANK_CODE:
-            served = self._rerank
-            if served is None:
-                raise ModelNotFound(request.model)
-        else:
-            served = self._served(request.model)
-        spec = embedding_spec(RERANK_CODE)
-        if len(request.documents) > spec.max_documents:
-            raise InvalidField(
-                "documents",
-                f"at most {spec.max_documents} documents per request, got {len(request.documents)}",
-            )
-        window = served.window(embedding_spec(served.code))
-        # A document longer than the window is ranked by its beginning, as cross-encoder
-        # rerankers cut theirs (docs/embeddings.md).
-        texts: list[EmbeddingInput] = [request.query, *request.documents]
-        ids = await asyncio.to_thread(_tokens, served, texts, window, request.model, True)
-        work = EmbeddingWork(sum(len(i) for i in ids))
-        record_id = completion_id()
-        vectors = await self._run(
-            served, request.model, request.request_id, ids, work, metered, record_id=record_id
-        )
-        query, *docs = [_normalize(np.asarray(v, dtype=np.float64)) for v in vectors]
-        scores = [float(np.dot(query, d)) for d in docs]
-        order = sorted(range(len(docs)), key=lambda i: (-scores[i], i))
-        if request.top_n is not None:
-            order = order[: request.top_n]
-        results = []
-        for index in order:
-            result: dict[str, Any] = {"index": index, "relevance_score": scores[index]}
-            if request.return_documents:
-                result["document"] = request.documents[index]
-            if request.return_raw_scores:
-                result["raw_score"] = scores[index]
-            results.append(result)
-        return {
-            "id": record_id,
-            "created": now_seconds(),
-            "request_id": request.request_id or record_id,
-            "model": f"{served.code}-cosine",
-            "results": results,
-            "usage": {"prompt_tokens": work.prompt_tokens, "total_tokens": work.prompt_tokens},
-        }
-
     # -- listing and lifecycle --
 
     def model_entries(self) -> list[dict[str, Any]]:
-        """``/models`` entries: every served embedding code with its real limits, and
-        the rerank endpoint."""
+        """``/models`` entries: every served code with its real limits, and the rerank
+        endpoint with what serves it."""
         entries = []
         for served in self._models:
             for code in served.config.codes:
-                spec = embedding_spec(code)
-                entries.append(
-                    {
-                        "id": code,
-                        "object": "model",
-                        "created": served.created,
-                        "owned_by": "glmserve",
-                        "type": "embedding",
-                        "served_by": served.code,
-                        "dimensions": served.dimensions,
-                        "dimension_choices": served.dimension_choices(spec),
-                        "max_input_tokens": served.window(spec),
-                        "max_inputs": spec.max_items,
-                        "pooling": served.engine.info.pooling,
-                    }
-                )
-        if self._rerank is not None:
-            entries.append(
-                {
-                    "id": RERANK_CODE,
-                    "object": "model",
-                    "created": self._rerank.created,
-                    "owned_by": "glmserve",
-                    "type": "rerank",
-                    "served_by": f"{self._rerank.code}-cosine",
-                    "max_documents": embedding_spec(RERANK_CODE).max_documents,
-                    "max_input_tokens": self._rerank.window(embedding_spec(self._rerank.code)),
-                }
-            )
+                entries.append(_entry(code, served))
+        ranker = self.rerank_model
+        if ranker is not None:
+            entry = _entry(RERANK_CODE, ranker)
+            entry["served_by"] = rerank_name(ranker)
+            entries.append(entry)
         return entries
 
     def close(self) -> None:
@@ -231,11 +173,21 @@ class EmbeddingService:
 
     # -- helpers --
 
-    def _served(self, code: str) -> ServedEmbedding:
+    def embedding_model(self, code: str) -> ServedEmbedding:
+        """The embedding model serving a code; raises ModelNotFound."""
         served = self._by_code.get(code)
         if served is None:
             raise ModelNotFound(code)
         return served
+
+    def rerank_model_for(self, code: str) -> ServedEmbedding:
+        """What ranks for a ``/rerank`` model code: "rerank", a reranker's code or an
+        embedding model's (cosine similarity); raises ModelNotFound."""
+        if code == RERANK_CODE:
+            if self.rerank_model is None:
+                raise ModelNotFound(code)
+            return self.rerank_model
+        return self._rankers.get(code) or self.embedding_model(code)
 
     def _dimensions(
         self, served: ServedEmbedding, spec: EmbeddingSpec, code: str, asked: int | None
@@ -254,7 +206,7 @@ class EmbeddingService:
             "dimensions", f"{where} has {full} dimensions; dimensions may be {allowed}"
         )
 
-    async def _run(
+    async def run(
         self,
         served: ServedEmbedding,
         code: str,
@@ -264,6 +216,7 @@ class EmbeddingService:
         metered: Attempt | None,
         record_id: str | None = None,
     ) -> list[list[float]]:
+        """Admit (with ``metered``), pool ``ids`` on the model's engine, end ``work``."""
         if metered is not None:
             record = record_id or completion_id()
             await metered.admit(
@@ -289,7 +242,34 @@ class EmbeddingService:
         return vectors
 
 
-def _tokens(
+def rerank_name(served: ServedEmbedding) -> str:
+    """The model name a rerank response carries: the cross-encoder's code, or the
+    embedding model's with ``-cosine`` (the ranking is by cosine similarity)."""
+    return served.code if served.is_reranker else f"{served.code}-cosine"
+
+
+def _entry(code: str, served: ServedEmbedding) -> dict[str, Any]:
+    spec = embedding_spec(code)
+    entry: dict[str, Any] = {
+        "id": code,
+        "object": "model",
+        "created": served.created,
+        "owned_by": "glmserve",
+        "type": "rerank" if served.is_reranker or code == RERANK_CODE else "embedding",
+        "served_by": served.code,
+        "max_input_tokens": served.window(spec),
+        "pooling": served.engine.info.pooling,
+    }
+    if code == RERANK_CODE or served.is_reranker:
+        entry["max_documents"] = embedding_spec(RERANK_CODE).max_documents
+    else:
+        entry["dimensions"] = served.dimensions
+        entry["dimension_choices"] = served.dimension_choices(spec)
+        entry["max_inputs"] = spec.max_items
+    return entry
+
+
+def tokens_of(
     served: ServedEmbedding,
     inputs: Sequence[EmbeddingInput],
     window: int,
@@ -322,7 +302,7 @@ def _tokens(
     return out
 
 
-def _normalize(vector: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+def normalize(vector: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
     norm = float(np.linalg.norm(vector))
     return vector / norm if norm > 0 else vector
 
@@ -351,10 +331,4 @@ def _load(config: EmbeddingModelConfig, settings: Settings, progress: bool) -> S
         engine = EmbeddingEngine(spec)
     except (ValueError, RuntimeError, OSError) as exc:
         raise ConfigError(f"embedding model {config.code}: cannot load {path}: {exc}") from None
-    if engine.info.pooling == "rank":
-        engine.close()
-        raise ConfigError(
-            f"embedding model {config.code}: {path.name} is a reranker (rank pooling); "
-            "cross-encoder rerankers are not served yet (docs/embeddings.md)"
-        )
     return ServedEmbedding(config=config, engine=engine, created=int(time.time()))
