@@ -115,6 +115,8 @@ class EmbeddingService:
         """USD per million input tokens of a code (an embedding model's, a reranker's or
         "rerank"): the config's price over the catalog's."""
         served = self._by_code.get(code) or self._rankers.get(code)
+        if code == RERANK_CODE:
+            served = self.rerank_model
         if served is not None and served.config.price is not None:
             return served.config.price
         return embedding_spec(code).price
