@@ -19,7 +19,10 @@ from glmserve.config import default_threads
 from glmserve.engine.embedding_weights import default_embedding_path
 from glmserve.engine.embedding_worker import EmbeddingEngine, EmbeddingEngineSpec
 
-WORDS = ["the", "quick", "brown", "fox", "jumps", "over", "a", "lazy", "dog", "while", "servers", "answer", "embedding", "requests", "for", "retrieval", "augmented", "generation", "pipelines", "in", "many", "languages", "every", "day"]
+WORDS = (
+    "the quick brown fox jumps over a lazy dog while servers answer embedding requests "
+    "for retrieval augmented generation pipelines in many languages every day"
+).split(" ")
 
 
 def _sentence(i: int) -> str:
