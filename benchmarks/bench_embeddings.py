@@ -19,10 +19,11 @@ from glmserve.config import default_threads
 from glmserve.engine.embedding_weights import default_embedding_path
 from glmserve.engine.embedding_worker import EmbeddingEngine, EmbeddingEngineSpec
 
-WORDS = (
+TEXT = (
     "the quick brown fox jumps over a lazy dog while servers answer embedding requests "
     "for retrieval augmented generation pipelines in many languages every day"
-).split(" ")
+)
+WORDS = TEXT.split()
 
 
 def _sentence(i: int) -> str:
