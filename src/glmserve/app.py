@@ -13,6 +13,7 @@ from glmserve.platform.auth import Authenticator
 from glmserve.platform.service import Platform, open_store
 from glmserve.serving.async_chat import ChatTasks
 from glmserve.serving.completions import CompletionService
+from glmserve.serving.embeddings import EmbeddingService, load_embeddings
 from glmserve.serving.metrics import Metrics
 from glmserve.serving.models import ModelRegistry, load_models
 from glmserve.store import Repository
@@ -25,6 +26,8 @@ class GlmServe:
     settings: Settings
     models: ModelRegistry
     repository: Repository
+    embeddings: EmbeddingService = field(default_factory=lambda: EmbeddingService([]))
+    """Embedding models and the rerank endpoint (docs/embeddings.md)."""
     metrics: Metrics = field(init=False)
     completions: CompletionService = field(init=False)
     chat_tasks: ChatTasks = field(init=False)
@@ -51,9 +54,16 @@ class GlmServe:
             repository.close()
             raise
         try:
-            return cls(settings, models, repository)
+            embeddings = load_embeddings(settings, progress=progress)
         except BaseException:
             models.close()
+            repository.close()
+            raise
+        try:
+            return cls(settings, models, repository, embeddings)
+        except BaseException:
+            models.close()
+            embeddings.close()
             repository.close()
             raise
 
@@ -65,4 +75,5 @@ class GlmServe:
 
     def close(self) -> None:
         self.models.close()
+        self.embeddings.close()
         self.platform.close()

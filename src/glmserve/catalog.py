@@ -18,6 +18,9 @@ __all__ = [
     "DEFAULT_MODEL_CODE",
     "builtin_spec",
     "generic_spec",
+    "EmbeddingSpec",
+    "EMBEDDING_MODELS",
+    "embedding_spec",
 ]
 
 K = 1024
@@ -190,3 +193,63 @@ def generic_spec(code: str) -> ModelSpec:
         capabilities=Capabilities(tools=True),
         description="User model: chat template read from the weights (ChatML if none).",
     )
+
+
+# -- Embedding and rerank models (docs/embeddings.md) --
+
+
+@dataclass(frozen=True)
+class EmbeddingSpec:
+    """An embedding (or rerank) model code: its documented limits and price.
+
+    A served model's real limits (its vector length, its token window) may be smaller:
+    the serving layer uses the smaller of the two and says so in ``/models``.
+    """
+
+    code: str
+    max_items: int
+    """Inputs per request (Z.AI: 64 for embedding-3)."""
+    max_input_tokens: int
+    """Tokens per input, special tokens included."""
+    dimensions: tuple[int, ...] | None
+    """The ``dimensions`` values the code documents (the first is its default); None:
+    any length up to the model's own, where the model allows truncation."""
+    price: Price
+    """USD per million input tokens (``input``); embeddings have no output tokens."""
+    max_documents: int = 128
+    """Rerank: documents per request (Z.AI's documented 128)."""
+    description: str = ""
+
+
+# Z.AI / BigModel: embedding-3 takes up to 64 inputs of 3072 tokens and returns 2048,
+# 1024, 512 or 256 dimensions; embedding-2 512 tokens and 1024 dimensions; rerank up to
+# 128 documents in a 4K window. Prices: BigModel lists 0.5 CNY per million tokens for
+# both embedding models (about 0.07 USD); no rerank price is published in the material
+# glmserve follows, so rerank is billed like the embeddings it is computed from.
+_EMBEDDING_PRICE = Price(0.07, 0.07, 0.0)
+
+EMBEDDING_MODELS: dict[str, EmbeddingSpec] = {
+    spec.code: spec
+    for spec in (
+        EmbeddingSpec("embedding-3", 64, 3072, (2048, 1024, 512, 256), _EMBEDDING_PRICE),
+        EmbeddingSpec("embedding-2", 64, 512, (1024,), _EMBEDDING_PRICE),
+        EmbeddingSpec("rerank", 1, 4096, None, _EMBEDDING_PRICE),
+        EmbeddingSpec(
+            "all-minilm-l6-v2",
+            64,
+            256,
+            None,
+            _FREE,
+            description=(
+                "sentence-transformers all-MiniLM-L6-v2 (Apache-2.0), embedded default: "
+                "384 dimensions, mean pooling, 256-token window; runs on your machine."
+            ),
+        ),
+    )
+}
+
+
+def embedding_spec(code: str) -> EmbeddingSpec:
+    """The catalog entry of an embedding model code; a user's own model gets Z.AI's
+    request limits (64 inputs) and is free."""
+    return EMBEDDING_MODELS.get(code) or EmbeddingSpec(code, 64, 1 << 20, None, _FREE)

@@ -85,6 +85,13 @@ def _announce(settings: Settings, app: object) -> None:
             f"template {model.template_origin:<22} {model.gguf}"
         )
         lines.extend(_workers(model.engine))
+    for served in app.embeddings:
+        info = served.engine.info
+        codes = ", ".join(served.config.codes)
+        lines.append(
+            f"    {codes:<16} {info.pooling} pooling, {info.dimensions} dimensions "
+            f"({'reranker' if served.is_reranker else 'embeddings'}) {served.engine.spec.gguf}"
+        )
     print("\n".join(lines), flush=True)
 
 

@@ -54,7 +54,9 @@ def make_router(*, coding: bool) -> APIRouter:
 
     @router.get("/models")
     async def list_models(app: GlmServe = Depends(glmserve)) -> dict[str, Any]:
-        return models_body([(m.code, m.created) for m in app.models])
+        body = models_body([(m.code, m.created) for m in app.models])
+        body["data"].extend(app.embeddings.model_entries())
+        return body
 
     return router
 

@@ -13,7 +13,15 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from glmserve.config.platform import Tier
 
-__all__ = ["FileSettings", "ModelFile", "PlatformFile", "LimitsFile", "TierFile", "AnthropicFile"]
+__all__ = [
+    "FileSettings",
+    "ModelFile",
+    "PlatformFile",
+    "LimitsFile",
+    "TierFile",
+    "AnthropicFile",
+    "EmbeddingsFile",
+]
 
 
 class _Strict(BaseModel):
@@ -137,9 +145,44 @@ class LimitsFile(_Strict):
     models: dict[str, _ModelLimitsFile] = Field(default_factory=dict)
 
 
+class _EmbeddingModelFile(_Strict):
+    """``[[embeddings.models]]``: a user's own embedding GGUF (docs/embeddings.md)."""
+
+    code: str
+    gguf: str
+    aliases: list[str] = Field(default_factory=list)
+    max_input_tokens: int | None = Field(default=None, ge=1)
+    matryoshka: bool = False
+    truncate: bool = False
+    threads: int | None = Field(default=None, ge=1, le=1024)
+    batch_size: int = Field(default=1024, ge=32, le=65536)
+    price: float | None = Field(default=None, ge=0)
+
+    @field_validator("code")
+    @classmethod
+    def _code_shape(cls, value: str) -> str:
+        return ModelFile._code_shape(value)
+
+
+class EmbeddingsFile(_Strict):
+    """``[embeddings]``: the embedding models and the cosine rerank (docs/embeddings.md)."""
+
+    default_model: bool = True
+    """Serve all-MiniLM-L6-v2 (converted to GGUF on first use) as all-minilm-l6-v2."""
+    aliases: list[str] = Field(default_factory=lambda: ["embedding-3"])
+    """Other codes that name the default embedding model."""
+    truncate: bool = False
+    threads: int | None = Field(default=None, ge=1, le=1024)
+    batch_size: int = Field(default=1024, ge=32, le=65536)
+    rerank: str | None = None
+    """The embedding model (code) whose cosine similarity ranks ``/rerank`` documents."""
+    models: list[_EmbeddingModelFile] = Field(default_factory=list)
+
+
 class FileSettings(_Strict):
     server: _ServerFile = Field(default_factory=_ServerFile)
     anthropic: AnthropicFile = Field(default_factory=AnthropicFile)
     models: list[ModelFile] = Field(default_factory=list)
     platform: PlatformFile = Field(default_factory=PlatformFile)
     limits: LimitsFile = Field(default_factory=LimitsFile)
+    embeddings: EmbeddingsFile = Field(default_factory=EmbeddingsFile)

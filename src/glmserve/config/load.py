@@ -31,6 +31,7 @@ from pydantic import ValidationError
 
 from glmserve.catalog import DEFAULT_MODEL_CODE, ModelSpec, Price, builtin_spec, generic_spec
 from glmserve.config.client import DEFAULT_HF_ENDPOINT, ClientSettings
+from glmserve.config.embeddings import embeddings
 from glmserve.config.file import (
     AnthropicFile,
     FileSettings,
@@ -94,6 +95,10 @@ def load_settings(
         platform = platform_settings(parsed.platform, parsed.limits, env)
     except ValueError as exc:
         raise ConfigError(f"{where}: {exc}") from None
+    try:
+        embedding = embeddings(parsed.embeddings, path, default_threads(), where)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
     return Settings(
         host=host or env.get("GLMSERVE_HOST") or server.host or DEFAULT_HOST,
         port=_port(port, env.get("GLMSERVE_PORT"), server.port),
@@ -104,6 +109,7 @@ def load_settings(
         config_path=path,
         platform=platform,
         anthropic=_claude_models(parsed.anthropic, [m.code for m in models], where),
+        embeddings=embedding,
     )
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Literal
 
 from glmserve.catalog import ModelSpec
+from glmserve.config.embeddings import EmbeddingSettings
 from glmserve.config.platform import PlatformSettings
 
 __all__ = [
@@ -153,6 +154,8 @@ class Settings:
     """claude-* name mapping; None means the defaults over the served models."""
     prompt_log: Path | None = None
     """Append every rendered prompt to this file as a JSON line (template debugging)."""
+    embeddings: EmbeddingSettings = field(default_factory=EmbeddingSettings)
+    """Embedding models and the rerank endpoint (docs/embeddings.md)."""
 
     @property
     def claude_models(self) -> AnthropicModels:

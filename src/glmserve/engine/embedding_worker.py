@@ -1,0 +1,225 @@
+"""An embedding model in a worker process of its own, batched across requests.
+
+The HTTP process keeps a vocabulary-only load of the GGUF (tokenizing and counting
+tokens is quick and needs no weights); the worker process holds the weights. Requests
+reach it as token lists over a pipe. Whatever has arrived while the worker was busy is
+taken together: the inputs of all those requests are pooled in as few decodes as the
+batch size allows, then each request gets its vectors back. If the worker dies, the
+requests in flight fail (``EmbeddingFailed``) and a new worker starts by itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import multiprocessing as mp
+import signal
+import threading
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+from glmserve.engine.embedding import EmbeddingInfo, EmbeddingModel, load_vocab, pair, tokenize
+
+__all__ = ["EmbeddingEngine", "EmbeddingFailed", "EmbeddingEngineSpec"]
+
+log = logging.getLogger(__name__)
+
+
+class EmbeddingFailed(Exception):
+    """The engine process could not pool a request's inputs (it died, or llama.cpp failed)."""
+
+
+@dataclass(frozen=True)
+class EmbeddingEngineSpec:
+    """What the worker process needs to load the model (picklable)."""
+
+    gguf: Path
+    threads: int
+    batch_size: int
+    """Tokens per decode; one input must fit, and inputs share it as sequences."""
+
+
+class EmbeddingEngine:
+    def __init__(self, spec: EmbeddingEngineSpec) -> None:
+        self.spec = spec
+        self._vocab = load_vocab(spec.gguf)
+        self._send_lock = threading.Lock()
+        self._state = threading.Lock()
+        self._ids = itertools.count(1)
+        self._live: dict[int, tuple[asyncio.AbstractEventLoop, asyncio.Future[Any]]] = {}
+        self._closing = False
+        self.restarts = 0
+        self._conn, self._proc, self.info = self._spawn()
+        self._reader = threading.Thread(target=self._read, name="embedding-reader", daemon=True)
+        self._reader.start()
+
+    @property
+    def pid(self) -> int | None:
+        pid: int | None = self._proc.pid
+        return pid
+
+    def tokenize(self, text: str) -> list[int]:
+        """The input's token IDs with the model's own special tokens ([CLS] ... [SEP])."""
+        return tokenize(self._vocab, text)
+
+    def pair(self, query: str, document: str, window: int) -> list[int]:
+        """A reranker's input for a query and a document (see ``embedding.pair``)."""
+        return pair(self._vocab, query, document, window)
+
+    async def embed(self, items: Sequence[Sequence[int]]) -> list[list[float]]:
+        """The pooled vectors of token lists (in order); raises EmbeddingFailed."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        job = next(self._ids)
+        with self._state:
+            self._live[job] = (loop, future)
+        if not self._send(("embed", job, [list(ids) for ids in items])):
+            with self._state:
+                self._live.pop(job, None)
+            raise EmbeddingFailed("the embedding engine process is not reachable")
+        result = await future
+        vectors: list[list[float]] = result
+        return vectors
+
+    def close(self) -> None:
+        self._closing = True
+        self._send(("close",))
+        self._proc.join(30)
+        if self._proc.is_alive():
+            self._proc.kill()
+            self._proc.join()
+        self._reader.join(10)
+        self._vocab.close()
+
+    # -- plumbing --
+
+    def _send(self, message: tuple[Any, ...]) -> bool:
+        try:
+            with self._send_lock:
+                self._conn.send(message)
+        except (OSError, ValueError):
+            return False  # the worker is gone; the reader notices and restarts it
+        return True
+
+    def _spawn(self) -> tuple[Connection, Any, EmbeddingInfo]:
+        ctx = mp.get_context("spawn")
+        ours, theirs = ctx.Pipe()
+        proc = ctx.Process(
+            target=_worker_main, args=(theirs, self.spec), daemon=True, name="glmserve-embedding"
+        )
+        proc.start()
+        theirs.close()
+        try:
+            kind, payload = ours.recv()
+        except EOFError:
+            proc.join()
+            raise RuntimeError(
+                f"the embedding process exited with {proc.exitcode} while loading"
+            ) from None
+        if kind != "ready":
+            proc.join()
+            raise RuntimeError(f"the embedding process failed to load: {payload}")
+        return ours, proc, EmbeddingInfo(**payload)
+
+    def _read(self) -> None:
+        while True:
+            try:
+                kind, job, payload = self._conn.recv()
+            except (EOFError, OSError):
+                if self._closing:
+                    return
+                self._worker_died()
+                if self._closing:
+                    return
+                continue
+            with self._state:
+                entry = self._live.pop(job, None)
+            if entry is not None:
+                _resolve(entry, payload if kind == "done" else EmbeddingFailed(payload))
+
+    def _worker_died(self) -> None:
+        log.error("the embedding engine process died (exit code %s)", self._proc.exitcode)
+        with self._state:
+            failed = list(self._live.values())
+            self._live.clear()
+        for entry in failed:
+            _resolve(entry, EmbeddingFailed("the embedding engine process died"))
+        self._proc.join()
+        try:
+            self._conn, self._proc, _ = self._spawn()
+            self.restarts += 1
+        except RuntimeError:
+            log.exception("the embedding engine process could not be restarted")
+            self._closing = True
+
+
+def _resolve(entry: tuple[asyncio.AbstractEventLoop, asyncio.Future[Any]], value: Any) -> None:
+    loop, future = entry
+
+    def settle() -> None:
+        if future.done():
+            return
+        if isinstance(value, BaseException):
+            future.set_exception(value)
+        else:
+            future.set_result(value)
+
+    if not loop.is_closed():
+        loop.call_soon_threadsafe(settle)
+
+
+def _worker_main(conn: Connection, spec: EmbeddingEngineSpec) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when we stop
+    try:
+        model = EmbeddingModel(spec.gguf, threads=spec.threads, batch_size=spec.batch_size)
+    except Exception as exc:
+        conn.send(("error", f"{type(exc).__name__}: {exc}"))
+        return
+    conn.send(("ready", asdict(model.info)))
+    try:
+        while True:
+            jobs = _take_waiting(conn)
+            if jobs is None:
+                return
+            _run(conn, model, jobs)
+    finally:
+        model.close()
+
+
+def _take_waiting(conn: Connection) -> list[tuple[int, list[list[int]]]] | None:
+    """Block for one message, then take every other one already waiting (None: stop)."""
+    jobs: list[tuple[int, list[list[int]]]] = []
+    while True:
+        try:
+            message = conn.recv()
+        except EOFError:
+            return None
+        if message[0] == "close":
+            return None
+        jobs.append((message[1], message[2]))
+        if not conn.poll(0):
+            return jobs
+
+
+def _run(conn: Connection, model: EmbeddingModel, jobs: list[tuple[int, list[list[int]]]]) -> None:
+    """Pool every job's inputs together; on a failure, each job on its own, so one bad
+    request does not fail its neighbours."""
+    everything = [ids for _, items in jobs for ids in items]
+    try:
+        vectors = model.embed(everything)
+    except Exception:
+        if len(jobs) > 1:
+            for one in jobs:
+                _run(conn, model, [one])
+            return
+        conn.send(("error", jobs[0][0], "the embedding engine failed to pool the input"))
+        log.exception("embedding failed")
+        return
+    start = 0
+    for job, items in jobs:
+        conn.send(("done", job, vectors[start : start + len(items)]))
+        start += len(items)
