@@ -38,6 +38,7 @@ from glmserve.config.file import (
     PlatformFile,
     TierFile,
 )
+from glmserve.config.http import http_settings
 from glmserve.config.platform import (
     DEFAULT_CONCURRENCY,
     TIERS,
@@ -103,6 +104,7 @@ def load_settings(
         config_path=path,
         platform=platform,
         anthropic=_claude_models(parsed.anthropic, [m.code for m in models], where),
+        http=http_settings(parsed.http),
     )
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Literal
 
 from glmserve.catalog import ModelSpec
+from glmserve.config.http import HttpSettings
 from glmserve.config.platform import PlatformSettings
 
 __all__ = [
@@ -153,6 +154,8 @@ class Settings:
     """claude-* name mapping; None means the defaults over the served models."""
     prompt_log: Path | None = None
     """Append every rendered prompt to this file as a JSON line (template debugging)."""
+    http: HttpSettings = field(default_factory=HttpSettings)
+    """Request limits, client timeouts, CORS (config/http.py)."""
 
     @property
     def claude_models(self) -> AnthropicModels:
