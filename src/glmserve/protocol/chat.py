@@ -29,7 +29,12 @@ from glmserve.errors import (
     InvalidRequest,
     MissingField,
 )
-from glmserve.protocol.json_text import decode_json, loads_bounded
+from glmserve.protocol.json_text import (
+    JsonTooDeep,
+    LoneSurrogate,
+    decode_json,
+    loads_bounded,
+)
 
 __all__ = [
     "ChatCompletionRequest",
@@ -330,10 +335,13 @@ def _check_message(i: int, message: Message) -> None:
     if message.tool_calls and message.role != "assistant":
         raise InvalidField(f"{where}.tool_calls", "only assistant messages carry tool_calls.")
     for j, call in enumerate(message.tool_calls or []):
-        if not isinstance(_arguments(call.function.arguments), dict):
-            raise InvalidField(
-                f"{where}.tool_calls[{j}].function.arguments", "it must be a JSON object."
-            )
+        field = f"{where}.tool_calls[{j}].function.arguments"
+        try:
+            arguments = _arguments(call.function.arguments)
+        except (JsonTooDeep, LoneSurrogate) as exc:
+            raise InvalidField(field, exc.message) from None
+        if not isinstance(arguments, dict):
+            raise InvalidField(field, "it must be a JSON object.")
 
 
 def _check_tool_choice(request: ChatCompletionRequest) -> None:
@@ -396,8 +404,10 @@ def _arguments(arguments: str | dict[str, Any]) -> dict[str, Any] | str:
     if not arguments.strip():
         return {}
     try:
-        parsed = loads_bounded(arguments, max_depth=_DEPTH, what="A tool call's arguments")
-    except InvalidRequest:
+        parsed = loads_bounded(arguments, max_depth=_DEPTH, what="the string")
+    except (JsonTooDeep, LoneSurrogate):
+        raise
+    except InvalidRequest:  # not JSON: the template gets the string as it is
         return arguments
     return parsed if isinstance(parsed, dict) else arguments
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from glmserve.errors import InvalidRequest
 
-__all__ = ["decode_json", "loads_bounded", "JsonTooDeep"]
+__all__ = ["decode_json", "loads_bounded", "JsonTooDeep", "LoneSurrogate"]
 
 # A JSON string literal, escapes included (unrolled so that it runs in linear time).
 _STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
@@ -30,6 +30,10 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 
 class JsonTooDeep(InvalidRequest):
     """1210: JSON nested deeper than the server allows."""
+
+
+class LoneSurrogate(InvalidRequest):
+    """1210: a string escape of half a UTF-16 surrogate pair, which is no text."""
 
 
 def decode_json(body: bytes, *, max_depth: int) -> Any:
@@ -51,7 +55,7 @@ def loads_bounded(text: str, *, max_depth: int, what: str) -> Any:
     except ValueError as exc:
         raise InvalidRequest(f"{what} is not valid JSON: {exc}") from None
     if _SURROGATE_ESCAPE.search(text) and _has_lone_surrogate(value):
-        raise InvalidRequest(
+        raise LoneSurrogate(
             f"{what} is not valid JSON: it holds a lone surrogate escape (\\ud800-\\udfff "
             "without its pair), which is not text."
         )
