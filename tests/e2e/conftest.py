@@ -48,6 +48,7 @@ HARDENED_LIMITS = {
     "body_timeout_seconds": 2.0,
     "max_connections_per_client": 32,
 }
+HARDENED_CORS_ORIGIN = "https://console.example"
 
 
 @pytest.fixture(scope="session")
@@ -59,7 +60,7 @@ def hardened(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     limits = "\n".join(f"{k} = {v!r}" for k, v in HARDENED_LIMITS.items())
     config.write_text(
         f'[platform]\nopen = true\nadmin_key = "{ADMIN_KEY}"\ndata_dir = "{tmp / "data"}"\n\n'
-        f"[http]\n{limits}\n\n"
+        f'[http]\n{limits}\ncors_origins = ["{HARDENED_CORS_ORIGIN}"]\n\n'
         '[[models]]\ncode = "gemma-3-270m"\nmax_tokens = 4\ndefault_max_tokens = 2\n'
         "context_size = 1024\n"
     )
