@@ -96,7 +96,10 @@ def openapi(app: FastAPI, *, open_access: bool) -> dict[str, Any]:
     components["securitySchemes"] = _SECURITY_SCHEMES
     for path_item in doc.get("paths", {}).values():
         for operation in path_item.values():
-            schemas.update(operation.pop(_SCHEMAS, {}))
+            for name, schema in operation.pop(_SCHEMAS, {}).items():
+                if schemas.setdefault(name, schema) != schema:
+                    # two models of one name: rename one (the document names schemas by class)
+                    raise RuntimeError(f"two different request schemas are named {name}")
             auth = operation.pop(_AUTH, "none")
             operation["security"] = _security(auth, open_access)
             operation.get("responses", {}).pop("422", None)
