@@ -60,7 +60,10 @@ async def base() -> dict[str, Any]:
 
 @router.post(
     "/messages",
-    **documented(MessagesRequest, surface="anthropic", stream=True, errors=COMPLETION_ERRORS),
+    # an unknown model is 404 here (api/errors.py)
+    **documented(
+        MessagesRequest, surface="anthropic", stream=True, errors=(*COMPLETION_ERRORS, 404)
+    ),
 )
 async def messages(
     request: Request,
@@ -114,7 +117,8 @@ async def _stream(completion: Completion) -> AsyncIterator[bytes]:
 
 
 @router.post(
-    "/messages/count_tokens", **documented(CountTokensRequest, surface="anthropic")
+    "/messages/count_tokens",
+    **documented(CountTokensRequest, surface="anthropic", errors=(404,)),
 )
 async def count_tokens(
     request: Request,
