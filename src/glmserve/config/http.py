@@ -37,7 +37,7 @@ class HttpSettings:
     """From the end of the headers to the end of the body."""
     keepalive_timeout_seconds: float = 5.0
     """An idle keep-alive connection is closed after this."""
-    max_connections_per_client: int = 64
+    max_connections_per_client: int = 256
     """Open connections from one client address; 0: no cap."""
     cors_origins: tuple[str, ...] = ()
     """Origins browsers may call from (``"*"`` for any); empty: CORS off."""
