@@ -45,7 +45,7 @@ test: lint workers
 # The schemathesis run of `make test` (tests/e2e/test_fuzz.py) with many more examples
 # per operation: every operation of /openapi.json against a real server, no 5xx and
 # every answer as documented. FUZZ_EXAMPLES per operation; the result: docs/testing.md.
-FUZZ_EXAMPLES ?= 2000
+FUZZ_EXAMPLES ?= 1000
 fuzz: install
 	GLMSERVE_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest tests/e2e/test_fuzz.py -q -s
 
