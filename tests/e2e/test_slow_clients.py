@@ -18,6 +18,9 @@ CHAT = "/api/paas/v4/chat/completions"
 HEADERS_BY = HARDENED_LIMITS["header_timeout_seconds"]
 BODY_BY = HARDENED_LIMITS["body_timeout_seconds"]
 CAP = HARDENED_LIMITS["max_connections_per_client"]
+SLACK = 30.0
+"""Room past a deadline for a loaded machine: the test shows the connection is closed,
+not how fast (a stalled connection is never closed without the deadline)."""
 STALLED = {
     "nothing": b"",
     "part of the request line": b"POST /api/paas/v4/chat/com",
@@ -61,7 +64,7 @@ def test_stalled_connections_are_closed_while_others_are_served(hardened: Server
         response = httpx.post(hardened.base + CHAT, json=body, timeout=60)
         assert response.status_code == 200
         # the deadline is the configured one (plus room for a loaded machine)
-        wait = max(HEADERS_BY, BODY_BY) + 10
+        wait = max(HEADERS_BY, BODY_BY) + SLACK
         for name, socks in stalled.items():
             for sock in socks:
                 closed, received = _closed_within(sock, wait)
@@ -92,7 +95,7 @@ def test_a_slow_trickle_of_headers_is_cut_at_the_deadline(hardened: Server) -> N
     started = time.monotonic()
     try:
         sock.settimeout(0.5)
-        for _ in range(int((HEADERS_BY + 10) / 0.5)):
+        for _ in range(int((HEADERS_BY + SLACK) / 0.5)):
             try:
                 sock.sendall(b"x")
                 if sock.recv(1) == b"":
