@@ -5,7 +5,7 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.glmserve-installed
 
-.PHONY: install serve test lint clean workers
+.PHONY: install serve test lint clean workers fuzz
 
 install: $(STAMP)
 
@@ -41,6 +41,13 @@ workers:
 
 test: lint workers
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The schemathesis run of `make test` (tests/e2e/test_fuzz.py) with many more examples
+# per operation: every operation of /openapi.json against a real server, no 5xx and
+# every answer as documented. FUZZ_EXAMPLES per operation; the result: docs/testing.md.
+FUZZ_EXAMPLES ?= 1000
+fuzz: install
+	GLMSERVE_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest tests/e2e/test_fuzz.py -q -s
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -43,6 +43,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     import uvicorn
 
+    from glmserve.api.connections import guarded_http
     from glmserve.api.server import create_app
     from glmserve.app import GlmServe
 
@@ -60,6 +61,10 @@ def _serve(args: argparse.Namespace) -> int:
             port=settings.port,
             log_level=args.log_level,
             timeout_graceful_shutdown=30,
+            # Slow clients: header deadline and per-address cap (api/connections.py),
+            # idle keep-alive connections closed, body deadline in api/body.py.
+            http=guarded_http(settings.http),
+            timeout_keep_alive=settings.http.keepalive_timeout_seconds,
         )
     finally:
         app.close()

@@ -295,3 +295,44 @@ class LimitsUnavailable(GlmServeError):
 
     def __init__(self) -> None:
         super().__init__("Network error: the rate-limit service is unreachable, try again.")
+
+
+# --- request limits (docs/api.md, "Request limits") ---------------------------------
+
+
+class BodyTooLarge(GlmServeError):
+    """413: the request body is over ``[http] max_body_bytes``."""
+
+    status = 413
+    code = "1210"
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"The request body is too large: at most {limit} bytes are accepted.")
+
+
+class BodyTimeout(GlmServeError):
+    """408: the request body did not arrive within ``[http] body_timeout_seconds``."""
+
+    status = 408
+    code = "1210"
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"The request body did not arrive within {seconds:g} seconds.")
+
+
+class ContentTooLong(GlmServeError):
+    """1261: the request's text is over a size limit, found before tokenizing it."""
+
+    status = 400
+    code = "1261"
+
+
+class ClientGone(GlmServeError):
+    """The client disconnected before its answer was ready; nobody reads this error (the
+    status is nginx's "client closed request" for the logs and the usage record)."""
+
+    status = 499
+    code = "1210"
+
+    def __init__(self) -> None:
+        super().__init__("The client closed the request.")

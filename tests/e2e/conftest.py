@@ -35,3 +35,35 @@ def glm(tmp_path: Path) -> Iterator[GlmServer]:
     yield start
     for server in servers:
         server.stop()
+
+
+ADMIN_KEY = "hardening-admin-key-0123456789"
+HARDENED_LIMITS = {
+    "max_body_bytes": 1024 * 1024,
+    "max_json_depth": 64,
+    "max_messages": 1000,
+    "max_message_chars": 100_000,
+    "max_total_chars": 200_000,
+    "header_timeout_seconds": 2.0,
+    "body_timeout_seconds": 2.0,
+    "max_connections_per_client": 32,
+}
+HARDENED_CORS_ORIGIN = "https://console.example"
+
+
+@pytest.fixture(scope="session")
+def hardened(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """The embedded default model behind small ``[http]`` limits (issue 18's tests): open
+    access, an admin key, answers of at most 4 tokens so fuzzing stays quick."""
+    tmp = tmp_path_factory.mktemp("hardened")
+    config = tmp / "glmserve.toml"
+    limits = "\n".join(f"{k} = {v!r}" for k, v in HARDENED_LIMITS.items())
+    config.write_text(
+        f'[platform]\nopen = true\nadmin_key = "{ADMIN_KEY}"\ndata_dir = "{tmp / "data"}"\n\n'
+        f'[http]\n{limits}\ncors_origins = ["{HARDENED_CORS_ORIGIN}"]\n\n'
+        '[[models]]\ncode = "gemma-3-270m"\nmax_tokens = 4\ndefault_max_tokens = 2\n'
+        "context_size = 1024\n"
+    )
+    srv = Server(config, tmp / "server.log")
+    yield srv
+    srv.stop()

@@ -11,14 +11,19 @@ from __future__ import annotations
 
 import asyncio
 import re
-from decimal import Decimal
-from typing import Any
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel
 
+from glmserve.api.body import json_body
 from glmserve.api.deps import admin, glmserve
+from glmserve.api.openapi import documented
 from glmserve.app import GlmServe
 from glmserve.errors import InvalidField, InvalidRequest, MissingField
+from glmserve.platform.keys import MAX_BALANCE_NANO
 from glmserve.platform.usage import nano_to_usd, usd_to_nano
 from glmserve.store import KeyRow, UsageSummary
 
@@ -27,11 +32,27 @@ __all__ = ["router"]
 router = APIRouter(dependencies=[Depends(admin)])
 
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_MAX_USD = Decimal(MAX_BALANCE_NANO) / Decimal(10**9)
+
+Usd = float | str
+"""An amount in USD, a number or a decimal string ("2.50"), from 0 to 1,000,000,000."""
 
 
-@router.post("/keys")
-async def create_key(request: Request, app: GlmServe = Depends(glmserve)) -> dict[str, Any]:
-    body = await _json(request)
+class CreateKeyBody(BaseModel):
+    name: str
+    tier: Literal["V0", "V1", "V2", "V3"] = "V0"
+    balance: Usd | None = None
+
+
+class TopUpBody(BaseModel):
+    amount: Usd
+
+
+@router.post("/keys", **documented(CreateKeyBody, auth="admin"))
+async def create_key(
+    raw: Any = Depends(json_body), app: GlmServe = Depends(glmserve)
+) -> dict[str, Any]:
+    body = _object(raw)
     name, tier = body.get("name"), body.get("tier", "V0")
     if not isinstance(name, str):
         raise MissingField("name")
@@ -43,29 +64,29 @@ async def create_key(request: Request, app: GlmServe = Depends(glmserve)) -> dic
     return {**key_body(issued.row), "api_key": issued.api_key}
 
 
-@router.get("/keys")
+@router.get("/keys", **documented(auth="admin"))
 async def list_keys(app: GlmServe = Depends(glmserve)) -> dict[str, Any]:
     rows = await asyncio.to_thread(app.platform.keys.list)
     return {"data": [key_body(r) for r in rows]}
 
 
-@router.post("/keys/{key_id}/revoke")
+@router.post("/keys/{key_id}/revoke", **documented(auth="admin", errors=(404,)))
 async def revoke_key(key_id: str, app: GlmServe = Depends(glmserve)) -> dict[str, Any]:
     return key_body(await asyncio.to_thread(app.platform.keys.revoke, key_id))
 
 
-@router.post("/keys/{key_id}/top-up")
+@router.post("/keys/{key_id}/top-up", **documented(TopUpBody, auth="admin", errors=(404,)))
 async def top_up(
-    key_id: str, request: Request, app: GlmServe = Depends(glmserve)
+    key_id: str, raw: Any = Depends(json_body), app: GlmServe = Depends(glmserve)
 ) -> dict[str, Any]:
-    body = await _json(request)
+    body = _object(raw)
     if body.get("amount") is None:
         raise MissingField("amount")
     amount = _usd(body["amount"], "amount")
     return key_body(await asyncio.to_thread(app.platform.keys.top_up, key_id, amount))
 
 
-@router.get("/usage")
+@router.get("/usage", **documented(auth="admin", errors=(400,)))
 async def usage(
     key: str | None = None,
     model: str | None = None,
@@ -74,7 +95,7 @@ async def usage(
     app: GlmServe = Depends(glmserve),
 ) -> dict[str, Any]:
     for name, value in (("since", since), ("until", until)):
-        if value is not None and not _DAY.match(value):
+        if value is not None and not _is_day(value):
             raise InvalidField(name, f"must be a day as YYYY-MM-DD, got {value!r}.")
     rows = await asyncio.to_thread(app.platform.ledger.summary, key, model, since, until)
     return {"data": [summary_body(r) for r in rows]}
@@ -106,13 +127,17 @@ def summary_body(row: UsageSummary) -> dict[str, Any]:
     }
 
 
-async def _json(request: Request) -> dict[str, Any]:
-    import json
-
+def _is_day(value: str) -> bool:
+    if not _DAY.match(value):
+        return False
     try:
-        body = json.loads(await request.body() or b"{}")
-    except ValueError as exc:
-        raise InvalidRequest(f"The request body is not valid JSON: {exc}") from None
+        date.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _object(body: Any) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise InvalidRequest("The request body must be a JSON object.")
     return body
@@ -123,8 +148,8 @@ def _usd(value: Any, field: str) -> int:
         raise InvalidField(field, 'must be an amount in USD, e.g. 10 or "2.50".')
     try:
         amount = Decimal(str(value))
-    except ArithmeticError:
+    except (ArithmeticError, InvalidOperation):
         raise InvalidField(field, f"must be an amount in USD, got {value!r}.") from None
-    if not amount.is_finite() or amount < 0:
-        raise InvalidField(field, f"must be a positive amount in USD, got {value!r}.")
+    if not amount.is_finite() or not 0 <= amount <= _MAX_USD:
+        raise InvalidField(field, f"must be an amount from 0 to {_MAX_USD:,} USD, got {value!r}.")
     return usd_to_nano(amount)

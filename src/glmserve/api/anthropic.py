@@ -14,7 +14,6 @@ HTTP only: read the body, hand it to protocol and serving, frame the answer.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -22,8 +21,10 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
 from glmserve import __version__
+from glmserve.api.body import json_body
 from glmserve.api.deps import attempt, glmserve, principal
-from glmserve.api.disconnect import until_disconnect
+from glmserve.api.disconnect import in_thread_until_disconnect, until_disconnect
+from glmserve.api.openapi import COMPLETION_ERRORS, documented
 from glmserve.api.sse import sse_response
 from glmserve.app import GlmServe
 from glmserve.errors import EngineFailure
@@ -31,7 +32,12 @@ from glmserve.platform.admission import Attempt
 from glmserve.platform.auth import Principal
 from glmserve.platform.ids import tool_call_id
 from glmserve.protocol import anthropic_responses as wire
-from glmserve.protocol.anthropic import parse_messages_request, to_chat_request
+from glmserve.protocol.anthropic import (
+    CountTokensRequest,
+    MessagesRequest,
+    parse_messages_request,
+    to_chat_request,
+)
 from glmserve.serving import Completion, finished_deltas
 
 __all__ = ["router", "base_router", "PREFIX"]
@@ -52,16 +58,25 @@ async def base() -> dict[str, Any]:
     return {"name": "glmserve", "version": __version__, "api": "anthropic"}
 
 
-@router.post("/messages")
+@router.post(
+    "/messages",
+    # an unknown model is 404 here (api/errors.py)
+    **documented(
+        MessagesRequest, surface="anthropic", stream=True, errors=(*COMPLETION_ERRORS, 404)
+    ),
+)
 async def messages(
     request: Request,
     app: GlmServe = Depends(glmserve),
     metered: Attempt = Depends(attempt),
+    raw: Any = Depends(json_body),
 ) -> Response:
-    body = parse_messages_request(await request.body())
+    body = parse_messages_request(raw)
     chat = to_chat_request(body, app.settings.claude_models.resolve(body.model))
     metered.describe(chat.model, None)
-    prepared = await asyncio.to_thread(app.completions.prepare, chat, coding=True)
+    prepared = await in_thread_until_disconnect(
+        request, lambda gone: app.completions.prepare(chat, coding=True, gone=gone)
+    )
     completion = await app.completions.start(prepared, metered)
     if prepared.stream:
         keepalive = app.settings.keepalive_seconds
@@ -101,18 +116,24 @@ async def _stream(completion: Completion) -> AsyncIterator[bytes]:
         yield event
 
 
-@router.post("/messages/count_tokens")
+@router.post(
+    "/messages/count_tokens",
+    **documented(CountTokensRequest, surface="anthropic", errors=(404,)),
+)
 async def count_tokens(
     request: Request,
     app: GlmServe = Depends(glmserve),
     _caller: Principal = Depends(principal),
+    raw: Any = Depends(json_body),
 ) -> dict[str, Any]:
-    body = parse_messages_request(await request.body(), count_only=True)
+    body = parse_messages_request(raw, count_only=True)
     chat = to_chat_request(body, app.settings.claude_models.resolve(body.model))
-    tokens = await asyncio.to_thread(app.completions.count_prompt_tokens, chat, coding=True)
+    tokens = await in_thread_until_disconnect(
+        request, lambda gone: app.completions.count_prompt_tokens(chat, coding=True, gone=gone)
+    )
     return {"input_tokens": tokens}
 
 
-@router.get("/models")
+@router.get("/models", **documented(surface="anthropic", auth="none"))
 async def list_models(app: GlmServe = Depends(glmserve)) -> dict[str, Any]:
     return wire.models_body([(m.code, m.created) for m in app.models])

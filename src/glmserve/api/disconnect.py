@@ -1,15 +1,19 @@
-"""Stopping a non-stream request's work once its client has gone away (a stream
-notices by itself: its next write fails)."""
+"""Stopping a request's work once its client has gone away: preparing a prompt (which
+runs in a thread) and a non-stream completion (a stream notices by itself: its next
+write fails)."""
 
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from fastapi import Request
 
-__all__ = ["until_disconnect"]
+from glmserve.errors import ClientGone
+
+__all__ = ["until_disconnect", "in_thread_until_disconnect"]
 
 T = TypeVar("T")
 
@@ -22,6 +26,23 @@ async def until_disconnect(request: Request, work: Awaitable[T], cancel: Callabl
         return await work
     finally:
         watcher.cancel()
+
+
+async def in_thread_until_disconnect(
+    request: Request, work: Callable[[threading.Event], T]
+) -> T:
+    """Run ``work(gone)`` off the event loop; ``gone`` is set when the client disconnects,
+    and ``work`` checks it between its steps (serving's ``prepare`` does). A request
+    whose client left ends with ``ClientGone``."""
+    gone = threading.Event()
+    watcher = asyncio.create_task(_watch(request, gone.set))
+    try:
+        result = await asyncio.to_thread(work, gone)
+    finally:
+        watcher.cancel()
+    if gone.is_set():
+        raise ClientGone()
+    return result
 
 
 async def _watch(request: Request, cancel: Callable[[], None]) -> None:

@@ -11,13 +11,21 @@ and answered with a generic 500: never a stack trace on the wire.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from glmserve.api.anthropic import PREFIX as ANTHROPIC_PREFIX
-from glmserve.errors import ApiNotFound, GlmServeError, InvalidRequest, MethodNotSupported
+from glmserve.errors import (
+    ApiNotFound,
+    BodyTimeout,
+    BodyTooLarge,
+    GlmServeError,
+    InvalidRequest,
+    MethodNotSupported,
+)
 from glmserve.protocol import anthropic_responses as anthropic
 from glmserve.protocol.responses import error_body
 
@@ -26,19 +34,27 @@ __all__ = ["install_error_handlers", "error_response"]
 log = logging.getLogger(__name__)
 
 
-def error_response(exc: GlmServeError) -> JSONResponse:
-    headers = {}
+def error_response(exc: GlmServeError, headers: Mapping[str, str] | None = None) -> JSONResponse:
+    extra = dict(headers or {})
     if exc.should_retry is not None:
-        headers["x-should-retry"] = "true" if exc.should_retry else "false"
-    return JSONResponse(error_body(exc), status_code=exc.status, headers=headers)
+        extra["x-should-retry"] = "true" if exc.should_retry else "false"
+    return JSONResponse(error_body(exc), status_code=exc.status, headers=extra)
 
 
-def _respond(request: Request, exc: GlmServeError) -> JSONResponse:
+def _respond(
+    request: Request, exc: GlmServeError, headers: Mapping[str, str] | None = None
+) -> JSONResponse:
     """The error in the shape of the surface the request came to."""
+    extra = dict(headers or {})
+    if isinstance(exc, BodyTooLarge | BodyTimeout):
+        # The rest of the body is not read: the connection cannot carry another request.
+        extra["connection"] = "close"
     path = request.url.path
     if path == ANTHROPIC_PREFIX or path.startswith(ANTHROPIC_PREFIX + "/"):
-        return JSONResponse(anthropic.error_body(exc), status_code=anthropic.error_status(exc))
-    return error_response(exc)
+        return JSONResponse(
+            anthropic.error_body(exc), status_code=anthropic.error_status(exc), headers=extra
+        )
+    return error_response(exc, extra)
 
 
 async def _glmserve_error(request: Request, exc: Exception) -> JSONResponse:
@@ -56,6 +72,7 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
             MethodNotSupported(
                 f"API {request.url.path} does not support the {request.method} method."
             ),
+            exc.headers,  # Allow: the methods it does support
         )
     return _respond(
         request, GlmServeError(str(exc.detail), code=str(exc.status_code), status=exc.status_code)

@@ -2,33 +2,37 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 
+from glmserve.api.body import json_body
 from glmserve.api.deps import glmserve, principal
+from glmserve.api.disconnect import in_thread_until_disconnect
+from glmserve.api.openapi import documented
 from glmserve.app import GlmServe
 from glmserve.platform.auth import Principal
 from glmserve.platform.ids import completion_id, now_seconds
-from glmserve.protocol.chat import parse_chat_request
+from glmserve.protocol.chat import ChatCompletionRequest, parse_chat_request
 
 __all__ = ["router"]
 
 router = APIRouter()
 
 
-@router.post("/async/chat/completions")
+@router.post(
+    "/async/chat/completions", **documented(ChatCompletionRequest, errors=(429, 503))
+)
 async def submit_async_chat(
-    request: Request,
     app: GlmServe = Depends(glmserve),
     caller: Principal = Depends(principal),
+    raw: Any = Depends(json_body),
 ) -> dict[str, Any]:
-    row = await app.chat_tasks.new_task(caller.key_id, await request.body())
+    row = await app.chat_tasks.new_task(caller.key_id, raw)
     return await app.platform.tasks.submit(caller, row)
 
 
-@router.get("/async-result/{task_id}")
+@router.get("/async-result/{task_id}", **documented(errors=(404,)))
 async def async_result(
     task_id: str,
     app: GlmServe = Depends(glmserve),
@@ -37,15 +41,18 @@ async def async_result(
     return await app.platform.tasks.result(caller, task_id)
 
 
-@router.post("/tokenizer")
+@router.post("/tokenizer", **documented(ChatCompletionRequest))
 async def tokenizer(
     request: Request,
     app: GlmServe = Depends(glmserve),
     caller: Principal = Depends(principal),
+    raw: Any = Depends(json_body),
 ) -> dict[str, Any]:
     # The same parsing and rendering as chat: the count is the chat's prompt_tokens.
-    chat = parse_chat_request(await request.body())
-    tokens = await asyncio.to_thread(app.completions.count_prompt_tokens, chat)
+    chat = parse_chat_request(raw)
+    tokens = await in_thread_until_disconnect(
+        request, lambda gone: app.completions.count_prompt_tokens(chat, gone=gone)
+    )
     task_id = completion_id()
     return {
         "id": task_id,

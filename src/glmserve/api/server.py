@@ -9,6 +9,7 @@ from dataclasses import asdict
 from typing import Any
 
 from fastapi import Depends, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from glmserve import __version__, console
@@ -16,6 +17,7 @@ from glmserve.api import admin, anthropic, platform_routes, retrieval, zai
 from glmserve.api.deps import glmserve
 from glmserve.api.errors import install_error_handlers
 from glmserve.api.metrics import CountRequests, metrics_endpoint
+from glmserve.api.openapi import documented, openapi
 from glmserve.app import GlmServe
 
 __all__ = ["create_app"]
@@ -65,12 +67,29 @@ def create_app(app: GlmServe) -> FastAPI:
     api.include_router(retrieval.router, prefix=ZAI_PREFIX)
     api.include_router(retrieval.router, prefix=OPENAI_PREFIX)
     api.include_router(admin.router, prefix="/admin")
-    api.add_api_route("/health", _health, methods=["GET"])
+    api.add_api_route("/health", _health, methods=["GET"], **documented(auth="none"))
     console.install(api)  # the web console at /console (docs/console.md)
     api.add_api_route("/metrics", metrics_endpoint, methods=["GET"], include_in_schema=False)
     api.add_middleware(CountRequests, counter=app.metrics.requests)
+    _allow_origins(api, app.settings.http.cors_origins)
     api.add_middleware(_CollapseSlashes)
+    open_access = app.settings.platform.open_access
+    api.openapi = lambda: openapi(api, open_access=open_access)  # type: ignore[method-assign]
     return api
+
+
+def _allow_origins(api: FastAPI, origins: tuple[str, ...]) -> None:
+    """CORS for browser clients, off unless ``[http] cors_origins`` names some."""
+    if not origins:
+        return
+    api.add_middleware(
+        CORSMiddleware,
+        allow_origins=list(origins),
+        allow_methods=["GET", "POST", "HEAD", "OPTIONS"],
+        allow_headers=["*"],  # the SDKs add their own (x-stainless-*, anthropic-*)
+        expose_headers=["x-should-retry"],
+        max_age=600,
+    )
 
 
 async def _health(app: GlmServe = Depends(glmserve)) -> dict[str, Any]:

@@ -9,20 +9,21 @@ HTTP only: read the body, hand it to protocol and serving, frame the answer.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
+from glmserve.api.body import json_body
 from glmserve.api.deps import attempt, glmserve
-from glmserve.api.disconnect import until_disconnect
+from glmserve.api.disconnect import in_thread_until_disconnect, until_disconnect
+from glmserve.api.openapi import COMPLETION_ERRORS, documented
 from glmserve.api.sse import sse_response
 from glmserve.app import GlmServe
 from glmserve.platform.admission import Attempt
 from glmserve.platform.ids import tool_call_id
-from glmserve.protocol.chat import parse_chat_request
+from glmserve.protocol.chat import ChatCompletionRequest, parse_chat_request
 from glmserve.protocol.deltas import StreamShaper
 from glmserve.protocol.responses import DONE_EVENT, ChunkEncoder, models_body
 from glmserve.serving import Completion, completion_result
@@ -33,16 +34,23 @@ __all__ = ["make_router"]
 def make_router(*, coding: bool) -> APIRouter:
     router = APIRouter()
 
-    @router.post("/chat/completions")
+    @router.post(
+        "/chat/completions",
+        **documented(ChatCompletionRequest, stream=True, errors=COMPLETION_ERRORS),
+    )
     async def chat_completions(
         request: Request,
         app: GlmServe = Depends(glmserve),
         metered: Attempt = Depends(attempt),
+        raw: Any = Depends(json_body),
     ) -> Response:
-        chat = parse_chat_request(await request.body())
+        chat = parse_chat_request(raw)
         metered.describe(chat.model, chat.request_id)
-        # Rendering and tokenizing a long conversation takes a while: not on the event loop.
-        prepared = await asyncio.to_thread(app.completions.prepare, chat, coding=coding)
+        # Rendering and tokenizing a long conversation takes a while: not on the event
+        # loop, and given up when the client leaves.
+        prepared = await in_thread_until_disconnect(
+            request, lambda gone: app.completions.prepare(chat, coding=coding, gone=gone)
+        )
         # Admission (balance, limits, request_id) then start; the record is written by
         # the ``attempt`` dependency when the response is over, whatever its end.
         completion = await app.completions.start(prepared, metered)
@@ -52,7 +60,7 @@ def make_router(*, coding: bool) -> APIRouter:
         body = await until_disconnect(request, completion_result(completion), completion.cancel)
         return JSONResponse(body)
 
-    @router.get("/models")
+    @router.get("/models", **documented(auth="none"))
     async def list_models(app: GlmServe = Depends(glmserve)) -> dict[str, Any]:
         body = models_body([(m.code, m.created) for m in app.models])
         body["data"].extend(app.embeddings.model_entries())

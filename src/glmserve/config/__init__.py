@@ -8,6 +8,7 @@ start-up (``load_settings``); the only place in glmserve that reads the environm
 - ``load.py``: reading the file and the environment into ``Settings``.
 """
 
+from glmserve.config.http import HttpSettings
 from glmserve.config.load import default_threads, load_settings
 from glmserve.config.platform import (
     TIERS,
@@ -38,6 +39,7 @@ __all__ = [
     "ENGINE_DEFAULTS",
     "EngineDefaults",
     "EngineKind",
+    "HttpSettings",
     "LimitSettings",
     "ModelConfig",
     "PlatformSettings",

@@ -11,6 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from glmserve.config.http import HttpFile
 from glmserve.config.platform import Tier
 
 __all__ = [
@@ -186,3 +187,4 @@ class FileSettings(_Strict):
     platform: PlatformFile = Field(default_factory=PlatformFile)
     limits: LimitsFile = Field(default_factory=LimitsFile)
     embeddings: EmbeddingsFile = Field(default_factory=EmbeddingsFile)
+    http: HttpFile = Field(default_factory=HttpFile)

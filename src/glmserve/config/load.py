@@ -40,6 +40,7 @@ from glmserve.config.file import (
     PlatformFile,
     TierFile,
 )
+from glmserve.config.http import http_settings
 from glmserve.config.platform import (
     DEFAULT_CONCURRENCY,
     TIERS,
@@ -110,6 +111,7 @@ def load_settings(
         platform=platform,
         anthropic=_claude_models(parsed.anthropic, [m.code for m in models], where),
         embeddings=embedding,
+        http=http_settings(parsed.http),
     )
 
 

@@ -12,6 +12,7 @@ from typing import Literal
 
 from glmserve.catalog import ModelSpec
 from glmserve.config.embeddings import EmbeddingSettings
+from glmserve.config.http import HttpSettings
 from glmserve.config.platform import PlatformSettings
 
 __all__ = [
@@ -156,6 +157,8 @@ class Settings:
     """Append every rendered prompt to this file as a JSON line (template debugging)."""
     embeddings: EmbeddingSettings = field(default_factory=EmbeddingSettings)
     """Embedding models and the rerank endpoint (docs/embeddings.md)."""
+    http: HttpSettings = field(default_factory=HttpSettings)
+    """Request limits, client timeouts, CORS (config/http.py)."""
 
     @property
     def claude_models(self) -> AnthropicModels:

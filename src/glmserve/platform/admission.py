@@ -22,7 +22,7 @@ from typing import Any, Literal, Protocol
 
 from glmserve.catalog import Price
 from glmserve.config import LimitSettings
-from glmserve.errors import BalanceExhausted, GlmServeError
+from glmserve.errors import BalanceExhausted, ClientGone, GlmServeError
 from glmserve.platform.auth import Principal
 from glmserve.platform.ids import completion_id
 from glmserve.platform.limits import Limiter, Reservation
@@ -204,7 +204,9 @@ class Attempt:
         usage: TokenCounts = completion.usage if completion is not None else _NoUsage()
         status: Outcome = "success"
         code = ""
-        if error is not None:
+        if isinstance(error, ClientGone):  # left while its prompt was prepared
+            status = "cancelled"
+        elif error is not None:
             status = "error"
             code = error.code if isinstance(error, GlmServeError) else "500"
         elif completion is None:

@@ -22,7 +22,11 @@ from glmserve.config import TIERS
 from glmserve.errors import InvalidField, NotFound
 from glmserve.store import KeyRow, Repository
 
-__all__ = ["IssuedKey", "KeyService", "load_master_key", "secret_hash"]
+__all__ = ["IssuedKey", "KeyService", "load_master_key", "secret_hash", "MAX_BALANCE_NANO"]
+
+MAX_BALANCE_NANO = 10**18
+"""A key's balance is at most 1,000,000,000 USD: stores keep nano-USD in a signed
+64-bit integer (at most about 9.2e18), so sums of such balances still fit."""
 
 
 @dataclass(frozen=True)
@@ -72,8 +76,8 @@ class KeyService:
             raise InvalidField("tier", f"must be one of {', '.join(TIERS)}, got {tier!r}.")
         if not name or len(name) > 200:
             raise InvalidField("name", "must be 1 to 200 characters.")
-        if balance_nano is not None and balance_nano < 0:
-            raise InvalidField("balance", "must not be negative.")
+        if balance_nano is not None and not 0 <= balance_nano <= MAX_BALANCE_NANO:
+            raise InvalidField("balance", "must be between 0 and 1,000,000,000 USD.")
         key_id = secrets.token_hex(16)
         secret = self.secret_for(key_id)
         row = KeyRow(
@@ -109,6 +113,9 @@ class KeyService:
     def top_up(self, key_id: str, amount_nano: int) -> KeyRow:
         if amount_nano <= 0:
             raise InvalidField("amount", "must be positive.")
+        current = self._repo.get_key(key_id)
+        if current is not None and (current.balance_nano or 0) + amount_nano > MAX_BALANCE_NANO:
+            raise InvalidField("amount", "the balance would be over 1,000,000,000 USD.")
         row = self._repo.top_up(key_id, amount_nano)
         if row is None:
             raise NotFound(f"API key {key_id!r} does not exist.")

@@ -29,8 +29,17 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    ValidationError,
+)
 
+from glmserve.config import HttpSettings
 from glmserve.errors import (
     ConflictingFields,
     GlmServeError,
@@ -39,9 +48,11 @@ from glmserve.errors import (
     MissingField,
 )
 from glmserve.protocol.chat import ChatCompletionRequest, parse_chat_request
+from glmserve.protocol.json_text import decode_json
 
 __all__ = [
     "MessagesRequest",
+    "CountTokensRequest",
     "parse_messages_request",
     "to_chat_request",
 ]
@@ -121,7 +132,7 @@ class ToolChoice(_Wire):
 
 class ThinkingConfig(_Wire):
     type: Literal["enabled", "disabled", "adaptive"]
-    budget_tokens: Annotated[int, Field(ge=1)] | None = None
+    budget_tokens: Annotated[StrictInt, Field(ge=1)] | None = None
     clear_thinking: StrictBool | None = None  # Z.AI's extension, passed through
 
 
@@ -148,17 +159,23 @@ class ContextManagement(_Wire):
     edits: list[ContextEdit] = Field(default_factory=list)
 
 
+def _max_tokens_required(schema: dict[str, Any]) -> None:
+    schema["required"] = [*schema.get("required", []), "max_tokens"]
+
+
 class MessagesRequest(_Wire):
+    model_config = ConfigDict(json_schema_extra=_max_tokens_required)
+
     model: str
-    max_tokens: Annotated[int, Field(ge=1)] | None = None
+    max_tokens: Annotated[StrictInt, Field(ge=1)] | None = None
     """Required by ``/v1/messages``; absent on ``/v1/messages/count_tokens``."""
     messages: list[MessageParam]
     system: str | list[TextBlock] | None = None
     stop_sequences: list[str] | None = None
     stream: StrictBool | None = None
-    temperature: Annotated[float, Field(ge=0.0, le=1.0)] | None = None
-    top_p: Annotated[float, Field(gt=0.0, le=1.0)] | None = None
-    top_k: Annotated[int, Field(ge=0)] | None = None
+    temperature: Annotated[StrictFloat, Field(ge=0.0, le=1.0)] | None = None
+    top_p: Annotated[StrictFloat, Field(gt=0.0, le=1.0)] | None = None
+    top_k: Annotated[StrictInt, Field(ge=0)] | None = None
     tools: list[ToolParam] | None = None
     tool_choice: ToolChoice | None = None
     thinking: ThinkingConfig | None = None
@@ -169,13 +186,19 @@ class MessagesRequest(_Wire):
     context_management: ContextManagement | None = None
 
 
-def parse_messages_request(body: bytes, *, count_only: bool = False) -> MessagesRequest:
-    """Parse and check a Messages request body (``count_only``: a count_tokens body,
-    where ``max_tokens`` is not needed)."""
-    try:
-        raw = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidRequest(f"The request body is not valid JSON: {exc}") from None
+class CountTokensRequest(MessagesRequest):
+    """``/v1/messages/count_tokens``: the same body, without the need for ``max_tokens``
+    (for the OpenAPI document; ``parse_messages_request(count_only=True)`` reads it)."""
+
+    model_config = ConfigDict(json_schema_extra=None)
+
+
+def parse_messages_request(body: bytes | Any, *, count_only: bool = False) -> MessagesRequest:
+    """Parse and check a Messages request body, its bytes or the JSON value api/body.py
+    read (``count_only``: a count_tokens body, where ``max_tokens`` is not needed)."""
+    if isinstance(body, bytes):
+        body = decode_json(body, max_depth=HttpSettings.max_json_depth)
+    raw = body
     if not isinstance(raw, dict):
         raise InvalidRequest("The request body must be a JSON object.")
     required = ("model", "messages") if count_only else ("model", "max_tokens", "messages")
@@ -282,7 +305,7 @@ def to_chat_request(request: MessagesRequest, model: str) -> ChatCompletionReque
             "json_schema": {"name": "output", "schema": output_format.schema_},
         }
     # One set of checks for both surfaces: the chat request's own parser.
-    return parse_chat_request(json.dumps({k: v for k, v in chat.items() if v is not None}).encode())
+    return parse_chat_request({k: v for k, v in chat.items() if v is not None})
 
 
 # Claude Code's first system block, "x-anthropic-billing-header: cc_version=...;", is

@@ -8,7 +8,6 @@ error with Z.AI's business code (1210, 1213, 1214, 1215).
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -16,16 +15,25 @@ from pydantic import (
     ConfigDict,
     Field,
     StrictBool,
+    StrictFloat,
+    StrictInt,
     ValidationError,
     field_validator,
 )
 
+from glmserve.config import HttpSettings
 from glmserve.errors import (
     ConflictingFields,
     GlmServeError,
     InvalidField,
     InvalidRequest,
     MissingField,
+)
+from glmserve.protocol.json_text import (
+    JsonTooDeep,
+    LoneSurrogate,
+    decode_json,
+    loads_bounded,
 )
 
 __all__ = [
@@ -35,6 +43,9 @@ __all__ = [
     "template_messages",
     "function_tools",
 ]
+
+_DEPTH = HttpSettings.max_json_depth
+"""Nesting allowed in a tool call's ``arguments`` string (and in bytes parsed here)."""
 
 _TYPE_TAGS = {"str", "int", "float", "bool", "list", "dict", "none", "literal"}
 
@@ -100,7 +111,7 @@ class ToolCall(_Wire):
     id: str | None = None
     type: Literal["function"] = "function"
     function: FunctionCall
-    index: int | None = None  # the SDK's extra key when a message is sent back
+    index: StrictInt | None = None  # the SDK's extra key when a message is sent back
 
 
 class Message(_Wire):
@@ -187,11 +198,11 @@ class ChatCompletionRequest(_Wire):
     user_id: Annotated[str, Field(min_length=1, max_length=128)] | None = None
     do_sample: StrictBool | None = None
     stream: StrictBool | None = None
-    temperature: Annotated[float, Field(ge=0.0, le=1.0)] | None = None
-    top_p: Annotated[float, Field(gt=0.0, le=1.0)] | None = None
-    max_tokens: Annotated[int, Field(ge=1)] | None = None
-    max_completion_tokens: Annotated[int, Field(ge=1)] | None = None
-    seed: int | None = None
+    temperature: Annotated[StrictFloat, Field(ge=0.0, le=1.0)] | None = None
+    top_p: Annotated[StrictFloat, Field(gt=0.0, le=1.0)] | None = None
+    max_tokens: Annotated[StrictInt, Field(ge=1)] | None = None
+    max_completion_tokens: Annotated[StrictInt, Field(ge=1)] | None = None
+    seed: StrictInt | None = None
     stop: str | list[str] | None = None
     tools: Annotated[list[Tool], Field(max_length=128)] | None = None
     tool_choice: Literal["auto", "none", "required"] | NamedToolChoice | None = None
@@ -205,12 +216,12 @@ class ChatCompletionRequest(_Wire):
     stream_options: StreamOptions | None = None
     sensitive_word_check: dict[str, Any] | None = None
     # Sampling knobs beyond Z.AI's (OpenAI, DashScope, llama.cpp); applied by the engine.
-    top_k: Annotated[int, Field(ge=0)] | None = None
-    min_p: Annotated[float, Field(ge=0.0, le=1.0)] | None = None
-    presence_penalty: Annotated[float, Field(ge=-2.0, le=2.0)] | None = None
-    frequency_penalty: Annotated[float, Field(ge=-2.0, le=2.0)] | None = None
-    repetition_penalty: Annotated[float, Field(gt=0.0, le=2.0)] | None = None
-    n: Annotated[int, Field(ge=1)] | None = None
+    top_k: Annotated[StrictInt, Field(ge=0)] | None = None
+    min_p: Annotated[StrictFloat, Field(ge=0.0, le=1.0)] | None = None
+    presence_penalty: Annotated[StrictFloat, Field(ge=-2.0, le=2.0)] | None = None
+    frequency_penalty: Annotated[StrictFloat, Field(ge=-2.0, le=2.0)] | None = None
+    repetition_penalty: Annotated[StrictFloat, Field(gt=0.0, le=2.0)] | None = None
+    n: Annotated[StrictInt, Field(ge=1)] | None = None
 
     @field_validator("request_id", "user_id", mode="before")
     @classmethod
@@ -233,12 +244,10 @@ class ChatCompletionRequest(_Wire):
         return self.max_tokens if self.max_tokens is not None else self.max_completion_tokens
 
 
-def parse_chat_request(body: bytes) -> ChatCompletionRequest:
-    """Parse and check a request body; raise a typed Z.AI error on any problem."""
-    try:
-        raw = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidRequest(f"The request body is not valid JSON: {exc}") from None
+def parse_chat_request(body: bytes | Any) -> ChatCompletionRequest:
+    """Parse and check a request body (its bytes, or the JSON value api/body.py read);
+    raise a typed Z.AI error on any problem."""
+    raw = decode_json(body, max_depth=_DEPTH) if isinstance(body, bytes) else body
     if not isinstance(raw, dict):
         raise InvalidRequest("The request body must be a JSON object.")
     for required in ("model", "messages"):
@@ -312,6 +321,8 @@ def _check_message(i: int, message: Message) -> None:
     where = f"messages[{i}]"
     if message.role in ("system", "user", "tool") and message.content is None:
         raise InvalidField(f"{where}.content", f"a {message.role} message needs content.")
+    if message.role == "user" and not message.content:
+        raise InvalidField(f"{where}.content", "a user message cannot be empty.")
     empty_assistant = (
         message.role == "assistant"
         and message.content is None
@@ -324,10 +335,13 @@ def _check_message(i: int, message: Message) -> None:
     if message.tool_calls and message.role != "assistant":
         raise InvalidField(f"{where}.tool_calls", "only assistant messages carry tool_calls.")
     for j, call in enumerate(message.tool_calls or []):
-        if not isinstance(_arguments(call.function.arguments), dict):
-            raise InvalidField(
-                f"{where}.tool_calls[{j}].function.arguments", "it must be a JSON object."
-            )
+        field = f"{where}.tool_calls[{j}].function.arguments"
+        try:
+            arguments = _arguments(call.function.arguments)
+        except (JsonTooDeep, LoneSurrogate) as exc:
+            raise InvalidField(field, exc.message) from None
+        if not isinstance(arguments, dict):
+            raise InvalidField(field, "it must be a JSON object.")
 
 
 def _check_tool_choice(request: ChatCompletionRequest) -> None:
@@ -387,9 +401,13 @@ def _text(content: str | list[Any] | None) -> str | None:
 def _arguments(arguments: str | dict[str, Any]) -> dict[str, Any] | str:
     if isinstance(arguments, dict):
         return arguments
+    if not arguments.strip():
+        return {}
     try:
-        parsed = json.loads(arguments) if arguments.strip() else {}
-    except ValueError:
+        parsed = loads_bounded(arguments, max_depth=_DEPTH, what="the string")
+    except (JsonTooDeep, LoneSurrogate):
+        raise
+    except InvalidRequest:  # not JSON: the template gets the string as it is
         return arguments
     return parsed if isinstance(parsed, dict) else arguments
 

@@ -4,6 +4,7 @@ run by the platform's task workers (platform/tasks.py) with this runner."""
 from __future__ import annotations
 
 import asyncio
+import json
 from dataclasses import replace
 from typing import Any
 
@@ -23,8 +24,9 @@ class ChatTasks:
     def __init__(self, completions: CompletionService) -> None:
         self._completions = completions
 
-    async def new_task(self, key_id: str, body: bytes) -> TaskRow:
-        """The stored form of a request, checked now so a bad one is a 400 at once."""
+    async def new_task(self, key_id: str, body: Any) -> TaskRow:
+        """The stored form of a request (its JSON value, as api/body.py read it), checked
+        now so a bad one is a 400 at once."""
         chat = parse_chat_request(body)
         prepared = await asyncio.to_thread(self._completions.prepare, chat)
         return TaskRow(
@@ -33,7 +35,7 @@ class ChatTasks:
             model=prepared.model.code,
             request_id=prepared.request_id,
             status="PROCESSING",
-            request_json=body.decode("utf-8"),
+            request_json=json.dumps(body, ensure_ascii=False),
             result_json=None,
             created_at=prepared.created,
         )
@@ -41,7 +43,8 @@ class ChatTasks:
     async def run(self, row: TaskRow, attempt: Attempt) -> TaskOutcome:
         completion: Completion | None = None
         try:
-            chat = parse_chat_request(row.request_json.encode("utf-8"))
+            # Stored by new_task once it passed the body's checks: plain json is safe here.
+            chat = parse_chat_request(json.loads(row.request_json))
             prepared = await asyncio.to_thread(self._completions.prepare, chat)
             prepared = replace(
                 prepared, id=row.id, request_id=row.request_id, created=row.created_at

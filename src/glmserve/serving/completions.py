@@ -18,8 +18,9 @@ from typing import Any
 from glmserve.catalog import ModelSpec
 from glmserve.chat.prompt import ThinkingFlags, render_prompt
 from glmserve.chat.template import ChatTemplate, TemplateError
+from glmserve.config import HttpSettings
 from glmserve.engine.types import EngineBusy, GenerationRequest
-from glmserve.errors import HighTraffic, InvalidField, ModelNotFound, PromptTooLong
+from glmserve.errors import ClientGone, HighTraffic, InvalidField, ModelNotFound, PromptTooLong
 from glmserve.platform.admission import Attempt
 from glmserve.platform.ids import completion_id, now_seconds
 from glmserve.protocol.chat import (
@@ -28,6 +29,7 @@ from glmserve.protocol.chat import (
     has_media,
     template_messages,
 )
+from glmserve.protocol.sizes import check_sizes
 from glmserve.serving.completion import Completion, PreparedCompletion
 from glmserve.serving.constraints import constraint_for
 from glmserve.serving.metrics import Metrics
@@ -44,17 +46,25 @@ class CompletionService:
         *,
         metrics: Metrics | None = None,
         prompt_log: Path | None = None,
+        limits: HttpSettings | None = None,
     ) -> None:
         self._models = models
+        self._limits = limits or HttpSettings()
         self._metrics = metrics
         self._prompt_log = prompt_log
         self._log_lock = threading.Lock()
 
     def prepare(
-        self, request: ChatCompletionRequest, *, coding: bool = False
+        self,
+        request: ChatCompletionRequest,
+        *,
+        coding: bool = False,
+        gone: threading.Event | None = None,
     ) -> PreparedCompletion:
         """``coding``: the request came to the Coding endpoint, where preserved thinking
-        (``clear_thinking: false``) is the default."""
+        (``clear_thinking: false``) is the default. ``gone``: set when the client has
+        left; the work stops at the next step (api/disconnect.py)."""
+        check_sizes(request, self._limits)
         model = self._model(request)
         if has_media(request.messages) and not model.spec.capabilities.vision:
             raise InvalidField(
@@ -63,7 +73,9 @@ class CompletionService:
             )
         tools = self._tools(request)
         prompt = self._render(model, request, tools, coding)
+        _stop_if(gone)
         constraint = constraint_for(model, request, tools, prompt)
+        _stop_if(gone)
         tokens = model.engine.tokenize(prompt)
         context = model.context_size
         if len(tokens) >= context:
@@ -88,11 +100,19 @@ class CompletionService:
             include_usage=bool(request.stream_options and request.stream_options.include_usage),
         )
 
-    def count_prompt_tokens(self, request: ChatCompletionRequest, *, coding: bool = False) -> int:
+    def count_prompt_tokens(
+        self,
+        request: ChatCompletionRequest,
+        *,
+        coding: bool = False,
+        gone: threading.Event | None = None,
+    ) -> int:
         """Tokens of the prompt this request renders to: what ``prepare`` would send to the
         engine, so the tokenizer API agrees with the chat response's prompt_tokens."""
+        check_sizes(request, self._limits)
         model = self._model(request)
         prompt = self._render(model, request, self._tools(request), coding)
+        _stop_if(gone)
         return len(model.engine.tokenize(prompt))
 
     async def start(self, prepared: PreparedCompletion, attempt: Attempt) -> Completion:
@@ -143,6 +163,11 @@ class CompletionService:
         if self._prompt_log is not None:
             with self._log_lock, self._prompt_log.open("a", encoding="utf-8") as out:
                 out.write(json.dumps(prompt, ensure_ascii=False) + "\n")
+
+
+def _stop_if(gone: threading.Event | None) -> None:
+    if gone is not None and gone.is_set():
+        raise ClientGone()
 
 
 def render_request(
