@@ -13,6 +13,7 @@ from pydantic import BaseModel
 from glmserve.api.admin import CreateKeyBody, TopUpBody
 from glmserve.protocol.anthropic import CountTokensRequest, MessagesRequest
 from glmserve.protocol.chat import ChatCompletionRequest
+from glmserve.protocol.embeddings import EmbeddingsBody, RerankBody
 from glmserve.protocol.error_schemas import AnthropicErrorBody, ZaiErrorBody
 from tests.conftest import Server
 
@@ -24,6 +25,10 @@ BODIES: dict[tuple[str, str], type[BaseModel]] = {
     ("post", "/api/paas/v4/tokenizer"): ChatCompletionRequest,
     ("post", "/api/anthropic/v1/messages"): MessagesRequest,
     ("post", "/api/anthropic/v1/messages/count_tokens"): CountTokensRequest,
+    ("post", "/api/paas/v4/embeddings"): EmbeddingsBody,
+    ("post", "/v1/embeddings"): EmbeddingsBody,
+    ("post", "/api/paas/v4/rerank"): RerankBody,
+    ("post", "/v1/rerank"): RerankBody,
     ("post", "/admin/keys"): CreateKeyBody,
     ("post", "/admin/keys/{key_id}/top-up"): TopUpBody,
 }

@@ -1,19 +1,22 @@
 """Routes of the retrieval APIs: ``POST /embeddings`` and ``POST /rerank`` (Z.AI paths
 under ``/api/paas/v4`` and the OpenAI-compatible ``/v1``).
 
-HTTP only: read the body, hand it to the serving layer, return its answer.
+HTTP only: read the body within the limits, hand it to the serving layer, return its
+answer.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 
+from glmserve.api.body import json_body
 from glmserve.api.deps import attempt, glmserve
+from glmserve.api.openapi import COMPLETION_ERRORS, documented
 from glmserve.app import GlmServe
 from glmserve.platform.admission import Attempt
-from glmserve.protocol.embeddings import read_json_object
+from glmserve.protocol.embeddings import EmbeddingsBody, RerankBody, json_object
 from glmserve.serving.rerank import rerank as rerank_documents
 
 __all__ = ["router"]
@@ -21,19 +24,19 @@ __all__ = ["router"]
 router = APIRouter()
 
 
-@router.post("/embeddings")
+@router.post("/embeddings", **documented(EmbeddingsBody, errors=COMPLETION_ERRORS))
 async def embeddings(
-    request: Request,
-    app: GlmServe = Depends(glmserve),
     metered: Attempt = Depends(attempt),
+    raw: Any = Depends(json_body),
+    app: GlmServe = Depends(glmserve),
 ) -> dict[str, Any]:
-    return await app.embeddings.create(read_json_object(await request.body()), metered)
+    return await app.embeddings.create(json_object(raw), metered)
 
 
-@router.post("/rerank")
+@router.post("/rerank", **documented(RerankBody, errors=COMPLETION_ERRORS))
 async def rerank(
-    request: Request,
-    app: GlmServe = Depends(glmserve),
     metered: Attempt = Depends(attempt),
+    raw: Any = Depends(json_body),
+    app: GlmServe = Depends(glmserve),
 ) -> dict[str, Any]:
-    return await rerank_documents(app.embeddings, read_json_object(await request.body()), metered)
+    return await rerank_documents(app.embeddings, json_object(raw), metered)

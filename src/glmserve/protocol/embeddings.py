@@ -17,11 +17,15 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
 
 from glmserve.errors import InvalidField, InvalidRequest, MissingField
 
 __all__ = [
     "EmbeddingRequest",
+    "EmbeddingsBody",
+    "RerankBody",
+    "json_object",
     "RerankRequest",
     "embedding_body",
     "parse_embedding_request",
@@ -50,6 +54,42 @@ class RerankRequest:
     return_documents: bool
     return_raw_scores: bool
     request_id: str | None
+
+
+class EmbeddingsBody(BaseModel):
+    """The body of ``POST /embeddings`` as the OpenAPI document describes it (docs/api.md
+    "OpenAPI"); ``parse_embedding_request`` is what checks a body, with Z.AI's codes."""
+
+    model_config = ConfigDict(extra="allow")
+
+    model: str = Field(min_length=1)
+    input: str | list[str] | list[int] | list[list[int]]
+    dimensions: int | None = Field(default=None, ge=1)
+    encoding_format: Literal["float", "base64"] | None = None
+    request_id: str | None = None
+    user: str | None = None
+
+
+class RerankBody(BaseModel):
+    """The body of ``POST /rerank`` as the OpenAPI document describes it; checked by
+    ``parse_rerank_request``."""
+
+    model_config = ConfigDict(extra="allow")
+
+    model: str = Field(min_length=1)
+    query: str = Field(min_length=1)
+    documents: list[str] = Field(min_length=1)
+    top_n: int | None = Field(default=None, ge=1)
+    return_documents: bool | None = None
+    return_raw_scores: bool | None = None
+    request_id: str | None = None
+
+
+def json_object(raw: Any) -> dict[str, Any]:
+    """A parsed body that must be a JSON object."""
+    if not isinstance(raw, dict):
+        raise InvalidRequest("The request body must be a JSON object.")
+    return raw
 
 
 def read_json_object(body: bytes) -> dict[str, Any]:
