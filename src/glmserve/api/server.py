@@ -12,7 +12,7 @@ from fastapi import Depends, FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from glmserve import __version__
-from glmserve.api import admin, anthropic, platform_routes, zai
+from glmserve.api import admin, anthropic, batch_routes, platform_routes, zai
 from glmserve.api.deps import glmserve
 from glmserve.api.errors import install_error_handlers
 from glmserve.api.metrics import CountRequests, metrics_endpoint
@@ -62,6 +62,8 @@ def create_app(app: GlmServe) -> FastAPI:
     api.include_router(anthropic.router, prefix=anthropic.PREFIX + "/v1")
     api.include_router(anthropic.base_router, prefix=anthropic.PREFIX)
     api.include_router(platform_routes.router, prefix=ZAI_PREFIX)
+    api.include_router(batch_routes.router, prefix=ZAI_PREFIX)
+    api.include_router(batch_routes.router, prefix=OPENAI_PREFIX)
     api.include_router(admin.router, prefix="/admin")
     api.add_api_route("/health", _health, methods=["GET"])
     api.add_api_route("/metrics", metrics_endpoint, methods=["GET"], include_in_schema=False)

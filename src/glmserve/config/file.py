@@ -11,6 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from glmserve.config.batches import BatchesFile, FilesFile
 from glmserve.config.platform import Tier
 
 __all__ = ["FileSettings", "ModelFile", "PlatformFile", "LimitsFile", "TierFile", "AnthropicFile"]
@@ -143,3 +144,5 @@ class FileSettings(_Strict):
     models: list[ModelFile] = Field(default_factory=list)
     platform: PlatformFile = Field(default_factory=PlatformFile)
     limits: LimitsFile = Field(default_factory=LimitsFile)
+    files: FilesFile = Field(default_factory=FilesFile)
+    batches: BatchesFile = Field(default_factory=BatchesFile)

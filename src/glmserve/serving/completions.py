@@ -32,6 +32,7 @@ from glmserve.serving.completion import Completion, PreparedCompletion
 from glmserve.serving.constraints import constraint_for
 from glmserve.serving.metrics import Metrics
 from glmserve.serving.models import ModelRegistry, ServedModel
+from glmserve.serving.priority import Priority
 from glmserve.serving.sampling import max_tokens, sampling, thinking_enabled
 
 __all__ = ["CompletionService", "PreparedCompletion", "render_request"]
@@ -44,8 +45,10 @@ class CompletionService:
         *,
         metrics: Metrics | None = None,
         prompt_log: Path | None = None,
+        priority: Priority | None = None,
     ) -> None:
         self._models = models
+        self.priority = priority
         self._metrics = metrics
         self._prompt_log = prompt_log
         self._log_lock = threading.Lock()
@@ -103,9 +106,12 @@ class CompletionService:
         attempt.track(completion)
         return completion
 
-    def run(self, prepared: PreparedCompletion) -> Completion:
-        """Start on the engine, without admission (the caller has admitted it)."""
+    def run(self, prepared: PreparedCompletion, *, batch: bool = False) -> Completion:
+        """Start on the engine, without admission (the caller has admitted it).
+        Interactive work (``batch`` false) preempts batch work on its model first."""
         model = prepared.model
+        if not batch and self.priority is not None:
+            self.priority.interactive(model.code)
         try:
             generation = model.engine.start(prepared.generation)
         except EngineBusy:
