@@ -49,6 +49,7 @@ class BatchesFile(_Strict):
     concurrency: int = Field(default=4, ge=1, le=1024)
     max_lines: int = Field(default=50000, ge=1)
     idle_ms: int = Field(default=200, ge=0, le=60000)
+    lease_seconds: float = Field(default=60.0, ge=1, le=3600)
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,9 @@ class BatchSettings:
     idle_ms: int = 200
     """A batch line starts on a model only once it has had no interactive request in
     flight for this long; an interactive request that arrives preempts batch lines."""
+    lease_seconds: float = 60.0
+    """How long a gateway's hold on a running batch lives without renewal: a batch
+    whose gateway died is taken up again (by any gateway) after this long."""
 
 
 def files_and_batches(
@@ -107,5 +111,6 @@ def files_and_batches(
         concurrency=batches.concurrency,
         max_lines=batches.max_lines,
         idle_ms=batches.idle_ms,
+        lease_seconds=batches.lease_seconds,
     )
     return file_settings, batch_settings

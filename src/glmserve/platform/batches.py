@@ -36,7 +36,6 @@ __all__ = ["Batches", "LineRunner", "LineOutcome"]
 
 log = logging.getLogger(__name__)
 
-_LEASE_MS = 60_000
 _POLL_SECONDS = 1.0
 _TERMINAL = ("failed", "completed", "expired", "cancelled")
 
@@ -81,6 +80,7 @@ class Batches:
         self._ledger = ledger
         self.settings = settings
         self._owner = secrets.token_hex(8)
+        self._lease_ms = int(settings.lease_seconds * 1000)
         self._wake = asyncio.Event()
         self._slots = asyncio.Semaphore(settings.concurrency)
         self._held: set[str] = set()
@@ -183,7 +183,7 @@ class Batches:
     async def _work(self) -> None:
         while True:
             now_ms = int(time.time() * 1000)
-            row = await asyncio.to_thread(self._repo.claim_batch, self._owner, now_ms, _LEASE_MS)
+            row = await asyncio.to_thread(self._repo.claim_batch, self._owner, now_ms, self._lease_ms)
             if row is None:
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
@@ -365,8 +365,8 @@ class Batches:
 
     async def _keep_leases(self) -> None:
         while True:
-            await asyncio.sleep(_LEASE_MS / 3000)
-            until = int(time.time() * 1000) + _LEASE_MS
+            await asyncio.sleep(self._lease_ms / 3000)
+            until = int(time.time() * 1000) + self._lease_ms
             try:
                 await asyncio.to_thread(
                     self._repo.renew_batches, self._owner, list(self._held), until
