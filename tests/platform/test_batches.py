@@ -31,7 +31,11 @@ from tests.platform.gateway import Gateway, auth
 def gateway(tmp_path_factory: pytest.TempPathFactory, gemma_gguf: Path) -> Iterator[Gateway]:
     tmp = tmp_path_factory.mktemp("batches")
     config = batch_config(
-        tmp / "glmserve.toml", gemma_gguf, tmp / "data", files="max_bytes = 65536"
+        tmp / "glmserve.toml",
+        gemma_gguf,
+        tmp / "data",
+        files="max_bytes = 65536",
+        batches="concurrency = 2",
     )
     server = Gateway(config, tmp / "server.log")
     server.data_dir = tmp / "data"  # type: ignore[attr-defined]
@@ -266,7 +270,7 @@ def test_lists_page_with_a_cursor(gateway: Gateway) -> None:
 def test_cancel_keeps_what_finished(gateway: Gateway) -> None:
     key = gateway.create_key("V0")
     zc = client(gateway.zai_base, key)
-    lines = chat_lines(12, 24)
+    lines = chat_lines(8, 16)
     uploaded = zc.files.create(file=("c.jsonl", jsonl(lines)), purpose="batch")
     batch = zc.batches.create(input_file_id=uploaded.id, endpoint="/v4/chat/completions")
     wait_for(zc, batch.id, until=lambda b: b.request_counts.completed >= 1)
