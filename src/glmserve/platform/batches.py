@@ -183,7 +183,9 @@ class Batches:
     async def _work(self) -> None:
         while True:
             now_ms = int(time.time() * 1000)
-            row = await asyncio.to_thread(self._repo.claim_batch, self._owner, now_ms, self._lease_ms)
+            row = await asyncio.to_thread(
+                self._repo.claim_batch, self._owner, now_ms, self._lease_ms
+            )
             if row is None:
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
@@ -291,7 +293,13 @@ class Batches:
                     last_line = line.line
                     running.add(asyncio.create_task(self._line(row, line)))
                 if not running:
-                    break
+                    # A line whose run broke (a database error) is still pending:
+                    # go round again from the start rather than finalize without it.
+                    if not await asyncio.to_thread(self._repo.pending_lines, row.id, 1):
+                        break
+                    last_line = 0
+                    await asyncio.sleep(_POLL_SECONDS)
+                    continue
                 done, _ = await asyncio.wait(
                     running, timeout=_POLL_SECONDS, return_when=asyncio.FIRST_COMPLETED
                 )

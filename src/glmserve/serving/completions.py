@@ -122,7 +122,10 @@ class CompletionService:
             trim=model.trim,
             json_call=prepared.json_call,
         )
-        return Completion(prepared, generation, parser, self._metrics)
+        completion = Completion(prepared, generation, parser, self._metrics)
+        if batch and self.priority is not None:
+            self.priority.track(completion.cancel)
+        return completion
 
     def _model(self, request: ChatCompletionRequest) -> ServedModel:
         model = self._models.get(request.model)

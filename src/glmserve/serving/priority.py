@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from glmserve.serving.models import ModelRegistry
@@ -34,13 +34,26 @@ class Priority:
         self._busy_at: dict[str, float] = defaultdict(float)
         self._batch: dict[str, set[asyncio.Task[object]]] = defaultdict(set)
         self._preempted: set[asyncio.Task[object]] = set()
+        self._stops: dict[asyncio.Task[object], list[Callable[[], None]]] = defaultdict(list)
 
     def interactive(self, model: str) -> None:
-        """An interactive request is starting on ``model``: batch work there stops."""
+        """An interactive request is starting on ``model``: batch work there stops.
+
+        The batch generations are cancelled here, synchronously, so their cancel
+        reaches the engine before the interactive request's start does: the engine
+        drops them at the end of the step in progress."""
         self._busy_at[model] = time.monotonic()
         for task in self._batch.get(model, ()):
+            for stop in self._stops.pop(task, ()):
+                stop()
             self._preempted.add(task)
             task.cancel()
+
+    def track(self, stop: Callable[[], None]) -> None:
+        """The batch work of the current task started generating; ``stop`` cancels it."""
+        task = asyncio.current_task()
+        if task is not None and any(task in tasks for tasks in self._batch.values()):
+            self._stops[task].append(stop)
 
     def interactive_in_flight(self, model: str) -> int:
         served = self._models.get(model)
@@ -74,3 +87,4 @@ class Priority:
         finally:
             self._batch[model].discard(task)
             self._preempted.discard(task)
+            self._stops.pop(task, None)
