@@ -12,15 +12,31 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any
 
+from glmserve.catalog import Price
 from glmserve.platform.files import OUTPUT_PURPOSE, Files
 from glmserve.store import BatchLineRow, BatchRow, FileRow, Repository
 
-if TYPE_CHECKING:
-    from glmserve.platform.batches import LineOutcome
+__all__ = ["LineOutcome", "batch_body", "line_result", "finish_files"]
 
-__all__ = ["batch_body", "line_result", "finish_files"]
+
+@dataclass(frozen=True)
+class LineOutcome:
+    """How one line ended: the HTTP status and body the synchronous endpoint gives,
+    and what the ledger needs."""
+
+    status_code: int
+    body: dict[str, Any]
+    model: str
+    price: Price | None
+    """The batch price of the model (None: not billed)."""
+    prompt_tokens: int = 0
+    cached_tokens: int = 0
+    completion_tokens: int = 0
+    finish_reason: str = ""
+
 
 _STAMPS = (
     "in_progress_at",

@@ -19,15 +19,14 @@ import logging
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any, Protocol
 
-from glmserve.catalog import Price
 from glmserve.config.batches import BatchSettings
 from glmserve.errors import BalanceExhausted, BatchNotFound, InvalidField
 from glmserve.platform.auth import Principal
 from glmserve.platform.batch_input import LineError, parse_batch_request, parse_lines
-from glmserve.platform.batch_output import batch_body, finish_files, line_result
+from glmserve.platform.batch_output import LineOutcome, batch_body, finish_files, line_result
 from glmserve.platform.files import Files
 from glmserve.platform.usage import Ledger, cost_nano, today
 from glmserve.store import BatchLineRow, BatchRow, LineStatus, Repository, UsageRecord
@@ -38,22 +37,6 @@ log = logging.getLogger(__name__)
 
 _POLL_SECONDS = 1.0
 _TERMINAL = ("failed", "completed", "expired", "cancelled")
-
-
-@dataclass(frozen=True)
-class LineOutcome:
-    """How one line ended: the HTTP status and body the synchronous endpoint gives,
-    and what the ledger needs."""
-
-    status_code: int
-    body: dict[str, Any]
-    model: str
-    price: Price | None
-    """The batch price of the model (None: not billed)."""
-    prompt_tokens: int = 0
-    cached_tokens: int = 0
-    completion_tokens: int = 0
-    finish_reason: str = ""
 
 
 class LineRunner(Protocol):
