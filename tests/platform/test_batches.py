@@ -270,7 +270,7 @@ def test_lists_page_with_a_cursor(gateway: Gateway) -> None:
 def test_cancel_keeps_what_finished(gateway: Gateway) -> None:
     key = gateway.create_key("V0")
     zc = client(gateway.zai_base, key)
-    lines = chat_lines(8, 16)
+    lines = chat_lines(8, 10)
     uploaded = zc.files.create(file=("c.jsonl", jsonl(lines)), purpose="batch")
     batch = zc.batches.create(input_file_id=uploaded.id, endpoint="/v4/chat/completions")
     wait_for(zc, batch.id, until=lambda b: b.request_counts.completed >= 1)
