@@ -12,10 +12,12 @@ from glmserve.config import Settings
 from glmserve.platform.auth import Authenticator
 from glmserve.platform.service import Platform, open_store
 from glmserve.serving.async_chat import ChatTasks
+from glmserve.serving.batch_lines import BatchLines
 from glmserve.serving.completions import CompletionService
 from glmserve.serving.embeddings import EmbeddingService, load_embeddings
 from glmserve.serving.metrics import Metrics
 from glmserve.serving.models import ModelRegistry, load_models
+from glmserve.serving.priority import Priority
 from glmserve.store import Repository
 
 __all__ = ["GlmServe"]
@@ -31,18 +33,25 @@ class GlmServe:
     metrics: Metrics = field(init=False)
     completions: CompletionService = field(init=False)
     chat_tasks: ChatTasks = field(init=False)
+    batch_lines: BatchLines = field(init=False)
     platform: Platform = field(init=False)
 
     def __post_init__(self) -> None:
         self.metrics = Metrics(self.models)
+        idle = self.settings.platform.batches.idle_ms / 1000
         self.completions = CompletionService(
             self.models,
             metrics=self.metrics,
             prompt_log=self.settings.prompt_log,
             limits=self.settings.http,
+            priority=Priority(self.models, idle),
         )
         self.chat_tasks = ChatTasks(self.completions)
-        self.platform = Platform.open(self.settings.platform, self.repository, self.chat_tasks)
+        assert self.completions.priority is not None
+        self.batch_lines = BatchLines(self.completions, self.models, self.completions.priority)
+        self.platform = Platform.open(
+            self.settings.platform, self.repository, self.chat_tasks, self.batch_lines
+        )
 
     @property
     def auth(self) -> Authenticator:

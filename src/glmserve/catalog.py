@@ -49,6 +49,9 @@ class Price:
     cached_input: float
     output: float
 
+    def times(self, factor: float) -> Price:
+        return Price(self.input * factor, self.cached_input * factor, self.output * factor)
+
 
 @dataclass(frozen=True)
 class ModelSpec:
@@ -68,10 +71,17 @@ class ModelSpec:
     top_k: int = 0
     """Default top-k (0: off). DashScope documents 20 for GLM-5, GLM-4.7 and GLM-4.6."""
     price: Price | None = None
+    batch_discount: float = 0.5
+    """Batch API requests cost this fraction of ``price`` (Z.AI's Batch API guide: 50%
+    of the real-time price; docs/platform.md)."""
     builtin_format: str = "chatml"
     """Built-in prompt format (glmserve.chat.formats), used only when the weights carry
     no chat template."""
     description: str = ""
+
+    @property
+    def batch_price(self) -> Price | None:
+        return self.price.times(self.batch_discount) if self.price is not None else None
 
 
 _GLM_THINKING = Capabilities(

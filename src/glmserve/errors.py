@@ -336,3 +336,31 @@ class ClientGone(GlmServeError):
 
     def __init__(self) -> None:
         super().__init__("The client closed the request.")
+class FileNotFound(GlmServeError):
+    """404: no file with this id for this key (other keys' files are not shown)."""
+
+    status = 404
+    code = "1214"
+
+    def __init__(self, file_id: str) -> None:
+        super().__init__(f"Invalid file_id parameter: file {file_id!r} does not exist.")
+
+
+class BatchNotFound(GlmServeError):
+    """404: no batch with this id for this key (other keys' batches are not shown)."""
+
+    status = 404
+    code = "1214"
+
+    def __init__(self, batch_id: str) -> None:
+        super().__init__(f"Invalid batch_id parameter: batch {batch_id!r} does not exist.")
+
+
+class FileTooLarge(GlmServeError):
+    """413: an upload over the size limit (Z.AI: 100 MB for a batch file)."""
+
+    status = 413
+    code = "1214"
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"Invalid file parameter: the file is larger than {limit} bytes.")

@@ -12,6 +12,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from glmserve.config.http import HttpFile
+from glmserve.config.batches import BatchesFile, FilesFile
 from glmserve.config.platform import Tier
 
 __all__ = [
@@ -188,3 +189,5 @@ class FileSettings(_Strict):
     limits: LimitsFile = Field(default_factory=LimitsFile)
     embeddings: EmbeddingsFile = Field(default_factory=EmbeddingsFile)
     http: HttpFile = Field(default_factory=HttpFile)
+    files: FilesFile = Field(default_factory=FilesFile)
+    batches: BatchesFile = Field(default_factory=BatchesFile)

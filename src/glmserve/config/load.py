@@ -32,6 +32,7 @@ from pydantic import ValidationError
 from glmserve.catalog import DEFAULT_MODEL_CODE, ModelSpec, Price, builtin_spec, generic_spec
 from glmserve.config.client import DEFAULT_HF_ENDPOINT, ClientSettings
 from glmserve.config.embeddings import embeddings
+from glmserve.config.batches import files_and_batches
 from glmserve.config.file import (
     AnthropicFile,
     FileSettings,
@@ -94,6 +95,8 @@ def load_settings(
     cache_text = env.get("GLMSERVE_CACHE_DIR") or server.cache_dir
     try:
         platform = platform_settings(parsed.platform, parsed.limits, env)
+        files, batches = files_and_batches(parsed.files, parsed.batches, env)
+        platform = replace(platform, files=files, batches=batches)
     except ValueError as exc:
         raise ConfigError(f"{where}: {exc}") from None
     try:

@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from glmserve.config.batches import BatchSettings, FileSettings
+
 __all__ = [
     "TIERS",
     "Tier",
@@ -82,3 +84,5 @@ class PlatformSettings:
     task_workers: int = 2
     task_retention_seconds: int = 72 * 3600
     default_key_tier: Tier = "V3"
+    files: FileSettings = field(default_factory=FileSettings)
+    batches: BatchSettings = field(default_factory=BatchSettings)

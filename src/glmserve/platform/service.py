@@ -1,5 +1,6 @@
 """The platform around the model, assembled from the settings: one object the
-application owns (keys and auth, admission, ledger, async tasks on one repository)."""
+application owns (keys and auth, admission, ledger, async tasks, files and batches on
+one repository)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,9 @@ from platformdirs import user_data_dir
 from glmserve.config import PlatformSettings
 from glmserve.platform.admission import Admission
 from glmserve.platform.auth import Authenticator, KeyAuthenticator, OpenAuthenticator
+from glmserve.platform.batches import Batches, LineRunner
+from glmserve.platform.files import Files
+from glmserve.platform.filestore import open_object_store
 from glmserve.platform.keys import KeyService, load_master_key
 from glmserve.platform.limits import Limiter, LocalLimiter
 from glmserve.platform.tasks import AsyncTasks, TaskRunner
@@ -37,10 +41,16 @@ class Platform:
     ledger: Ledger
     admission: Admission
     tasks: AsyncTasks
+    files: Files
+    batches: Batches
 
     @classmethod
     def open(
-        cls, settings: PlatformSettings, repository: Repository, runner: TaskRunner
+        cls,
+        settings: PlatformSettings,
+        repository: Repository,
+        runner: TaskRunner,
+        lines: LineRunner,
     ) -> Platform:
         keys = KeyService(repository, load_master_key(settings.secret_key, data_dir(settings)))
         auth: Authenticator = (
@@ -63,14 +73,20 @@ class Platform:
             workers=settings.task_workers,
             retention_seconds=settings.task_retention_seconds,
         )
-        return cls(settings, repository, keys, auth, ledger, admission, tasks)
+        store = open_object_store(settings.files, data_dir(settings))
+        files = Files(repository, store, settings.files)
+        batches = Batches(repository, files, lines, ledger, settings.batches)
+        return cls(settings, repository, keys, auth, ledger, admission, tasks, files, batches)
 
     async def start(self) -> None:
         await self.admission.start()
         await self.tasks.start()
+        await self.batches.start()
 
     async def stop(self) -> None:
-        """Graceful: running async tasks go back to the queue; every record is written."""
+        """Graceful: running async tasks and batches go back to the queue; every
+        record is written."""
+        await self.batches.stop()
         await self.tasks.stop()
         await self.admission.stop()
 

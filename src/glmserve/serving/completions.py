@@ -34,6 +34,7 @@ from glmserve.serving.completion import Completion, PreparedCompletion
 from glmserve.serving.constraints import constraint_for
 from glmserve.serving.metrics import Metrics
 from glmserve.serving.models import ModelRegistry, ServedModel
+from glmserve.serving.priority import Priority
 from glmserve.serving.sampling import max_tokens, sampling, thinking_enabled
 
 __all__ = ["CompletionService", "PreparedCompletion", "render_request"]
@@ -47,9 +48,11 @@ class CompletionService:
         metrics: Metrics | None = None,
         prompt_log: Path | None = None,
         limits: HttpSettings | None = None,
+        priority: Priority | None = None,
     ) -> None:
         self._models = models
         self._limits = limits or HttpSettings()
+        self.priority = priority
         self._metrics = metrics
         self._prompt_log = prompt_log
         self._log_lock = threading.Lock()
@@ -123,9 +126,12 @@ class CompletionService:
         attempt.track(completion)
         return completion
 
-    def run(self, prepared: PreparedCompletion) -> Completion:
-        """Start on the engine, without admission (the caller has admitted it)."""
+    def run(self, prepared: PreparedCompletion, *, batch: bool = False) -> Completion:
+        """Start on the engine, without admission (the caller has admitted it).
+        Interactive work (``batch`` false) preempts batch work on its model first."""
         model = prepared.model
+        if not batch and self.priority is not None:
+            self.priority.interactive(model.code)
         try:
             generation = model.engine.start(prepared.generation)
         except EngineBusy:
@@ -136,7 +142,10 @@ class CompletionService:
             trim=model.trim,
             json_call=prepared.json_call,
         )
-        return Completion(prepared, generation, parser, self._metrics)
+        completion = Completion(prepared, generation, parser, self._metrics)
+        if batch and self.priority is not None:
+            self.priority.track(completion.cancel)
+        return completion
 
     def _model(self, request: ChatCompletionRequest) -> ServedModel:
         model = self._models.get(request.model)

@@ -4,6 +4,13 @@ The platform sees only ``Repository`` (records.py); ``open_repository`` returns 
 a database URL, migrated to the current schema.
 """
 
+from glmserve.store.batch_records import (
+    BatchLineRow,
+    BatchRow,
+    BatchStatus,
+    FileRow,
+    LineStatus,
+)
 from glmserve.store.database import StoreError, default_database_url, open_repository
 from glmserve.store.records import (
     NANO_PER_USD,
@@ -17,6 +24,11 @@ from glmserve.store.records import (
 
 __all__ = [
     "NANO_PER_USD",
+    "BatchLineRow",
+    "BatchRow",
+    "BatchStatus",
+    "FileRow",
+    "LineStatus",
     "KeyRow",
     "Repository",
     "StoreError",

@@ -6,9 +6,17 @@ and integer sums stay exact across millions of ledger rows on any database.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
+
+from glmserve.store.batch_records import (
+    BatchLineRow,
+    BatchRow,
+    BatchStatus,
+    FileRow,
+    LineStatus,
+)
 
 __all__ = [
     "NANO_PER_USD",
@@ -51,7 +59,7 @@ class UsageRecord:
     key_id: str
     model: str
     request_id: str
-    kind: Literal["chat", "stream", "async"]
+    kind: Literal["chat", "stream", "async", "batch"]
     status: Literal["success", "error", "cancelled"]
     created_at: int
     day: str
@@ -133,5 +141,40 @@ class Repository(Protocol):
     def renew_tasks(self, owner: str, task_ids: Sequence[str], until_ms: int) -> None: ...
     def finish_task(self, task_id: str, status: TaskStatus, result_json: str, at: int) -> None: ...
     def purge_tasks(self, finished_before: int) -> int: ...
+
+    # files and batches (store/batch_records.py)
+    def create_file(self, row: FileRow) -> bool: ...
+    def get_file(self, file_id: str) -> FileRow | None: ...
+    def list_files(
+        self,
+        key_id: str,
+        purpose: str | None,
+        after: str | None,
+        limit: int,
+        newest_first: bool = True,
+    ) -> list[FileRow]: ...
+    def count_files(self, key_id: str, purpose: str) -> int: ...
+    def delete_file(self, file_id: str) -> bool: ...
+    def create_batch(self, row: BatchRow) -> None: ...
+    def get_batch(self, batch_id: str) -> BatchRow | None: ...
+    def list_batches(self, key_id: str, after: str | None, limit: int) -> list[BatchRow]: ...
+    def update_batch(
+        self,
+        batch_id: str,
+        changes: Mapping[str, Any],
+        expect: Sequence[BatchStatus] | None = None,
+    ) -> bool: ...
+    def claim_batch(self, owner: str, now_ms: int, lease_ms: int) -> BatchRow | None: ...
+    def renew_batches(self, owner: str, batch_ids: Sequence[str], until_ms: int) -> None: ...
+    def start_batch(
+        self, batch_id: str, lines: Sequence[BatchLineRow], changes: Mapping[str, Any]
+    ) -> bool: ...
+    def pending_lines(
+        self, batch_id: str, limit: int, after_line: int = 0
+    ) -> list[BatchLineRow]: ...
+    def finish_line(
+        self, batch_id: str, line: int, status: LineStatus, result_json: str
+    ) -> bool: ...
+    def ended_lines(self, batch_id: str, status: LineStatus) -> list[BatchLineRow]: ...
 
     def close(self) -> None: ...

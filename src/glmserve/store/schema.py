@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     Connection,
     Index,
@@ -22,7 +23,17 @@ from sqlalchemy import (
     select,
 )
 
-__all__ = ["metadata", "keys", "usage", "tasks", "MIGRATIONS", "migrate"]
+__all__ = [
+    "metadata",
+    "keys",
+    "usage",
+    "tasks",
+    "files",
+    "batches",
+    "batch_lines",
+    "MIGRATIONS",
+    "migrate",
+]
 
 metadata = MetaData()
 
@@ -79,12 +90,78 @@ tasks = Table(
 )
 
 
+files = Table(
+    "files",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("key_id", String(64), nullable=False),
+    Column("filename", String(512), nullable=False),
+    Column("purpose", String(32), nullable=False),
+    Column("bytes", BigInteger, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Index("files_by_key", "key_id", "created_at"),
+)
+
+_stamp = (
+    "in_progress_at",
+    "finalizing_at",
+    "completed_at",
+    "failed_at",
+    "expired_at",
+    "cancelling_at",
+    "cancelled_at",
+)
+
+batches = Table(
+    "batches",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("key_id", String(64), nullable=False),
+    Column("endpoint", String(64), nullable=False),
+    Column("input_file_id", String(64), nullable=False),
+    Column("completion_window", String(16), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=False),
+    Column("metadata_json", Text, nullable=True),
+    Column("auto_delete_input_file", Boolean, nullable=False),
+    Column("output_file_id", String(64), nullable=True),
+    Column("error_file_id", String(64), nullable=True),
+    Column("errors_json", Text, nullable=True),
+    Column("total", Integer, nullable=False),
+    Column("completed", Integer, nullable=False),
+    Column("failed", Integer, nullable=False),
+    *(Column(name, BigInteger, nullable=True) for name in _stamp),
+    Column("lease_owner", String(64), nullable=True),
+    Column("lease_until_ms", BigInteger, nullable=True),
+    Index("batches_by_key", "key_id", "created_at"),
+    Index("batches_by_status", "status", "lease_until_ms"),
+)
+
+batch_lines = Table(
+    "batch_lines",
+    metadata,
+    Column("batch_id", String(64), primary_key=True),
+    Column("line", Integer, primary_key=True),
+    Column("custom_id", String(512), nullable=False),
+    Column("request_json", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("result_json", Text, nullable=True),
+    Index("batch_lines_by_status", "batch_id", "status"),
+)
+
+
 def _v1_initial(conn: Connection) -> None:
     for table in (keys, usage, tasks):
         table.create(conn)
 
 
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1_initial]
+def _v2_files_and_batches(conn: Connection) -> None:
+    for table in (files, batches, batch_lines):
+        table.create(conn)
+
+
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1_initial, _v2_files_and_batches]
 
 
 def migrate(conn: Connection) -> int:

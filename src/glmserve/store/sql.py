@@ -12,13 +12,14 @@ from sqlalchemy.exc import IntegrityError
 
 from glmserve.store.records import KeyRow, TaskRow, TaskStatus, UsageRecord, UsageSummary
 from glmserve.store.schema import keys, migrate, tasks, usage
+from glmserve.store.sql_batches import SqlBatches
 
 __all__ = ["SqlRepository"]
 
 log = logging.getLogger(__name__)
 
 
-class SqlRepository:
+class SqlRepository(SqlBatches):
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         with engine.begin() as conn:

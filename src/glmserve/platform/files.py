@@ -1,0 +1,153 @@
+"""Files: ``POST /files``, ``GET /files``, ``GET /files/{id}``, ``DELETE /files/{id}`` and
+``GET /files/{id}/content``.
+
+A file belongs to the key that uploaded it (or to the key whose batch produced it);
+any other key is told it does not exist (404). The metadata is in the database, the
+bytes in an ``ObjectStore`` (filestore.py): the data dir, or S3 for several gateways.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+import uuid
+from typing import Any
+
+from glmserve.config.batches import FileSettings
+from glmserve.errors import FileNotFound, FileTooLarge, InvalidField, MissingField
+from glmserve.platform.auth import Principal
+from glmserve.platform.filestore import ObjectStore
+from glmserve.store import FileRow, Repository
+
+__all__ = ["Files", "file_body", "UPLOAD_PURPOSES", "OUTPUT_PURPOSE"]
+
+UPLOAD_PURPOSES = ("batch",)
+"""What may be uploaded: the files a Z.AI purpose serves here (batch input)."""
+OUTPUT_PURPOSE = "batch_output"
+"""Files a batch writes (its output and error files)."""
+
+_ORDERS = {"created_at": True, "desc": True, "asc": False}
+
+
+class Files:
+    def __init__(self, repository: Repository, store: ObjectStore, settings: FileSettings) -> None:
+        self._repo = repository
+        self.store = store
+        self.settings = settings
+
+    async def upload(
+        self, caller: Principal, filename: str | None, purpose: str | None, data: bytes
+    ) -> dict[str, Any]:
+        if not purpose:
+            raise MissingField("purpose")
+        if filename is None:
+            raise MissingField("file")
+        if purpose not in UPLOAD_PURPOSES:
+            raise InvalidField(
+                "purpose",
+                f"{purpose!r} is not supported here; supported: {', '.join(UPLOAD_PURPOSES)}.",
+            )
+        if len(data) > self.settings.max_bytes:
+            raise FileTooLarge(self.settings.max_bytes)
+        if not data:
+            raise InvalidField("file", "the file is empty.")
+        if not filename.lower().endswith(".jsonl"):
+            raise InvalidField("file", "a batch file must be a .jsonl file (one request a line).")
+        count = await asyncio.to_thread(self._repo.count_files, caller.key_id, purpose)
+        if count >= self.settings.max_files_per_key:
+            raise InvalidField(
+                "file",
+                f"at most {self.settings.max_files_per_key} {purpose} files per key; "
+                "delete some first.",
+            )
+        row = FileRow(
+            id=new_file_id(),
+            key_id=caller.key_id,
+            filename=filename[-512:],
+            purpose=purpose,
+            bytes=len(data),
+            created_at=int(time.time()),
+        )
+        await self.save(row, data)
+        return file_body(row)
+
+    async def save(self, row: FileRow, data: bytes) -> None:
+        """Bytes first, then the row: a file that is listed can always be read. Saving
+        the same id again replaces the bytes and keeps the row (a batch finalized
+        again after a restart)."""
+        await asyncio.to_thread(self.store.put, row.id, data)
+        await asyncio.to_thread(self._repo.create_file, row)
+
+    async def retrieve(self, caller: Principal, file_id: str) -> dict[str, Any]:
+        return file_body(await self.own(caller.key_id, file_id))
+
+    async def listing(
+        self,
+        caller: Principal,
+        purpose: str | None,
+        limit: int | None,
+        after: str | None,
+        order: str | None,
+    ) -> dict[str, Any]:
+        size = 20 if limit is None else limit
+        if not 1 <= size <= 100:
+            raise InvalidField("limit", "must be between 1 and 100.")
+        newest_first = _ORDERS.get(order or "created_at")
+        if newest_first is None:
+            raise InvalidField("order", "must be created_at, desc or asc.")
+        rows = await asyncio.to_thread(
+            self._repo.list_files, caller.key_id, purpose or None, after, size + 1, newest_first
+        )
+        return {
+            "object": "list",
+            "data": [file_body(r) for r in rows[:size]],
+            "has_more": len(rows) > size,
+        }
+
+    async def delete(self, caller: Principal, file_id: str) -> dict[str, Any]:
+        row = await self.own(caller.key_id, file_id)
+        await self.remove(row.id)
+        return {"id": row.id, "object": "file", "deleted": True}
+
+    async def remove(self, file_id: str) -> None:
+        """The row first: once it is gone, nobody is shown the file any more."""
+        if await asyncio.to_thread(self._repo.delete_file, file_id):
+            await asyncio.to_thread(self.store.delete, file_id)
+
+    async def content(self, caller: Principal, file_id: str) -> tuple[FileRow, bytes]:
+        row = await self.own(caller.key_id, file_id)
+        return row, await self.read(row)
+
+    async def read(self, row: FileRow) -> bytes:
+        try:
+            return await asyncio.to_thread(self.store.get, row.id)
+        except KeyError:
+            raise FileNotFound(row.id) from None
+
+    async def own(self, key_id: str, file_id: str) -> FileRow:
+        row = await asyncio.to_thread(self._repo.get_file, file_id)
+        # Another key's file is reported exactly like a file that does not exist.
+        if row is None or row.key_id != key_id:
+            raise FileNotFound(file_id)
+        return row
+
+
+def new_file_id() -> str:
+    """Z.AI's shape, ``20240514_ea19d21b-d256-4586-b0df-e80a45e3c286``, with a
+    time-ordered UUID (version 7): files of one second still list in upload order."""
+    ms = time.time_ns() // 1_000_000
+    value = (ms & (2**48 - 1)) << 80 | 0x7 << 76 | secrets.randbits(12) << 64
+    value |= 0b10 << 62 | secrets.randbits(62)
+    return time.strftime("%Y%m%d", time.gmtime(ms / 1000)) + "_" + str(uuid.UUID(int=value))
+
+
+def file_body(row: FileRow) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "object": "file",
+        "bytes": row.bytes,
+        "created_at": row.created_at,
+        "filename": row.filename,
+        "purpose": row.purpose,
+    }
