@@ -48,7 +48,9 @@ class GlmServe:
         )
         self.chat_tasks = ChatTasks(self.completions)
         assert self.completions.priority is not None
-        self.batch_lines = BatchLines(self.completions, self.models, self.completions.priority)
+        self.batch_lines = BatchLines(
+            self.completions, self.models, self.completions.priority, self.embeddings
+        )
         self.platform = Platform.open(
             self.settings.platform, self.repository, self.chat_tasks, self.batch_lines
         )

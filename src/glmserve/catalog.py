@@ -41,6 +41,11 @@ class Capabilities:
     vision: bool = False
 
 
+BATCH_DISCOUNT = 0.5
+"""Batch API requests cost this fraction of the real-time price (Z.AI's Batch API guide;
+docs/platform.md)."""
+
+
 @dataclass(frozen=True)
 class Price:
     """USD per million tokens, as on Z.AI's pricing page."""
@@ -71,7 +76,7 @@ class ModelSpec:
     top_k: int = 0
     """Default top-k (0: off). DashScope documents 20 for GLM-5, GLM-4.7 and GLM-4.6."""
     price: Price | None = None
-    batch_discount: float = 0.5
+    batch_discount: float = BATCH_DISCOUNT
     """Batch API requests cost this fraction of ``price`` (Z.AI's Batch API guide: 50%
     of the real-time price; docs/platform.md)."""
     builtin_format: str = "chatml"

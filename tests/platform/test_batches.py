@@ -12,7 +12,7 @@ import httpx
 import pytest
 import zai
 
-from glmserve.catalog import builtin_spec
+from glmserve.catalog import builtin_spec, embedding_spec
 from glmserve.store import open_repository
 from tests.platform.batch_helpers import (
     CHAT_LINES,
@@ -124,24 +124,48 @@ def test_a_batch_of_chat_requests_end_to_end(gateway: Gateway) -> None:
         assert record.cost_nano > 0
 
 
-def test_an_embeddings_batch_reports_each_line_not_served(gateway: Gateway) -> None:
+def test_an_embeddings_batch_answers_as_the_synchronous_endpoint(gateway: Gateway) -> None:
     key = gateway.create_key("V0")
     zc = client(gateway.zai_base, key)
-    line = {
-        "custom_id": "e-1",
-        "method": "POST",
-        "url": "/v4/embeddings",
-        "body": {"model": "embedding-3", "input": ["hello"]},
-    }
-    uploaded = zc.files.create(file=("emb.jsonl", jsonl([line])), purpose="batch")
+    texts = ["hello", "a red bicycle", "the tide comes in twice a day"]
+    lines = [
+        {
+            "custom_id": f"e-{i}",
+            "method": "POST",
+            "url": "/v4/embeddings",
+            "body": {"model": "embedding-3", "input": [text]},
+        }
+        for i, text in enumerate(texts)
+    ]
+    uploaded = zc.files.create(file=("emb.jsonl", jsonl(lines)), purpose="batch")
     batch = wait_for(zc, zc.batches.create(input_file_id=uploaded.id, endpoint="/v1/embeddings").id)
     assert batch.status == "completed"
-    assert (batch.request_counts.completed, batch.request_counts.failed) == (0, 1)
-    assert not batch.output_file_id
-    [result] = read_jsonl(zc.files.content(batch.error_file_id).content)
-    assert result["custom_id"] == "e-1"
-    assert result["response"]["status_code"] == 404
-    assert "not served" in result["error"]["message"]
+    assert (batch.request_counts.completed, batch.request_counts.failed) == (len(texts), 0)
+    output = read_jsonl(zc.files.content(batch.output_file_id).content)
+    assert sorted(r["custom_id"] for r in output) == [line["custom_id"] for line in lines]
+    spec = embedding_spec("embedding-3")
+    repo = open_repository(f"sqlite:///{gateway.data_dir / 'glmserve.db'}")  # type: ignore[attr-defined]
+    try:
+        records = {r.record_id: r for r in repo.usage_records(key.split(".")[0])}
+    finally:
+        repo.close()
+    for result in output:
+        line = next(x for x in lines if x["custom_id"] == result["custom_id"])
+        body = result["response"]["body"]
+        assert result["response"]["status_code"] == 200 and result["error"] is None
+        sync = httpx.post(
+            f"{gateway.zai_base}embeddings", json=line["body"], headers=auth(key), timeout=300
+        )
+        assert sync.status_code == 200, sync.text
+        assert body["usage"] == sync.json()["usage"] and body["model"] == sync.json()["model"]
+        got, want = body["data"][0]["embedding"], sync.json()["data"][0]["embedding"]
+        assert len(got) == len(want) == 384
+        assert sum(a * b for a, b in zip(got, want, strict=True)) > 0.9999
+        # Billed once, in the batch, at half the real-time price.
+        record = records[result["id"]]
+        assert record.kind == "batch" and record.prompt_tokens == body["usage"]["prompt_tokens"]
+        full = Decimal(str(spec.price.input)) * record.prompt_tokens * 1000
+        assert record.cost_nano == int((full / 2).quantize(Decimal(1))) > 0
 
 
 def test_another_key_sees_nothing_of_them(gateway: Gateway) -> None:

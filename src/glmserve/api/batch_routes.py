@@ -3,17 +3,20 @@ Files and Batches do the work (platform/files.py, platform/batches.py)."""
 
 from __future__ import annotations
 
-import json
+import asyncio
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from starlette.datastructures import UploadFile
 
+from glmserve.api.body import json_body
 from glmserve.api.deps import glmserve, principal
+from glmserve.api.openapi import documented
 from glmserve.app import GlmServe
-from glmserve.errors import FileTooLarge, InvalidField, InvalidRequest, MissingField
+from glmserve.errors import BodyTimeout, FileTooLarge, InvalidField, InvalidRequest, MissingField
 from glmserve.platform.auth import Principal
+from glmserve.platform.batch_input import BatchCreateBody
 
 __all__ = ["router"]
 
@@ -23,7 +26,32 @@ router = APIRouter()
 _FORM_SLACK = 64 * 1024
 
 
-@router.post("/files")
+_UPLOAD_BODY = {
+    "required": True,
+    "content": {
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "required": ["file", "purpose"],
+                "properties": {
+                    "file": {"type": "string", "format": "binary"},
+                    "purpose": {"type": "string", "enum": ["batch", "file-extract"]},
+                },
+            }
+        }
+    },
+}
+_UPLOAD = documented(errors=(400, 408, 413))
+_UPLOAD["openapi_extra"]["requestBody"] = _UPLOAD_BODY
+
+
+_CONTENT = documented(errors=(404,))
+_CONTENT["responses"][200]["content"] = {
+    "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
+}
+
+
+@router.post("/files", **_UPLOAD)
 async def upload_file(
     request: Request,
     app: GlmServe = Depends(glmserve),
@@ -35,19 +63,26 @@ async def upload_file(
         raise FileTooLarge(limit)
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
         raise InvalidRequest("POST /files takes multipart/form-data with 'file' and 'purpose'.")
-    async with request.form(max_files=1, max_fields=16) as form:
-        upload = form.get("file")
-        purpose = form.get("purpose")
-        if not isinstance(upload, UploadFile):
-            raise MissingField("file")
-        data = await upload.read(limit + 1)
-        filename = upload.filename or "upload.jsonl"
+    # The form is spooled to disk past 1 MB (Starlette), and a body that stalls is cut off
+    # like any other (docs/api.md "Request limits").
+    seconds = app.settings.http.body_timeout_seconds
+    try:
+        async with asyncio.timeout(seconds):
+            async with request.form(max_files=1, max_fields=16) as form:
+                upload = form.get("file")
+                purpose = form.get("purpose")
+                if not isinstance(upload, UploadFile):
+                    raise MissingField("file")
+                data = await upload.read(limit + 1)
+                filename = upload.filename or "upload.jsonl"
+    except TimeoutError:
+        raise BodyTimeout(seconds) from None
     return await app.platform.files.upload(
         caller, filename, purpose if isinstance(purpose, str) else None, data
     )
 
 
-@router.get("/files")
+@router.get("/files", **documented(errors=(400,)))
 async def list_files(
     request: Request,
     app: GlmServe = Depends(glmserve),
@@ -63,21 +98,21 @@ async def list_files(
     )
 
 
-@router.get("/files/{file_id}")
+@router.get("/files/{file_id}", **documented(errors=(404,)))
 async def retrieve_file(
     file_id: str, app: GlmServe = Depends(glmserve), caller: Principal = Depends(principal)
 ) -> dict[str, Any]:
     return await app.platform.files.retrieve(caller, file_id)
 
 
-@router.delete("/files/{file_id}")
+@router.delete("/files/{file_id}", **documented(errors=(404,)))
 async def delete_file(
     file_id: str, app: GlmServe = Depends(glmserve), caller: Principal = Depends(principal)
 ) -> dict[str, Any]:
     return await app.platform.files.delete(caller, file_id)
 
 
-@router.get("/files/{file_id}/content")
+@router.get("/files/{file_id}/content", **_CONTENT)
 async def file_content(
     file_id: str, app: GlmServe = Depends(glmserve), caller: Principal = Depends(principal)
 ) -> Response:
@@ -88,20 +123,16 @@ async def file_content(
     )
 
 
-@router.post("/batches")
+@router.post("/batches", **documented(BatchCreateBody, errors=(404, 429)))
 async def create_batch(
-    request: Request,
-    app: GlmServe = Depends(glmserve),
     caller: Principal = Depends(principal),
+    raw: Any = Depends(json_body),
+    app: GlmServe = Depends(glmserve),
 ) -> dict[str, Any]:
-    try:
-        payload = json.loads(await request.body())
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidRequest(f"The request body is not valid JSON: {exc}") from None
-    return await app.platform.batches.create(caller, payload)
+    return await app.platform.batches.create(caller, raw)
 
 
-@router.get("/batches")
+@router.get("/batches", **documented(errors=(400,)))
 async def list_batches(
     request: Request,
     app: GlmServe = Depends(glmserve),
@@ -113,14 +144,14 @@ async def list_batches(
     )
 
 
-@router.get("/batches/{batch_id}")
+@router.get("/batches/{batch_id}", **documented(errors=(404,)))
 async def retrieve_batch(
     batch_id: str, app: GlmServe = Depends(glmserve), caller: Principal = Depends(principal)
 ) -> dict[str, Any]:
     return await app.platform.batches.retrieve(caller, batch_id)
 
 
-@router.post("/batches/{batch_id}/cancel")
+@router.post("/batches/{batch_id}/cancel", **documented(errors=(400, 404)))
 async def cancel_batch(
     batch_id: str, app: GlmServe = Depends(glmserve), caller: Principal = Depends(principal)
 ) -> dict[str, Any]:

@@ -11,8 +11,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from glmserve.config.http import HttpFile
 from glmserve.config.batches import BatchesFile, FilesFile
+from glmserve.config.http import HttpFile
 from glmserve.config.platform import Tier
 
 __all__ = [

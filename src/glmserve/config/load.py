@@ -30,9 +30,9 @@ from typing import Any
 from pydantic import ValidationError
 
 from glmserve.catalog import DEFAULT_MODEL_CODE, ModelSpec, Price, builtin_spec, generic_spec
+from glmserve.config.batches import files_and_batches
 from glmserve.config.client import DEFAULT_HF_ENDPOINT, ClientSettings
 from glmserve.config.embeddings import embeddings
-from glmserve.config.batches import files_and_batches
 from glmserve.config.file import (
     AnthropicFile,
     FileSettings,

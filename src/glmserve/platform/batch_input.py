@@ -11,9 +11,12 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from glmserve.errors import InvalidField, MissingField
 
 __all__ = [
+    "BatchCreateBody",
     "ENDPOINTS",
     "BatchRequest",
     "LineError",
@@ -69,6 +72,19 @@ class ParsedLine:
 
 def endpoint_kind(url: str) -> str | None:
     return ENDPOINTS.get(url.rstrip("/"))
+
+
+class BatchCreateBody(BaseModel):
+    """The body of ``POST /batches`` as the OpenAPI document describes it (docs/api.md
+    "OpenAPI"); ``parse_batch_request`` is what checks a body, with Z.AI's codes."""
+
+    model_config = ConfigDict(extra="allow")
+
+    input_file_id: str = Field(min_length=1)
+    endpoint: str = Field(min_length=1)
+    completion_window: str | None = None
+    metadata: dict[str, str] | None = None
+    auto_delete_input_file: bool | None = None
 
 
 def parse_batch_request(payload: Any) -> BatchRequest:

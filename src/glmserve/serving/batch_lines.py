@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any, Protocol
 
+from glmserve.catalog import BATCH_DISCOUNT, Price
 from glmserve.errors import GlmServeError
 from glmserve.platform.batch_input import endpoint_kind
 from glmserve.platform.batches import LineOutcome
@@ -22,10 +23,11 @@ from glmserve.protocol.chat import parse_chat_request
 from glmserve.protocol.responses import error_body
 from glmserve.serving.completion import Completion, completion_result
 from glmserve.serving.completions import CompletionService
+from glmserve.serving.embeddings import EmbeddingService
 from glmserve.serving.models import ModelRegistry
 from glmserve.serving.priority import Preempted, Priority
 
-__all__ = ["BatchEndpoint", "BatchLines", "ChatEndpoint", "NotServed"]
+__all__ = ["BatchEndpoint", "BatchLines", "ChatEndpoint", "EmbeddingsEndpoint", "NotServed"]
 
 
 class BatchEndpoint(Protocol):
@@ -34,13 +36,22 @@ class BatchEndpoint(Protocol):
         (errors as Z.AI error bodies, never raised). Cancellation must stop the work."""
         ...
 
+    def batch_price(self, model: str) -> Price | None:
+        """What a line for ``model`` costs per million tokens in a batch."""
+        ...
+
 
 class ChatEndpoint:
     """``/v4/chat/completions``: the same prepare, engine and result body as the
     synchronous endpoint, without admission (a batch takes no tier slots)."""
 
-    def __init__(self, completions: CompletionService) -> None:
+    def __init__(self, completions: CompletionService, models: ModelRegistry) -> None:
         self._completions = completions
+        self._models = models
+
+    def batch_price(self, model: str) -> Price | None:
+        served = self._models.get(model)
+        return served.spec.batch_price if served is not None else None
 
     async def run(self, body: dict[str, Any], caller: str) -> tuple[int, dict[str, Any]]:
         completion: Completion | None = None
@@ -58,6 +69,23 @@ class ChatEndpoint:
             raise
 
 
+class EmbeddingsEndpoint:
+    """``/v4/embeddings``: the same body as the synchronous endpoint (serving/embeddings.py),
+    billed here at the batch price rather than through admission."""
+
+    def __init__(self, embeddings: EmbeddingService) -> None:
+        self._embeddings = embeddings
+
+    async def run(self, body: dict[str, Any], caller: str) -> tuple[int, dict[str, Any]]:
+        try:
+            return 200, await self._embeddings.create(body)
+        except GlmServeError as exc:
+            return exc.status, error_body(exc)
+
+    def batch_price(self, model: str) -> Price | None:
+        return self._embeddings.price(model).times(BATCH_DISCOUNT)
+
+
 class NotServed:
     """An endpoint this server does not serve (yet): each line gets this error."""
 
@@ -70,6 +98,9 @@ class NotServed:
         )
         return error.status, error_body(error)
 
+    def batch_price(self, model: str) -> Price | None:
+        return None
+
 
 class BatchLines:
     def __init__(
@@ -77,12 +108,17 @@ class BatchLines:
         completions: CompletionService,
         models: ModelRegistry,
         priority: Priority,
+        embeddings: EmbeddingService | None = None,
     ) -> None:
         self._models = models
         self._priority = priority
         self.endpoints: dict[str, BatchEndpoint] = {
-            "chat": ChatEndpoint(completions),
-            "embeddings": NotServed("Embeddings"),
+            "chat": ChatEndpoint(completions, models),
+            "embeddings": (
+                EmbeddingsEndpoint(embeddings)
+                if embeddings is not None
+                else NotServed("Embeddings")
+            ),
         }
 
     def register(self, kind: str, endpoint: BatchEndpoint) -> None:
@@ -104,9 +140,11 @@ class BatchLines:
                     status, answer = await entry.run(body, key_id)
             except Preempted:
                 continue
-            return self._outcome(model, status, answer)
+            return self._outcome(entry, model, status, answer)
 
-    def _outcome(self, model: str, status: int, body: dict[str, Any]) -> LineOutcome:
+    def _outcome(
+        self, entry: BatchEndpoint, model: str, status: int, body: dict[str, Any]
+    ) -> LineOutcome:
         served = self._models.get(model)
         usage = body.get("usage") if status == 200 else None
         counts = usage if isinstance(usage, dict) else {}
@@ -120,7 +158,7 @@ class BatchLines:
             status_code=status,
             body=body,
             model=served.code if served is not None else model,
-            price=served.spec.batch_price if served is not None else None,
+            price=entry.batch_price(model),
             prompt_tokens=int(counts.get("prompt_tokens") or 0),
             cached_tokens=int(cached or 0),
             completion_tokens=int(counts.get("completion_tokens") or 0),
