@@ -354,7 +354,13 @@ def main() -> None:
     ap.add_argument("--port", type=int, default=18431, help="glmserve; llama-server gets +1")
     ap.add_argument("--out", type=Path, default=HERE / "results")
     ap.add_argument("--invariant", action="store_true", help="add a batch_invariant=true side")
+    ap.add_argument("--render", type=Path, help="print the tables of a (partial) JSON and exit")
     args, harness_argv = ap.parse_known_args()
+    if args.render:
+        saved = json.loads(args.render.read_text())
+        results = {m: [r for r in runs if REF in r] for m, runs in saved["results"].items()}
+        print(markdown(results, saved["facts"]))
+        return
     args.out.mkdir(parents=True, exist_ok=True)
     facts = machine_facts(args.threads, harness_argv)
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
