@@ -29,6 +29,8 @@ def test_the_tiny_glm_moe_loads_and_decodes(tmp_path: Path) -> None:
         assert vocab.token_text(glm_moe_gguf.GLM_FIRST_SPECIAL) == "<|endoftext|>"
         assert vocab.meta("general.architecture") == "glm4moe"
         assert vocab.meta("glm4moe.expert_count") == "4"
+        # read from the metadata on a vocabulary-only load (the served context's cap)
+        assert vocab.trained_context == TINY.context
     finally:
         vocab.close()
     engine = LlamaEngine(

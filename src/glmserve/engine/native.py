@@ -84,7 +84,7 @@ class NativeModel:
             raise ValueError(f"llama.cpp could not load {path} (not a GGUF model it supports)")
         self.vocab = C.llama_model_get_vocab(self._model)
         self.n_vocab: int = C.llama_vocab_n_tokens(self.vocab)
-        self.trained_context: int = C.llama_model_n_ctx_train(self._model)
+        self.trained_context: int = C.llama_model_n_ctx_train(self._model) or self._gguf_context()
         self.bos: int = C.llama_vocab_bos(self.vocab)
         self.eos: int = C.llama_vocab_eos(self.vocab)
         self.add_bos: bool = bool(C.llama_vocab_get_add_bos(self.vocab))
@@ -103,6 +103,13 @@ class NativeModel:
             if n < size:
                 return buf.value.decode("utf-8", errors="replace")
             size = n + 1
+
+    def _gguf_context(self) -> int:
+        """The trained context from the GGUF's metadata: a vocabulary-only load leaves
+        llama.cpp's hyperparameters unread (0), and the served context is capped by it."""
+        arch = self.meta("general.architecture")
+        value = self.meta(f"{arch}.context_length") if arch else None
+        return int(value) if value and value.isdigit() else 0
 
     def description(self) -> str:
         buf = ctypes.create_string_buffer(256)
