@@ -311,6 +311,8 @@ def print_report(report: dict[str, Any]) -> None:
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     client = Client(args.base_url, args.model, args.api_key, args.stop)
+    if args.ignore_eos:
+        client.extra["ignore_eos"] = True
     rng = random.Random(args.seed)
     try:
         await client.stream(messages_for(PROMPTS[0]), 8)  # warm-up: load, first allocations
@@ -347,6 +349,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--rounds", type=int, default=2, help="requests per client at each concurrency")
     ap.add_argument("--max-tokens", type=int, default=128)
     ap.add_argument("--stop", action="append", default=[], help="stop string (repeatable)")
+    ap.add_argument(
+        "--ignore-eos",
+        action="store_true",
+        help="send ignore_eos (vLLM, llama-server, glmserve): every request decodes max_tokens",
+    )
     ap.add_argument("--prefix-pairs", type=int, default=3)
     ap.add_argument("--one-token", type=int, default=30, help="sequential 1-token requests")
     ap.add_argument("--seed", type=int, default=4)

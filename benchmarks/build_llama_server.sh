@@ -12,7 +12,8 @@
 #   add --path to print the binary's path without building anything
 #
 # Prints the binary's path on stdout (DIR/llama.cpp/build/bin/llama-server); messages go
-# to stderr. Idempotent: does nothing when the binary is already there for this version
+# to stderr. llama-quantize is built beside it (benchmarks/glm_moe_gguf.py quantizes the
+# GLM-shaped benchmark model with it); a build that has the server only gets it added. Idempotent: does nothing when the binary is already there for this version
 # and flags. About 5-10 minutes on 2 cores. JOBS=n overrides the parallelism.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -33,6 +34,7 @@ for arg in "$@"; do
 done
 src="$out/llama.cpp"
 bin="$src/build/bin/llama-server"
+quantize="$src/build/bin/llama-quantize"
 stamp="$out/llama-server.stamp"
 want="llama-cpp-python==$version|$args"
 
@@ -40,7 +42,7 @@ if [ -n "$path_only" ]; then
   echo "$bin"
   exit 0
 fi
-if [ -x "$bin" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
+if [ -x "$bin" ] && [ -x "$quantize" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
   echo "build_llama_server: up to date: $bin" >&2
   echo "$bin"
   exit 0
@@ -50,6 +52,9 @@ mkdir -p "$out"
 exec 9>"$out/build.lock"
 flock 9  # a parallel build into the same place finishes first
 if [ -x "$bin" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
+  if [ ! -x "$quantize" ]; then  # an older build: add the quantize tool, keep the rest
+    cmake --build "$src/build" --target llama-quantize -j "${JOBS:-$(nproc)}" >&2
+  fi
   echo "$bin"
   exit 0
 fi
@@ -71,7 +76,7 @@ echo "build_llama_server: CMAKE_ARGS=$args" >&2
 # shellcheck disable=SC2086  # $args is a list of -D flags
 cmake -S "$src" -B "$src/build" -DCMAKE_BUILD_TYPE=Release -DLLAMA_CURL=OFF \
   -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=ON $args >&2
-cmake --build "$src/build" --target llama-server -j "${JOBS:-$(nproc)}" >&2
+cmake --build "$src/build" --target llama-server llama-quantize -j "${JOBS:-$(nproc)}" >&2
 printf '%s\n' "$want" >"$stamp"
 echo "build_llama_server: built $bin in $(($(date +%s) - start)) s" >&2
 echo "$bin"

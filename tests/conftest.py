@@ -97,13 +97,18 @@ def server(tmp_path_factory: pytest.TempPathFactory, gemma_gguf: Path) -> Iterat
     config.write_text(
         "[server]\nkeepalive_seconds = 15\n\n"
         f'[platform]\nopen = true\ndata_dir = "{tmp / "data"}"\n\n'
-        f'[[models]]\ncode = "glm-4.7"\ngguf = "{gemma_gguf}"\ncontext_size = 2048\n\n'
+        # Greedy answers are compared across runs and under concurrent load: the opt-in
+        # batch-invariant mode keeps them bitwise stable (docs/architecture.md).
+        f'[[models]]\ncode = "glm-4.7"\ngguf = "{gemma_gguf}"\ncontext_size = 2048\n'
+        "batch_invariant = true\n\n"
         # one sequence at a time and no queue: the second request at once gets 1312
         f'[[models]]\ncode = "tiny-queue"\ngguf = "{gemma_gguf}"\ncontext_size = 512\n'
         'max_running = 1\nqueue_limit = 0\nprompt_format = "transcript"\n\n'
         # a model whose engine process the crash test kills
         f'[[models]]\ncode = "crash-test"\ngguf = "{gemma_gguf}"\ncontext_size = 512\n'
-        'max_running = 2\nprompt_format = "transcript"\n'
+        'max_running = 2\nprompt_format = "transcript"\n\n'
+        # the embedded default model (still served last, as by default)
+        '[[models]]\ncode = "gemma-3-270m"\nbatch_invariant = true\n'
     )
     srv = Server(config, tmp / "server.log")
     yield srv

@@ -26,7 +26,7 @@ def test_defaults_serve_the_embedded_model() -> None:
     assert (settings.host, settings.port) == ("127.0.0.1", 8080)
     assert [m.code for m in settings.models] == [DEFAULT_MODEL_CODE]
     assert settings.models[0].gguf is None
-    assert settings.models[0].batch_invariant  # greedy output independent of batching
+    assert not settings.models[0].batch_invariant  # llama.cpp's fastest kernels
 
 
 def test_glm_code_inherits_zai_defaults(tmp_path: Path, gguf: Path) -> None:
@@ -49,15 +49,15 @@ def test_glm45_defaults_differ(tmp_path: Path, gguf: Path) -> None:
     assert model is not None
     assert model.spec.temperature == 0.6 and model.spec.max_max_tokens == 98304
     assert model.context_size == 4096 and model.context_explicit
-    assert model.batch_invariant
+    assert not model.batch_invariant
 
 
-def test_batch_invariance_can_be_traded_for_speed(tmp_path: Path, gguf: Path) -> None:
+def test_batch_invariance_is_an_opt_in(tmp_path: Path, gguf: Path) -> None:
     path = _write(
-        tmp_path, f'[[models]]\ncode = "glm-4.7"\ngguf = "{gguf}"\nbatch_invariant = false\n'
+        tmp_path, f'[[models]]\ncode = "glm-4.7"\ngguf = "{gguf}"\nbatch_invariant = true\n'
     )
     model = load_settings(path, environ={}).model("glm-4.7")
-    assert model is not None and not model.batch_invariant
+    assert model is not None and model.batch_invariant
 
 
 def test_overrides(tmp_path: Path, gguf: Path) -> None:

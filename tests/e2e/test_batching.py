@@ -1,6 +1,6 @@
 """Requests decode together, and a greedy answer does not depend on who else is being
-served, nor on whether its prompt came from the prefix cache (batch_invariant, the
-default)."""
+served, nor on whether its prompt came from the prefix cache (the opt-in
+``batch_invariant = true``, set on this server's models in tests/conftest.py)."""
 
 from __future__ import annotations
 

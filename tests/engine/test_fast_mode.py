@@ -1,6 +1,6 @@
-"""batch_invariant = false: llama.cpp's fastest CPU kernels, and a prefix cache that
-reuses only whole aligned chunks (the only state a fresh prefill would compute the same
-way). Run in a worker process: the kernel choice is process-wide."""
+"""The default (fast) mode: llama.cpp's fastest CPU kernels, and a prefix cache that reuses
+any computed prefix, generated tokens included, with ``cached_tokens`` exact. Run in a
+worker process, as served (the kernel choice is process-wide)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from glmserve.engine.types import GenerationRequest, SamplingParams, TokenOut
+from glmserve.engine.slots import MIN_REUSE, common_prefix
+from glmserve.engine.types import GenerationRequest, SamplingParams, TokenOut, Usage
 from glmserve.engine.worker import WorkerEngine, WorkerSpec
 
 GREEDY = SamplingParams(temperature=0.0)
@@ -19,37 +20,75 @@ CHUNK = 32
 
 @pytest.fixture(scope="module")
 def fast(gemma_gguf: Path) -> Iterator[WorkerEngine]:
-    spec = WorkerSpec(
+    spec = WorkerSpec(  # batch_invariant left at its default
         gguf=gemma_gguf,
         context_size=1024,
         threads=2,
         batch_size=CHUNK,
         max_running=2,
         queue_limit=8,
-        batch_invariant=False,
     )
+    assert not spec.batch_invariant
     engine = WorkerEngine(spec)
     yield engine
     engine.close()
 
 
-def _run(engine: WorkerEngine, prompt: str, max_tokens: int) -> tuple[list[TokenOut], int]:
-    async def go() -> tuple[list[TokenOut], int]:
+def _run(engine: WorkerEngine, prompt: str, max_tokens: int) -> tuple[list[TokenOut], Usage]:
+    async def go() -> tuple[list[TokenOut], Usage]:
         gen = engine.start(GenerationRequest(engine.tokenize(prompt), max_tokens, GREEDY))
         tokens = [t async for t in gen]
-        return tokens, gen.usage.cached_tokens
+        return tokens, gen.usage
 
     return asyncio.run(go())
 
 
-def test_only_whole_aligned_chunks_are_reused_and_greedy_output_does_not_change(
-    fast: WorkerEngine,
-) -> None:
+def _expected(held: list[int], tokens: list[int]) -> int:
+    """All of the shared prefix but the last prompt token (computed for its logits)."""
+    common = common_prefix(held, tokens)
+    n = min(common, len(tokens) - 1)
+    return n if n >= MIN_REUSE or common >= len(tokens) - 1 else 0
+
+
+def _reset(engine: WorkerEngine) -> None:
+    for i in range(2):  # both slots get an unrelated prompt
+        _run(engine, f"<bos>Evict {i}: " + "z " * (MIN_REUSE + i), 1)
+
+
+def test_any_prefix_is_reused_at_any_token_boundary(fast: WorkerEngine) -> None:
     prompt = "<bos>User: Tell me about the Roman emperors and their wars." * 4 + "\nAssistant:"
-    n_prompt = len(fast.tokenize(prompt))
-    assert n_prompt % CHUNK != 0
-    first, first_cached = _run(fast, prompt, 30)
-    second, second_cached = _run(fast, prompt, 30)
-    assert first_cached == 0
-    assert second_cached == (n_prompt - 1) // CHUNK * CHUNK > 0
-    assert [t.token_id for t in first] == [t.token_id for t in second]
+    tokens = fast.tokenize(prompt)
+    assert len(tokens) % CHUNK not in (0, 1)
+    _reset(fast)
+    miss = _run(fast, prompt, 4)[1]
+    hit = _run(fast, prompt, 4)[1]
+    assert miss.cached_tokens == 0
+    assert hit.cached_tokens == len(tokens) - 1  # not a multiple of the batch size
+    other = prompt.replace("\nAssistant:", "\nUser: and Carthage?\nAssistant:")
+    partial = _run(fast, other, 1)[1]
+    assert partial.cached_tokens == _expected(tokens, fast.tokenize(other)) > 0
+    assert partial.prompt_tokens == len(fast.tokenize(other))
+
+
+def test_a_conversation_reuses_the_generated_answer(fast: WorkerEngine) -> None:
+    turn1 = "<bos>User: Count from 1 to 300: 1, 2, 3, 4, 5,\nAssistant:"
+    _reset(fast)
+    tokens, usage = _run(fast, turn1, 24)
+    assert usage.cached_tokens == 0 and usage.completion_tokens == 24
+    # The slot holds the prompt and every generated token but the last (never fed back).
+    held = fast.tokenize(turn1) + [t.token_id for t in tokens[:-1]]
+    turn2 = turn1 + "".join(t.text for t in tokens) + "\nUser: go on\nAssistant:"
+    again = _run(fast, turn2, 1)[1]
+    assert again.cached_tokens == _expected(held, fast.tokenize(turn2))
+    assert again.cached_tokens > len(fast.tokenize(turn1))
+
+
+def test_a_short_prompt_is_reused_only_when_repeated_whole(fast: WorkerEngine) -> None:
+    _reset(fast)
+    short = "<bos>The quick brown fox runs."
+    first = _run(fast, short, 1)[1]
+    again = _run(fast, short, 1)[1]
+    other = _run(fast, "<bos>The quick brown fox sleeps.", 1)[1]
+    assert first.cached_tokens == 0
+    assert again.cached_tokens == again.prompt_tokens - 1
+    assert other.cached_tokens == 0  # a shared prefix under MIN_REUSE is not worth it

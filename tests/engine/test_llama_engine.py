@@ -1,4 +1,5 @@
-"""The embedded llama.cpp engine on the real default model (Gemma 3 270M Q4_K_M)."""
+"""The embedded llama.cpp engine on the real default model (Gemma 3 270M Q4_K_M), in the
+opt-in batch-invariant mode (tests/engine/test_fast_mode.py: the default, fast mode)."""
 
 from __future__ import annotations
 
@@ -29,7 +30,13 @@ RECOMPUTED = 2
 @pytest.fixture(scope="module")
 def engine(gemma_gguf: Path) -> Iterator[LlamaEngine]:
     eng = LlamaEngine(
-        gemma_gguf, context_size=1024, threads=2, batch_size=CHUNK, max_running=8, queue_limit=64
+        gemma_gguf,
+        context_size=1024,
+        threads=2,
+        batch_size=CHUNK,
+        max_running=8,
+        queue_limit=64,
+        batch_invariant=True,
     )
     yield eng
     eng.close()
@@ -54,7 +61,7 @@ def test_info_reports_the_weights(engine: LlamaEngine) -> None:
     assert engine.info.trained_context == 32768
     assert engine.info.chat_template is None  # the base model ships no template
     assert engine.info.bos_token == "<bos>"
-    assert engine.batch_invariant  # the default, in effect on this CPU build
+    assert engine.batch_invariant  # in effect on this CPU build
 
 
 def test_tokenize_adds_bos_once_and_parses_special_tokens(engine: LlamaEngine) -> None:

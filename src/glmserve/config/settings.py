@@ -68,7 +68,8 @@ class EngineDefaults:
     batch_size: int = 512
     max_running: int = 4
     queue_limit: int = 256
-    batch_invariant: bool = True
+    batch_invariant: bool = False
+    """llama.cpp's fastest kernels by default; true is the opt-in deterministic mode."""
 
 
 ENGINE_DEFAULTS = EngineDefaults()
@@ -95,8 +96,8 @@ class ModelConfig:
     context_explicit: bool = False
     """The config set context_size; otherwise it is capped at the model's trained context."""
     batch_invariant: bool = ENGINE_DEFAULTS.batch_invariant
-    """Greedy output independent of batch shape: alone or among other requests, cached
-    or not. Costs some speed on CPU (no flash attention, no repacked weights)."""
+    """Opt-in: greedy output independent of batch shape (alone or among other requests,
+    cached or not). Costs speed on CPU (no flash attention, no repacked weights)."""
 
     tokenizer: Path | None = None
     """engine "remote": the model's tokenizer, a Hugging Face folder or a GGUF."""

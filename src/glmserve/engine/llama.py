@@ -81,7 +81,7 @@ class LlamaEngine(Engine):
         batch_size: int,
         max_running: int,
         queue_limit: int,
-        batch_invariant: bool = True,
+        batch_invariant: bool = False,
         on_change: Callable[[], None] | None = None,
     ) -> None:
         self._on_change = on_change
@@ -105,7 +105,7 @@ class LlamaEngine(Engine):
         except BaseException:
             self._model.close()
             raise
-        slots = SlotTable(max_running, batch_size, self._ctx, exact=batch_invariant)
+        slots = SlotTable(max_running, self._ctx, exact=batch_invariant)
         self._sched = Scheduler(slots, max_running=max_running, n_batch=batch_size + max_running)
         self._queue_limit = queue_limit
         self._cond = threading.Condition()
@@ -221,7 +221,7 @@ class LlamaEngine(Engine):
                 self._finish(seq, reason)
 
     def _after_token(self, seq: Sequence, token: int) -> FinishReason | None:
-        if self._model.is_eog(token):
+        if self._model.is_eog(token) and not seq.request.ignore_eos:
             return "stop"
         seq.sink.emit(TokenOut(token, seq.text.push(self._model.piece(token))))
         if seq.text.stopped:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import llama_cpp as C
+import numpy as np
 
 from glmserve.engine.types import SamplingParams
 
@@ -96,7 +97,7 @@ class NativeModel:
             raise ValueError(f"llama.cpp could not load {path} (not a GGUF model it supports)")
         self.vocab = C.llama_model_get_vocab(self._model)
         self.n_vocab: int = C.llama_vocab_n_tokens(self.vocab)
-        self.trained_context: int = C.llama_model_n_ctx_train(self._model)
+        self.trained_context: int = C.llama_model_n_ctx_train(self._model) or self._gguf_context()
         self.bos: int = C.llama_vocab_bos(self.vocab)
         self.eos: int = C.llama_vocab_eos(self.vocab)
         self.add_bos: bool = bool(C.llama_vocab_get_add_bos(self.vocab))
@@ -115,6 +116,13 @@ class NativeModel:
             if n < size:
                 return buf.value.decode("utf-8", errors="replace")
             size = n + 1
+
+    def _gguf_context(self) -> int:
+        """The trained context from the GGUF's metadata: a vocabulary-only load leaves
+        llama.cpp's hyperparameters unread (0), and the served context is capped by it."""
+        arch = self.meta("general.architecture")
+        value = self.meta(f"{arch}.context_length") if arch else None
+        return int(value) if value and value.isdigit() else 0
 
     def description(self) -> str:
         buf = ctypes.create_string_buffer(256)
@@ -184,7 +192,10 @@ class NativeContext:
         n_seq: int,
         threads: int,
         batch_invariant: bool = False,
+        unified_kv: bool = False,
     ) -> None:
+        """``unified_kv``: one KV pool for all sequences instead of a stream each (only
+        benchmarks/decode_step.py uses it, to compare with llama-server's default)."""
         _use_tiled_matmul(not batch_invariant)
         params = C.llama_context_default_params()
         params.n_ctx = seq_cells * n_seq
@@ -193,7 +204,7 @@ class NativeContext:
         params.n_seq_max = n_seq
         params.n_threads = threads
         params.n_threads_batch = threads
-        params.kv_unified = False
+        params.kv_unified = unified_kv
         params.swa_full = True  # sliding-window models keep full history: prefixes stay reusable
         params.no_perf = True
         if batch_invariant:  # the CPU flash-attention kernel changes path with batch shape
@@ -226,6 +237,11 @@ class NativeContext:
             raise RuntimeError(f"llama_decode failed with status {status}")
         return status
 
+    def logits(self, row: int, n_vocab: int) -> np.ndarray[Any, np.dtype[np.float32]]:
+        """The logits of the batch's ``row``-th token (a view: valid until the next decode)."""
+        ptr = C.llama_get_logits_ith(self._ctx, row)
+        return np.ctypeslib.as_array(ptr, shape=(n_vocab,))
+
     def seq_rm(self, seq: int, start: int = -1, end: int = -1) -> bool:
         return bool(C.llama_memory_seq_rm(self._memory, seq, start, end))
 
@@ -245,11 +261,26 @@ class NativeContext:
 
 class Sampler:
     """A request's sampler chain; ``sample`` also records the token for penalties (and
-    advances the grammar, if the request has one)."""
+    advances the grammar, if the request has one).
+
+    Plain greedy (no grammar, no penalties) is an argmax over the logits row: llama.cpp's
+    chain would first copy the whole vocabulary into a candidate array (262K entries for
+    Gemma) for every token (docs/benchmarks.md). Ties go to the lowest token id, as in
+    llama.cpp's greedy sampler.
+    """
 
     def __init__(self, params: SamplingParams, model: NativeModel) -> None:
         from llama_cpp._internals import LlamaSampler
 
+        self._n_vocab = model.n_vocab
+        penalties = (
+            params.repetition_penalty != 1.0
+            or params.frequency_penalty != 0.0
+            or params.presence_penalty != 0.0
+        )
+        self._chain: Any = None
+        if params.greedy and params.grammar is None and not penalties:
+            return
         chain = LlamaSampler()
         if params.grammar is not None:
             # First in the chain, so every later step (greedy included) chooses among
@@ -259,11 +290,7 @@ class Sampler:
                 chain.close()
                 raise ValueError("llama.cpp rejected the grammar")
             C.llama_sampler_chain_add(chain.sampler, grammar)
-        if (
-            params.repetition_penalty != 1.0
-            or params.frequency_penalty != 0.0
-            or params.presence_penalty != 0.0
-        ):
+        if penalties:
             chain.add_penalties(
                 model.n_vocab,
                 64,
@@ -286,8 +313,12 @@ class Sampler:
         self._chain = chain
 
     def sample(self, ctx: NativeContext, row: int) -> int:
+        if self._chain is None:
+            return int(np.argmax(ctx.logits(row, self._n_vocab)))
         token: int = C.llama_sampler_sample(self._chain.sampler, ctx.handle, row)
         return token
 
     def close(self) -> None:
-        self._chain.close()
+        if self._chain is not None:
+            self._chain.close()
+            self._chain = None

@@ -117,7 +117,6 @@ class Scheduler:
             return step
         self._prompt_turn = False
         budget = self.n_batch - len(step.entries)
-        chunk = self.slots.chunk
         for seq in self.running:
             if budget <= 0:
                 break
@@ -125,9 +124,7 @@ class Scheduler:
                 continue
             start = seq.computed
             end = min(len(seq.tokens), start + budget)
-            if not self.slots.exact:  # keep chunks aligned, so that they can be reused
-                end = min(end, (start // chunk + 1) * chunk)
-            else:
+            if exact:
                 exact_end = self._exact_end(seq, start, end, budget)
                 if exact_end is None:
                     continue
@@ -153,15 +150,12 @@ class Scheduler:
 
     def committed(self, step: Step) -> None:
         """The step was decoded: its tokens are now in the KV cache."""
-        chunk = self.slots.chunk
         for seq, start, end in step.chunks:
             slot = seq.slot
             assert slot is not None
             if seq.reading_prompt:
                 fed = seq.tokens[start:end]
                 seq.computed = end
-                if slot.canonical == start and end - start == chunk:
-                    slot.canonical = end
             else:  # the decode of the pending token
                 assert seq.pending is not None
                 fed = [seq.pending]

@@ -7,13 +7,14 @@ the idle slot over (no copy), or, if the slot is still busy with a running seque
 copying its stream into a free slot. A new sequence takes, in order: the idle slot with
 the longest reusable prefix, an empty slot, the least recently used idle slot.
 
-A cache hit must not change a greedy completion (see docs/architecture.md). When the
-engine's arithmetic is batch-invariant (``exact``), any computed prefix of at least
-``MIN_REUSE`` tokens is reused, generated tokens included, and so is a shorter prompt
-that an idle slot holds whole; other short prefixes are not worth evicting another
-prompt's state or copying a stream. Otherwise only whole ``chunk``-sized, aligned
-prompt chunks are (``Slot.canonical``): those are computed exactly as a fresh prefill
-computes them.
+Any computed prefix of at least ``MIN_REUSE`` tokens is reused, generated tokens
+included (as llama-server's prompt cache does), and so is a shorter prompt that an idle
+slot holds whole; other short prefixes are not worth evicting another prompt's state or
+copying a stream. The last prompt token is always computed, for its logits; in the exact
+mode (batch-invariant arithmetic) the last two are, so that a hit leaves a greedy
+completion bitwise unchanged. In the default (fast) mode a hit computes the suffix in
+other batch shapes than a fresh prefill would, which may change a greedy completion
+where two tokens are nearly tied (docs/architecture.md).
 """
 
 from __future__ import annotations
@@ -40,8 +41,6 @@ class Slot:
     id: int
     tokens: list[int] = field(default_factory=list)
     """Tokens whose KV state the slot holds, at positions 0..len-1."""
-    canonical: int = 0
-    """Leading positions computed by prefill in whole, aligned chunks."""
     busy: bool = False
     last_used: int = 0
 
@@ -55,9 +54,8 @@ def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
 
 
 class SlotTable:
-    def __init__(self, n_slots: int, chunk: int, kv: KvOps, *, exact: bool = False) -> None:
+    def __init__(self, n_slots: int, kv: KvOps, *, exact: bool = False) -> None:
         self.slots = [Slot(i) for i in range(n_slots)]
-        self.chunk = chunk
         self.exact = exact
         self._kv = kv
         self._clock = 0
@@ -79,7 +77,6 @@ class SlotTable:
             else:
                 self._kv.seq_rm(target.id, -1, -1)
         target.tokens = list(tokens[:reuse])
-        target.canonical = reuse
         target.busy = True
         return target, reuse
 
@@ -92,7 +89,6 @@ class SlotTable:
         if not keep:
             self._kv.seq_rm(slot.id, -1, -1)
             slot.tokens = []
-            slot.canonical = 0
 
     def cells_in_use(self) -> int:
         return sum(len(s.tokens) for s in self.slots)
@@ -106,16 +102,10 @@ class SlotTable:
         # computed in a prompt chunk (docs/architecture.md).
         limit = max(len(tokens) - (2 if self.exact else 1), 0)
         for slot in self.slots:
-            if self.exact:
-                common = common_prefix(slot.tokens, tokens)
-                reuse = min(common, limit)
-                whole = common >= len(tokens) - 1 and not slot.busy  # a repeated short prompt
-                reuse = reuse if reuse >= MIN_REUSE or whole else 0
-            elif slot.canonical > 0:
-                reuse = min(common_prefix(slot.tokens, tokens), slot.canonical, limit)
-                reuse -= reuse % self.chunk
-            else:
-                continue
+            common = common_prefix(slot.tokens, tokens)
+            reuse = min(common, limit)
+            whole = common >= len(tokens) - 1 and not slot.busy  # a repeated short prompt
+            reuse = reuse if reuse >= MIN_REUSE or whole else 0
             better = reuse > best_reuse
             tie_prefers_idle = reuse == best_reuse and best is not None and best.busy
             if better or (reuse > 0 and tie_prefers_idle and not slot.busy):

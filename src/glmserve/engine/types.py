@@ -59,6 +59,8 @@ class GenerationRequest:
     sampling: SamplingParams = field(default_factory=SamplingParams)
     stop: tuple[str, ...] = ()
     """Stop strings: generation ends at the first one, which is not part of the text."""
+    ignore_eos: bool = False
+    """End-of-generation tokens do not end the output (benchmarks: decode max_tokens)."""
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,10 @@
 
 The HTTP process keeps only the tokenizer (a vocabulary-only load of the GGUF); the
 worker process holds the weights, the KV cache and the decode loop (``LlamaEngine``).
-They talk over a pipe: the HTTP side sends ``start``/``cancel``; the worker sends
-``token`` and ``end`` events and a stats snapshot whenever its state changes. If the
+They talk over a pipe: the HTTP side sends ``start``/``cancel``; the worker sends the
+tokens of each decode step in one ``tokens`` message (one pipe write and one wake-up of
+the HTTP loop per step, not per token), ``end`` events, and a stats snapshot whenever its
+state changes. If the
 worker dies, a segfault in native code for instance, the requests in flight end with
 ``finish_reason="error"`` and a new worker starts by itself; the HTTP process never goes
 down.
@@ -52,7 +54,7 @@ class WorkerSpec:
     batch_size: int
     max_running: int
     queue_limit: int
-    batch_invariant: bool = True
+    batch_invariant: bool = False
 
 
 class _RemoteGeneration(QueuedGeneration):
@@ -180,17 +182,27 @@ class WorkerEngine(Engine):
         if kind == "stats":
             self._stats = EngineStats(**message[1])
             return
+        if kind == "tokens":
+            self._deliver(message[1])
+            return
         gen = self._live.get(message[1])
         if gen is None:
             return
-        if kind == "token":
-            _, _, token, text = message
-            gen.loop.call_soon_threadsafe(gen.queue.put_nowait, TokenOut(token, text))
-        elif kind == "end":
+        if kind == "end":
             _, gid, reason, usage, error = message
             with self._state:
                 self._live.pop(gid, None)
             gen.loop.call_soon_threadsafe(gen.end, reason, Usage(**usage), error)
+
+    def _deliver(self, tokens: list[tuple[int, int, str]]) -> None:
+        """One step's tokens, handed to each event loop in one call."""
+        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[_RemoteGeneration, TokenOut]]] = {}
+        for gid, token, text in tokens:
+            gen = self._live.get(gid)
+            if gen is not None:
+                by_loop.setdefault(gen.loop, []).append((gen, TokenOut(token, text)))
+        for loop, items in by_loop.items():
+            loop.call_soon_threadsafe(_put_all, items)
 
     def _worker_died(self) -> None:
         code = self._proc.exitcode if not self._proc.is_alive() else None
@@ -217,6 +229,11 @@ class WorkerEngine(Engine):
             return
 
 
+def _put_all(items: list[tuple[_RemoteGeneration, TokenOut]]) -> None:
+    for gen, token in items:
+        gen.queue.put_nowait(token)
+
+
 # -- the worker process -------------------------------------------------------------
 
 
@@ -231,7 +248,7 @@ class _PipeSink:
         return self.cancel_requested
 
     def emit(self, token: TokenOut) -> None:
-        self._out.send(("token", self.gid, token.token_id, token.text))
+        self._out.add((self.gid, token.token_id, token.text))
 
     def finish(self, reason: FinishReason, usage: Usage, error: str | None = None) -> None:
         self._out.finish(self.gid)
@@ -239,14 +256,32 @@ class _PipeSink:
 
 
 class _Outbox:
+    """The worker's side of the pipe. Tokens wait in ``tokens`` until the decode step
+    ends (``flush``); any other message flushes them first, so order is kept."""
+
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self.lock = threading.Lock()
         self.sinks: dict[int, _PipeSink] = {}
+        self.tokens: list[tuple[int, int, str]] = []
 
     def send(self, message: tuple[Any, ...]) -> None:
         with self.lock:
+            self._flush()
             self.conn.send(message)
+
+    def add(self, token: tuple[int, int, str]) -> None:
+        with self.lock:
+            self.tokens.append(token)
+
+    def flush(self) -> None:
+        with self.lock:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self.tokens:
+            tokens, self.tokens = self.tokens, []
+            self.conn.send(("tokens", tokens))
 
     def finish(self, gid: int) -> None:
         self.sinks.pop(gid, None)
@@ -260,8 +295,10 @@ def _worker_main(conn: Connection, spec: WorkerSpec) -> None:
     last: list[tuple[int, ...]] = [()]
     engine: LlamaEngine | None = None
 
-    def push_stats() -> None:
-        """Send a snapshot when sequences start, wait or end (not on every decode step)."""
+    def after_step() -> None:
+        """Send the step's tokens, and a stats snapshot when sequences start, wait or end
+        (not on every decode step)."""
+        out.flush()
         if engine is None:
             return
         stats = engine.stats()
@@ -279,13 +316,13 @@ def _worker_main(conn: Connection, spec: WorkerSpec) -> None:
             max_running=spec.max_running,
             batch_invariant=spec.batch_invariant,
             queue_limit=1 << 30,  # the HTTP side bounds the queue
-            on_change=push_stats,
+            on_change=after_step,
         )
     except Exception as exc:
         conn.send(("failed", f"{type(exc).__name__}: {exc}"))
         return
     conn.send(("ready", asdict(engine.info)))
-    push_stats()
+    after_step()
     while True:
         try:
             message = conn.recv()

@@ -222,6 +222,8 @@ class ChatCompletionRequest(_Wire):
     frequency_penalty: Annotated[StrictFloat, Field(ge=-2.0, le=2.0)] | None = None
     repetition_penalty: Annotated[StrictFloat, Field(gt=0.0, le=2.0)] | None = None
     n: Annotated[StrictInt, Field(ge=1)] | None = None
+    # vLLM's and llama-server's extension, sent by benchmark tools (docs/api.md).
+    ignore_eos: StrictBool | None = None
 
     @field_validator("request_id", "user_id", mode="before")
     @classmethod
