@@ -13,6 +13,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from glmserve.engine.media import MediaTokens
 from glmserve.engine.native import BatchEntry
 from glmserve.engine.slots import Slot, SlotTable
 from glmserve.engine.text import TextStream
@@ -48,6 +49,8 @@ class Sequence:
     cached: int = 0
     """Prompt tokens reused from the prefix cache (exact usage)."""
     sampler: object | None = None
+    media: MediaTokens | None = None
+    """Where the prompt's images are (set by the engine's ImageFeeder, engine/vision.py)."""
 
     @property
     def prompt_tokens(self) -> int:
@@ -125,6 +128,10 @@ class Scheduler:
                 continue
             start = seq.computed
             end = min(len(seq.tokens), start + budget)
+            if seq.media is not None:  # text only: images are fed by the ImageFeeder
+                end = seq.media.text_end(start, end)
+                if end == start:
+                    continue
             if not self.slots.exact:  # keep chunks aligned, so that they can be reused
                 end = min(end, (start // chunk + 1) * chunk)
             else:
