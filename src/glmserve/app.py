@@ -33,7 +33,10 @@ class GlmServe:
     def __post_init__(self) -> None:
         self.metrics = Metrics(self.models)
         self.completions = CompletionService(
-            self.models, metrics=self.metrics, prompt_log=self.settings.prompt_log
+            self.models,
+            metrics=self.metrics,
+            prompt_log=self.settings.prompt_log,
+            media=self.settings.media,
         )
         self.chat_tasks = ChatTasks(self.completions)
         self.platform = Platform.open(self.settings.platform, self.repository, self.chat_tasks)

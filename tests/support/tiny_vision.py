@@ -40,8 +40,8 @@ TEMPLATE = """[gMASK]<sop>
 {%- elif m.role == 'user' -%}<|user|>
 {% if m.content is string -%}{{ m.content }}{%- else -%}
 {%- for part in m.content -%}
-{%- if part.type == 'image' or part.type == 'image_url' -%}<|begin_of_image|><|image|><|end_of_image|>
-{%- elif part.type == 'text' -%}{{ part.text }}{%- endif -%}
+{%- if part.type != 'text' -%}<|begin_of_image|><|image|><|end_of_image|>
+{%- else -%}{{ part.text }}{%- endif -%}
 {%- endfor -%}{%- endif -%}
 {%- elif m.role == 'assistant' -%}<|assistant|>
 {{ m.content }}

@@ -45,7 +45,8 @@ async def tokenizer(
 ) -> dict[str, Any]:
     # The same parsing and rendering as chat: the count is the chat's prompt_tokens.
     chat = parse_chat_request(await request.body())
-    tokens = await asyncio.to_thread(app.completions.count_prompt_tokens, chat)
+    count = await asyncio.to_thread(app.completions.prompt_count, chat)
+    tokens = count.total
     task_id = completion_id()
     return {
         "id": task_id,
@@ -53,8 +54,8 @@ async def tokenizer(
         "request_id": chat.request_id or task_id,
         "usage": {
             "prompt_tokens": tokens,
-            "image_tokens": 0,
-            "video_tokens": 0,
+            "image_tokens": count.image_tokens,
+            "video_tokens": count.video_tokens,
             "total_tokens": tokens,
         },
     }

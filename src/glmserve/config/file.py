@@ -11,6 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from glmserve.config.media import MediaFile
 from glmserve.config.platform import Tier
 
 __all__ = ["FileSettings", "ModelFile", "PlatformFile", "LimitsFile", "TierFile", "AnthropicFile"]
@@ -55,6 +56,8 @@ class ModelFile(_Strict):
     code: str
     engine: Literal["llama", "remote"] = "llama"
     gguf: str | None = None
+    mmproj: str | None = None
+    """The vision projector GGUF (engine "llama"): the model then takes images."""
     tokenizer: str | None = None
     """engine "remote": a Hugging Face folder (tokenizer.json...) or a GGUF."""
     routing: Literal["prefix", "least-loaded", "round-robin"] | None = None
@@ -143,3 +146,4 @@ class FileSettings(_Strict):
     models: list[ModelFile] = Field(default_factory=list)
     platform: PlatformFile = Field(default_factory=PlatformFile)
     limits: LimitsFile = Field(default_factory=LimitsFile)
+    media: MediaFile = Field(default_factory=MediaFile)

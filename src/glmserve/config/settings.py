@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Literal
 
 from glmserve.catalog import ModelSpec
+from glmserve.config.media import MediaSettings
 from glmserve.config.platform import PlatformSettings
 
 __all__ = [
@@ -102,6 +103,8 @@ class ModelConfig:
     """engine "remote": how requests are spread over the workers."""
     workers: tuple[RemoteWorker, ...] = ()
     """engine "remote": the inference servers."""
+    mmproj: Path | None = None
+    """engine "llama": the vision projector GGUF; with it the model takes images."""
 
     @property
     def code(self) -> str:
@@ -153,6 +156,8 @@ class Settings:
     """claude-* name mapping; None means the defaults over the served models."""
     prompt_log: Path | None = None
     """Append every rendered prompt to this file as a JSON line (template debugging)."""
+    media: MediaSettings = field(default_factory=MediaSettings)
+    """Fetching and limits of images, video and documents in chat ([media])."""
 
     @property
     def claude_models(self) -> AnthropicModels:

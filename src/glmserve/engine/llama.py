@@ -21,7 +21,6 @@ from glmserve.engine.native import NativeContext, NativeModel, Sampler, gpu_buil
 from glmserve.engine.scheduler import Scheduler, Sequence, Sink, Step
 from glmserve.engine.slots import SlotTable
 from glmserve.engine.text import TextStream
-from glmserve.engine.vision import ImageFeeder, VisionModel
 from glmserve.engine.types import (
     Engine,
     EngineBusy,
@@ -34,6 +33,7 @@ from glmserve.engine.types import (
     TokenOut,
     Usage,
 )
+from glmserve.engine.vision import ImageFeeder, VisionModel
 
 __all__ = ["LlamaEngine"]
 

@@ -104,10 +104,14 @@ class VisionModel:
     def _tokenize(self, prompt: MediaPrompt, *, keep: bool) -> tuple[MediaTokens, _Chunks | None]:
         if prompt.text.count(MEDIA_MARKER) != len(prompt.images):
             raise VisionError("the prompt's media markers and its images do not match")
-        bitmaps = [_bitmap(image.width, image.height, image.rgb, image.digest) for image in prompt.images]
+        bitmaps = [
+            _bitmap(image.width, image.height, image.rgb, image.digest) for image in prompt.images
+        ]
         handles = (M.mtmd_bitmap_p_ctypes * max(len(bitmaps), 1))(*bitmaps)
         data = prompt.text.encode("utf-8")
-        text = M.mtmd_input_text(text=data, text_len=len(data), add_special=False, parse_special=True)
+        text = M.mtmd_input_text(
+            text=data, text_len=len(data), add_special=False, parse_special=True
+        )
         raw = M.mtmd_input_chunks_init()
         try:
             with self._lock:
@@ -116,7 +120,11 @@ class VisionModel:
                 raise VisionError(f"llama.cpp could not tokenize the images (status {status})")
             chunks = _Chunks(raw)
             raw = None
-            return self._layout(chunks), chunks if keep else chunks.free()
+            layout = self._layout(chunks)
+            if keep:
+                return layout, chunks
+            chunks.free()
+            return layout, None
         finally:
             for bitmap in bitmaps:
                 M.mtmd_bitmap_free(bitmap)
