@@ -121,7 +121,9 @@ class MediaLoader:
                 rgb = image.convert("RGB")
                 return ImageInput(rgb.width, rgb.height, rgb.tobytes())
         except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
-            raise InvalidField(field, "it is not an image that can be decoded.") from None
+            raise InvalidField(
+                field, "it is not an image that can be decoded (JPEG, PNG, GIF, WEBP or BMP)."
+            ) from None
 
     def _checked(self, field: str, image: ImageInput) -> ImageInput:
         self._check_pixels(field, image.width, image.height)
