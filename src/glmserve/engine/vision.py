@@ -19,7 +19,7 @@ import ctypes
 import logging
 import threading
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -207,9 +207,10 @@ class _MediaSequence(Protocol):
 
 @dataclass(eq=False)
 class _State:
+    owner: object
+    """The sequence (held, so that its id is not reused while the state lives)."""
     tokens: MediaTokens
     chunks: _Chunks
-    fed: set[int] = field(default_factory=set)
 
 
 class ImageFeeder:
@@ -248,7 +249,7 @@ class ImageFeeder:
         if tokens.tokens != list(seq.request.prompt_tokens):
             chunks.free()
             raise VisionError("the engine tokenized the media prompt differently")
-        state = _State(tokens, chunks)
+        state = _State(seq, tokens, chunks)
         self._states[id(seq)] = state
         seq.media = tokens
         # A cached prefix may end inside an image (when only part of it was reused):
@@ -292,7 +293,6 @@ class ImageFeeder:
                 C.llama_set_causal_attn(self._ctx.handle, True)
         seq.slot.tokens.extend(seq.tokens[span.start : span.end])
         seq.computed = span.end
-        state.fed.add(span.image)
 
     def close(self) -> None:
         for state in self._states.values():
