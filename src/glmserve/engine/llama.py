@@ -285,4 +285,4 @@ def _load_vision(
     if mmproj is None:
         return None, None
     vision = VisionModel(mmproj, model, threads=threads)
-    return vision, ImageFeeder(vision, model, ctx)
+    return vision, ImageFeeder(vision, ctx)

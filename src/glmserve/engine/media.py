@@ -67,6 +67,13 @@ class ImageSpan:
     length: int
     image: int
     """Index into ``MediaPrompt.images``."""
+    positions: int = -1
+    """Positions the image takes: its token count, except with M-RoPE (Qwen2-VL,
+    GLM-4.xV), where an image of w x h tokens takes max(w, h) positions."""
+
+    def __post_init__(self) -> None:
+        if self.positions < 0:
+            object.__setattr__(self, "positions", self.length)
 
     @property
     def end(self) -> int:
@@ -91,9 +98,14 @@ class MediaTokens:
         i = bisect.bisect_left(starts, start)
         return min(end, starts[i]) if i < len(starts) else end
 
-    def span_at(self, position: int) -> ImageSpan | None:
-        """The image whose span holds ``position``, if any."""
+    def span_at(self, index: int) -> ImageSpan | None:
+        """The image whose span holds token ``index``, if any."""
         for span in self.spans:
-            if span.start <= position < span.end:
+            if span.start <= index < span.end:
                 return span
         return None
+
+    def shift(self, index: int) -> int:
+        """How far token ``index``'s position is below ``index``: what the images
+        before it take in tokens beyond their positions (0 without M-RoPE)."""
+        return sum(s.length - s.positions for s in self.spans if s.end <= index)

@@ -190,9 +190,11 @@ class Scheduler:
     @staticmethod
     def _feed(step: Step, seq: Sequence, tokens: list[int], start: int, *, logits: bool) -> None:
         assert seq.slot is not None
+        # After an M-RoPE image positions run below token indices (engine/media.py).
+        pos = start - seq.media.shift(start) if seq.media is not None else start
         for i, token in enumerate(tokens):
             want = logits and i == len(tokens) - 1
             if want:
                 step.rows.append((seq, len(step.entries)))
-            step.entries.append((seq.slot.id, start + i, token, want))
+            step.entries.append((seq.slot.id, pos + i, token, want))
         step.chunks.append((seq, start, start + len(tokens)))

@@ -8,9 +8,10 @@ decodes the embeddings into that sequence's KV stream, at the image's positions,
 batches of their own (a llama.cpp batch holds tokens or embeddings, not both). The
 scheduler feeds the text around the images as usual (docs/architecture.md, "Images").
 
-Projectors whose images take other positions than their token count (M-RoPE models:
-Qwen2-VL, GLM-4.1V/4.5V/4.6V's ``glm4v``) are refused at load: the scheduler places
-every token at its index in the prompt.
+With M-RoPE projectors (Qwen2-VL, GLM-4.1V/4.5V/4.6V's ``glm4v``) an image of w x h
+tokens takes max(w, h) positions; the text after it is placed that much lower
+(``MediaTokens.shift``), and the image's 2-D positions are libmtmd's own
+(``mtmd_helper_decode_image_chunk``).
 """
 
 from __future__ import annotations
@@ -77,12 +78,7 @@ class VisionModel:
         if not M.mtmd_support_vision(self._ctx):
             self.close()
             raise VisionError(f"the projector {mmproj} has no vision encoder")
-        if M.mtmd_decode_use_mrope(self._ctx):
-            self.close()
-            raise VisionError(
-                f"the projector {mmproj} places images with M-RoPE positions, which the "
-                "embedded engine does not support yet (docs/architecture.md, 'Images')"
-            )
+        self.mrope = bool(M.mtmd_decode_use_mrope(self._ctx))
         self._model = model
         self._lock = threading.Lock()
 
@@ -145,14 +141,15 @@ class VisionModel:
                 tokens.extend(ptr[i] for i in range(n.value))
                 continue
             length = M.mtmd_input_chunk_get_n_tokens(chunk)
+            positions = M.mtmd_input_chunk_get_n_pos(chunk)
             digest = (M.mtmd_input_chunk_get_id(chunk) or b"").decode()
-            spans.append(ImageSpan(len(tokens), length, image))
+            spans.append(ImageSpan(len(tokens), length, image, positions))
             chunks.image_chunks.append(index)
             tokens.extend([image_placeholder(digest)] * length)
             image += 1
         if model.add_bos and len(tokens) > 1 and tokens[1] == model.bos:
             del tokens[0]  # the prompt wrote BOS itself
-            spans = [ImageSpan(s.start - 1, s.length, s.image) for s in spans]
+            spans = [ImageSpan(s.start - 1, s.length, s.image, s.positions) for s in spans]
         return MediaTokens(tokens, tuple(spans))
 
     def close(self) -> None:
@@ -216,12 +213,10 @@ class _State:
 class ImageFeeder:
     """Encodes images and decodes their embeddings into the sequences that reach them."""
 
-    def __init__(self, vision: VisionModel, model: NativeModel, ctx: NativeContext) -> None:
+    def __init__(self, vision: VisionModel, ctx: NativeContext) -> None:
         self._vision = vision
         self._ctx = ctx
-        self._n_embd: int = C.llama_model_n_embd(model.handle)
         self._n_batch = ctx.n_batch
-        self._batch = C.llama_batch_init(self._n_batch, self._n_embd, 1)
         self._states: dict[int, _State] = {}
         self.images_encoded = 0
 
@@ -255,11 +250,13 @@ class ImageFeeder:
         # A cached prefix may end inside an image (when only part of it was reused):
         # the image is decoded again from its start.
         inside = tokens.span_at(seq.computed)
-        if inside is not None and inside.start < seq.computed and seq.slot is not None:
-            self._ctx.seq_rm(seq.slot.id, inside.start, -1)
+        if inside is not None and inside.start < seq.computed:
             del seq.slot.tokens[inside.start :]
             seq.slot.canonical = min(seq.slot.canonical, inside.start)
             seq.computed = seq.cached = inside.start
+        # The slot table cut the reused state at the token index; after an M-RoPE image
+        # positions are lower than indices, so cut again at the position.
+        self._ctx.seq_rm(seq.slot.id, seq.computed - tokens.shift(seq.computed), -1)
         return state
 
     def _decode_image(self, seq: _MediaSequence, state: _State, span: ImageSpan) -> None:
@@ -268,29 +265,24 @@ class ImageFeeder:
         if M.mtmd_encode_chunk(vision, chunk) != 0:
             raise VisionError("llama.cpp could not encode an image")
         self.images_encoded += 1
-        embd = ctypes.cast(M.mtmd_get_output_embd(vision), ctypes.c_void_p).value
-        assert embd is not None
-        row = self._n_embd * ctypes.sizeof(ctypes.c_float)
-        non_causal = bool(M.mtmd_decode_use_non_causal(vision, chunk))
-        if non_causal:
-            C.llama_set_causal_attn(self._ctx.handle, False)
-        try:
-            for first in range(0, span.length, self._n_batch):
-                n = min(self._n_batch, span.length - first)
-                batch = self._batch
-                batch.n_tokens = n
-                ctypes.memmove(batch.embd, embd + first * row, n * row)
-                for i in range(n):
-                    batch.pos[i] = span.start + first + i
-                    batch.n_seq_id[i] = 1
-                    batch.seq_id[i][0] = seq.slot.id
-                    batch.logits[i] = False
-                status = C.llama_decode(self._ctx.handle, batch)
-                if status != 0:
-                    raise RuntimeError(f"llama_decode of image embeddings failed ({status})")
-        finally:
-            if non_causal:
-                C.llama_set_causal_attn(self._ctx.handle, True)
+        # libmtmd decodes the embeddings in batches of their own, with the image's
+        # positions (2-D ones with M-RoPE) and non-causal attention where the
+        # projector wants it.
+        new_past = C.llama_pos(0)
+        status = M.mtmd_helper_decode_image_chunk(
+            vision,
+            self._ctx.handle,
+            chunk,
+            M.mtmd_get_output_embd(vision),
+            span.start - state.tokens.shift(span.start),
+            seq.slot.id,
+            self._n_batch,
+            ctypes.byref(new_past),
+            M.mtmd_helper_post_decode_callback(0),
+            None,
+        )
+        if status != 0:
+            raise RuntimeError(f"llama.cpp could not decode an image's embeddings ({status})")
         seq.slot.tokens.extend(seq.tokens[span.start : span.end])
         seq.computed = span.end
 
@@ -298,4 +290,3 @@ class ImageFeeder:
         for state in self._states.values():
             state.chunks.free()
         self._states.clear()
-        C.llama_batch_free(self._batch)
