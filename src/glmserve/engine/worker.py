@@ -88,7 +88,11 @@ class WorkerEngine(Engine):
         self._vocab = NativeModel(spec.gguf, vocab_only=True)
         # Images are tokenized here too, where prompts are: the projector's preprocessing
         # says how many tokens each image takes (the worker encodes them).
-        self._vision = _vision(spec, self._vocab)
+        try:
+            self._vision = _vision(spec, self._vocab)
+        except BaseException:
+            self._vocab.close()
+            raise
         self.supports_images = self._vision is not None
         self._send_lock = threading.Lock()
         self._state = threading.Lock()
