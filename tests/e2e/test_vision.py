@@ -125,7 +125,10 @@ def open_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 @pytest.fixture(scope="module")
 def strict_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """The default fetch policy, and small limits to test them."""
-    limits = "max_image_bytes = 20000\nmax_image_pixels = 250000\nmax_images = 4"
+    limits = (
+        "max_image_bytes = 20000\nmax_image_pixels = 250000\nmax_images = 4\n"
+        "max_total_pixels = 400000"
+    )
     server = _start(tmp_path_factory.mktemp("vision-strict"), limits)
     yield server
     server.stop()
@@ -304,6 +307,8 @@ def test_limits_and_bad_images(strict_server: Server, open_server: Server, files
     )
     five = [_image(_data_url(_png(s, 8, 8))) for s in range(5)]
     assert "more than 4 images" in _error(_chat(strict_server, _user(*five)), "1210")
+    three = [_image(_data_url(_png(20 + s, 400, 400, noise=False))) for s in range(3)]
+    assert "pixels in all" in _error(_chat(strict_server, _user(*three)), "1210")
     broken = _error(
         _chat(strict_server, _user(_image("data:image/png;base64,@@@not-base64"))), "1214"
     )

@@ -28,6 +28,9 @@ class MediaSettings:
     max_image_pixels: int = 6000 * 6000
     max_images: int = 50
     """Images in one request, video frames and document pages included."""
+    max_total_pixels: int = 64_000_000
+    """Pixels of all the images of one request (their RGB is held in memory and sent
+    to the engine process: 3 bytes a pixel)."""
     max_video_bytes: int = 50 * MB
     video_fps: float = 1.0
     """Frames sampled per second of video."""
@@ -49,6 +52,7 @@ class MediaFile(BaseModel):
     max_image_bytes: int = Field(default=10 * MB, ge=1)
     max_image_pixels: int = Field(default=6000 * 6000, ge=1)
     max_images: int = Field(default=50, ge=1, le=10000)
+    max_total_pixels: int = Field(default=64_000_000, ge=1)
     max_video_bytes: int = Field(default=50 * MB, ge=1)
     video_fps: float = Field(default=1.0, gt=0, le=60)
     max_video_frames: int = Field(default=16, ge=1, le=1000)

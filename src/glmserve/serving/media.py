@@ -68,6 +68,11 @@ class MediaLoader:
                     f"The request holds more than {self._settings.max_images} images "
                     "(video frames and document pages included)."
                 )
+            if sum(i.width * i.height for i in images) > self._settings.max_total_pixels:
+                raise InvalidRequest(
+                    f"The request's images hold more than {self._settings.max_total_pixels} "
+                    "pixels in all."
+                )
         return LoadedMedia(tuple(images), tuple(texts), tuple(video))
 
     def _part(self, where: str, part: MediaPart) -> list[ImageInput]:
