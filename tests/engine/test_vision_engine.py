@@ -144,6 +144,9 @@ def test_a_cached_prefix_ends_where_the_image_differs(engine: LlamaEngine) -> No
 def test_markers_and_images_must_match(engine: LlamaEngine) -> None:
     with pytest.raises(VisionError):
         engine.tokenize_media(MediaPrompt(PROMPT, ()))
+    # llama.cpp's default marker in the text is text, not an image.
+    text = PROMPT.replace("describe it", "say what <__media__> means")
+    assert len(engine.tokenize_media(MediaPrompt(text, (_image(60, 8, 8),))).spans) == 1
 
 
 def test_a_file_that_is_not_a_projector_is_refused(files: tuple[Path, Path]) -> None:

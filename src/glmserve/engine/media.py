@@ -23,8 +23,9 @@ __all__ = [
     "image_placeholder",
 ]
 
-MEDIA_MARKER = "<__media__>"
-"""Where an image goes in a rendered prompt (llama.cpp's default media marker)."""
+MEDIA_MARKER = "<__glmserve_media__>"
+"""Where an image goes in a rendered prompt (given to libmtmd as its media marker; a
+name of our own, so that text mentioning llama.cpp's default ``<__media__>`` is text)."""
 
 
 @dataclass(frozen=True)
