@@ -131,8 +131,9 @@ class CompletionService:
         if not model.engine.supports_images:
             raise InvalidField(
                 "messages",
-                f"model {model.code} is served without a vision projector (mmproj), so it "
-                "cannot take images, video or files here.",
+                f"model {model.code} is served here by an engine that takes no images, "
+                "video or files (the embedded engine needs a vision projector, 'mmproj'; "
+                "remote workers do not take media yet).",
             )
         return self._media.load(request.messages)
 
