@@ -45,6 +45,7 @@ class GlmServe:
             prompt_log=self.settings.prompt_log,
             limits=self.settings.http,
             priority=Priority(self.models, idle),
+            media=self.settings.media,
         )
         self.chat_tasks = ChatTasks(self.completions)
         assert self.completions.priority is not None

@@ -162,6 +162,36 @@ _GLM_TABLE: tuple[ModelSpec, ...] = (
     ),
 )
 
+# Vision models (docs.z.ai "Core Parameters", model pages, "Pricing"; bigmodel.cn's model
+# overview for GLM-4.1V-Thinking): they take images, video and documents when their
+# engine can see (a projector configured, docs/configuration.md "Vision"). Z.AI's
+# defaults for vision: temperature 0.8, top_p 0.6.
+_VISION = Capabilities(
+    thinking=True, thinking_default=True, tools=True, tool_stream=True, vision=True
+)
+_VISION_45 = Capabilities(
+    thinking=True, thinking_default=True, tools=True, tool_stream=False, vision=True
+)
+_VISION_41 = Capabilities(thinking=True, thinking_default=True, tools=False, vision=True)
+
+
+def _vision(
+    code: str, family: str, window: int, default_max: int, max_max: int, price: Price | None,
+    caps: Capabilities = _VISION,
+) -> ModelSpec:  # fmt: skip
+    return _glm(code, family, window, default_max, max_max, 0.8, price, caps, top_p=0.6)
+
+
+_VISION_TABLE: tuple[ModelSpec, ...] = (
+    _vision("glm-5v-turbo", "glm47", 200 * K, 65536, 131072, Price(1.2, 0.24, 4.0)),
+    _vision("glm-4.6v", "glm45", 128 * K, 16384, 32768, Price(0.3, 0.05, 0.9)),
+    _vision("glm-4.6v-flashx", "glm45", 128 * K, 16384, 32768, Price(0.04, 0.004, 0.4)),
+    _vision("glm-4.6v-flash", "glm45", 128 * K, 16384, 32768, _FREE),
+    _vision("glm-4.5v", "glm45", 64 * K, 16384, 16384, Price(0.6, 0.11, 1.8), _VISION_45),
+    _vision("glm-4.1v-thinking-flashx", "glm45", 64 * K, 16384, 16384, None, _VISION_41),
+    _vision("glm-4.1v-thinking-flash", "glm45", 64 * K, 16384, 16384, _FREE, _VISION_41),
+)
+
 DEFAULT_MODEL_CODE = "gemma-3-270m"
 
 # The embedded default: Gemma 3 270M *base* (pre-trained, not instruction-tuned), whose
@@ -187,7 +217,9 @@ _GEMMA = ModelSpec(
     ),
 )
 
-BUILTIN_MODELS: dict[str, ModelSpec] = {spec.code: spec for spec in (*_GLM_TABLE, _GEMMA)}
+BUILTIN_MODELS: dict[str, ModelSpec] = {
+    spec.code: spec for spec in (*_GLM_TABLE, *_VISION_TABLE, _GEMMA)
+}
 
 
 def builtin_spec(code: str) -> ModelSpec | None:

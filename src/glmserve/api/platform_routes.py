@@ -50,9 +50,10 @@ async def tokenizer(
 ) -> dict[str, Any]:
     # The same parsing and rendering as chat: the count is the chat's prompt_tokens.
     chat = parse_chat_request(raw)
-    tokens = await in_thread_until_disconnect(
-        request, lambda gone: app.completions.count_prompt_tokens(chat, gone=gone)
+    count = await in_thread_until_disconnect(
+        request, lambda gone: app.completions.prompt_count(chat, gone=gone)
     )
+    tokens = count.total
     task_id = completion_id()
     return {
         "id": task_id,
@@ -60,8 +61,8 @@ async def tokenizer(
         "request_id": chat.request_id or task_id,
         "usage": {
             "prompt_tokens": tokens,
-            "image_tokens": 0,
-            "video_tokens": 0,
+            "image_tokens": count.image_tokens,
+            "video_tokens": count.video_tokens,
             "total_tokens": tokens,
         },
     }

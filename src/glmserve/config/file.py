@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from glmserve.config.batches import BatchesFile, FilesFile
 from glmserve.config.http import HttpFile
+from glmserve.config.media import MediaFile
 from glmserve.config.platform import Tier
 
 __all__ = [
@@ -65,6 +66,8 @@ class ModelFile(_Strict):
     code: str
     engine: Literal["llama", "remote"] = "llama"
     gguf: str | None = None
+    mmproj: str | None = None
+    """The vision projector GGUF (engine "llama"): the model then takes images."""
     tokenizer: str | None = None
     """engine "remote": a Hugging Face folder (tokenizer.json...) or a GGUF."""
     routing: Literal["prefix", "least-loaded", "round-robin"] | None = None
@@ -191,3 +194,4 @@ class FileSettings(_Strict):
     http: HttpFile = Field(default_factory=HttpFile)
     files: FilesFile = Field(default_factory=FilesFile)
     batches: BatchesFile = Field(default_factory=BatchesFile)
+    media: MediaFile = Field(default_factory=MediaFile)

@@ -115,6 +115,7 @@ def load_settings(
         anthropic=_claude_models(parsed.anthropic, [m.code for m in models], where),
         embeddings=embedding,
         http=http_settings(parsed.http),
+        media=parsed.media.settings(),
     )
 
 
@@ -211,7 +212,31 @@ def _model_config(entry: ModelFile, path: Path | None, where: str, index: int) -
             raise ConfigError(f"{label}: gguf file {gguf} does not exist")
     elif entry.code != DEFAULT_MODEL_CODE:
         raise ConfigError(f"{label}: 'gguf' (path to the model's GGUF file) is required")
-    return _engine_config(spec, gguf, entry)
+    config = _engine_config(spec, gguf, entry)
+    return _vision(config, entry, path, label)
+
+
+def _vision(config: ModelConfig, entry: ModelFile, path: Path | None, label: str) -> ModelConfig:
+    """A projector makes the model see (unless capabilities.vision says false); vision
+    without one is refused, never a silent drop of the images."""
+    said = entry.capabilities.vision if entry.capabilities is not None else None
+    if entry.mmproj is None:
+        if said:
+            raise ConfigError(f"{label}: capabilities.vision = true needs 'mmproj' (a projector)")
+        return config
+    mmproj = _file(entry.mmproj, path, f"{label}: mmproj")
+    caps = replace(config.spec.capabilities, vision=said is not False)
+    return replace(config, mmproj=mmproj, spec=replace(config.spec, capabilities=caps))
+
+
+def _file(text: str, config_path: Path | None, what: str) -> Path:
+    """A file named in the config, relative to the config file's folder."""
+    found = Path(text).expanduser()
+    if not found.is_absolute() and config_path is not None:
+        found = config_path.parent / found
+    if not found.is_file():
+        raise ConfigError(f"{what} file {found} does not exist")
+    return found
 
 
 def _engine_config(spec: ModelSpec, gguf: Path | None, entry: ModelFile | None) -> ModelConfig:

@@ -18,7 +18,15 @@ from glmserve.config.settings import (
 __all__ = ["REMOTE_KEYS", "remote_config"]
 
 REMOTE_KEYS = ("tokenizer", "routing", "workers")
-_EMBEDDED_KEYS = ("gguf", "threads", "batch_size", "max_running", "queue_limit", "batch_invariant")
+_EMBEDDED_KEYS = (
+    "gguf",
+    "mmproj",
+    "threads",
+    "batch_size",
+    "max_running",
+    "queue_limit",
+    "batch_invariant",
+)
 
 
 def remote_config(spec: ModelSpec, entry: ModelFile, path: Path | None, label: str) -> ModelConfig:

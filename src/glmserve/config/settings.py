@@ -13,6 +13,7 @@ from typing import Literal
 from glmserve.catalog import ModelSpec
 from glmserve.config.embeddings import EmbeddingSettings
 from glmserve.config.http import HttpSettings
+from glmserve.config.media import MediaSettings
 from glmserve.config.platform import PlatformSettings
 
 __all__ = [
@@ -105,6 +106,8 @@ class ModelConfig:
     """engine "remote": how requests are spread over the workers."""
     workers: tuple[RemoteWorker, ...] = ()
     """engine "remote": the inference servers."""
+    mmproj: Path | None = None
+    """engine "llama": the vision projector GGUF; with it the model takes images."""
 
     @property
     def code(self) -> str:
@@ -160,6 +163,8 @@ class Settings:
     """Embedding models and the rerank endpoint (docs/embeddings.md)."""
     http: HttpSettings = field(default_factory=HttpSettings)
     """Request limits, client timeouts, CORS (config/http.py)."""
+    media: MediaSettings = field(default_factory=MediaSettings)
+    """Fetching and limits of images, video and documents in chat ([media])."""
 
     @property
     def claude_models(self) -> AnthropicModels:

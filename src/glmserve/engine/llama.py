@@ -16,6 +16,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+from glmserve.engine.media import MediaPrompt, MediaTokens
 from glmserve.engine.native import NativeContext, NativeModel, Sampler, gpu_build
 from glmserve.engine.scheduler import Scheduler, Sequence, Sink, Step
 from glmserve.engine.slots import SlotTable
@@ -32,6 +33,7 @@ from glmserve.engine.types import (
     TokenOut,
     Usage,
 )
+from glmserve.engine.vision import ImageFeeder, VisionModel
 
 __all__ = ["LlamaEngine"]
 
@@ -83,6 +85,7 @@ class LlamaEngine(Engine):
         queue_limit: int,
         batch_invariant: bool = False,
         on_change: Callable[[], None] | None = None,
+        mmproj: Path | None = None,
     ) -> None:
         self._on_change = on_change
         if batch_invariant and gpu_build():
@@ -105,6 +108,13 @@ class LlamaEngine(Engine):
         except BaseException:
             self._model.close()
             raise
+        try:
+            self._vision, self._images = _load_vision(mmproj, self._model, self._ctx, threads)
+        except BaseException:
+            self._ctx.close()
+            self._model.close()
+            raise
+        self.supports_images = self._vision is not None
         slots = SlotTable(max_running, self._ctx, exact=batch_invariant)
         self._sched = Scheduler(slots, max_running=max_running, n_batch=batch_size + max_running)
         self._queue_limit = queue_limit
@@ -127,6 +137,11 @@ class LlamaEngine(Engine):
 
     def tokenize(self, text: str) -> list[int]:
         return self._model.tokenize(text)
+
+    def tokenize_media(self, prompt: MediaPrompt) -> MediaTokens:
+        if self._vision is None:
+            raise NotImplementedError("no projector (mmproj) is loaded")
+        return self._vision.tokenize(prompt)
 
     def start(self, request: GenerationRequest) -> Generation:
         generation = _QueuedGeneration(asyncio.get_running_loop())
@@ -168,6 +183,10 @@ class LlamaEngine(Engine):
             self._closing = True  # every sequence still queued or running is cancelled
             self._cond.notify()
         self._thread.join()
+        if self._images is not None:
+            self._images.close()
+        if self._vision is not None:
+            self._vision.close()
         self._ctx.close()
         self._model.close()
 
@@ -196,6 +215,8 @@ class LlamaEngine(Engine):
     def _step(self) -> None:
         sched = self._sched
         sched.admit()
+        if self._images is not None:  # images the running sequences reached (vision.py)
+            self._images.feed(sched.running)
         step = sched.plan()
         if not step.entries:
             return
@@ -255,3 +276,13 @@ class LlamaEngine(Engine):
     def _fail_running(self, error: str) -> None:
         for seq in list(self._sched.running):
             self._finish(seq, "error", error)
+
+
+def _load_vision(
+    mmproj: Path | None, model: NativeModel, ctx: NativeContext, threads: int
+) -> tuple[VisionModel | None, ImageFeeder | None]:
+    """The projector and the decode thread's image feeder, when a projector is configured."""
+    if mmproj is None:
+        return None, None
+    vision = VisionModel(mmproj, model, threads=threads)
+    return vision, ImageFeeder(vision, ctx)

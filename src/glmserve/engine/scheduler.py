@@ -13,6 +13,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from glmserve.engine.media import MediaTokens
 from glmserve.engine.native import BatchEntry
 from glmserve.engine.slots import Slot, SlotTable
 from glmserve.engine.text import TextStream
@@ -48,6 +49,8 @@ class Sequence:
     cached: int = 0
     """Prompt tokens reused from the prefix cache (exact usage)."""
     sampler: object | None = None
+    media: MediaTokens | None = None
+    """Where the prompt's images are (set by the engine's ImageFeeder, engine/vision.py)."""
 
     @property
     def prompt_tokens(self) -> int:
@@ -124,6 +127,10 @@ class Scheduler:
                 continue
             start = seq.computed
             end = min(len(seq.tokens), start + budget)
+            if seq.media is not None:  # text only: images are fed by the ImageFeeder
+                end = seq.media.text_end(start, end)
+                if end == start:
+                    continue
             if exact:
                 exact_end = self._exact_end(seq, start, end, budget)
                 if exact_end is None:
@@ -177,9 +184,11 @@ class Scheduler:
     @staticmethod
     def _feed(step: Step, seq: Sequence, tokens: list[int], start: int, *, logits: bool) -> None:
         assert seq.slot is not None
+        # After an M-RoPE image positions run below token indices (engine/media.py).
+        pos = start - seq.media.shift(start) if seq.media is not None else start
         for i, token in enumerate(tokens):
             want = logits and i == len(tokens) - 1
             if want:
                 step.rows.append((seq, len(step.entries)))
-            step.entries.append((seq.slot.id, start + i, token, want))
+            step.entries.append((seq.slot.id, pos + i, token, want))
         step.chunks.append((seq, start, start + len(tokens)))

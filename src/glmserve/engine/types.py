@@ -13,6 +13,8 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+from glmserve.engine.media import MediaPrompt, MediaTokens
+
 __all__ = [
     "SamplingParams",
     "GenerationRequest",
@@ -61,6 +63,9 @@ class GenerationRequest:
     """Stop strings: generation ends at the first one, which is not part of the text."""
     ignore_eos: bool = False
     """End-of-generation tokens do not end the output (benchmarks: decode max_tokens)."""
+    media: MediaPrompt | None = None
+    """The rendered prompt and its images, when it has any; ``prompt_tokens`` is then
+    ``Engine.tokenize_media``'s token list (placeholders where images go)."""
 
 
 @dataclass(frozen=True)
@@ -181,6 +186,14 @@ class Engine(ABC):
     @abstractmethod
     def tokenize(self, text: str) -> list[int]:
         """Tokens of a rendered prompt: special tokens parsed, BOS added if the model wants it."""
+
+    supports_images: bool = False
+    """The engine takes images (a projector is loaded); otherwise media is refused."""
+
+    def tokenize_media(self, prompt: MediaPrompt) -> MediaTokens:
+        """Tokens of a prompt with images: text tokens, and each image's placeholders
+        (as many as the tokens it takes). Only engines that support images."""
+        raise NotImplementedError("this engine takes no images")
 
     @abstractmethod
     def start(self, request: GenerationRequest) -> Generation:

@@ -24,6 +24,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+from glmserve.engine.media import MediaPrompt, MediaTokens
 from glmserve.engine.native import NativeModel
 from glmserve.engine.types import (
     Engine,
@@ -37,6 +38,7 @@ from glmserve.engine.types import (
     TokenOut,
     Usage,
 )
+from glmserve.engine.vision import VisionModel
 
 __all__ = ["WorkerEngine", "WorkerSpec"]
 
@@ -55,6 +57,8 @@ class WorkerSpec:
     max_running: int
     queue_limit: int
     batch_invariant: bool = False
+    mmproj: Path | None = None
+    """The vision projector GGUF, if the model takes images (engine/vision.py)."""
 
 
 class _RemoteGeneration(QueuedGeneration):
@@ -84,6 +88,14 @@ class WorkerEngine(Engine):
     def __init__(self, spec: WorkerSpec) -> None:
         self._spec = spec
         self._vocab = NativeModel(spec.gguf, vocab_only=True)
+        # Images are tokenized here too, where prompts are: the projector's preprocessing
+        # says how many tokens each image takes (the worker encodes them).
+        try:
+            self._vision = _vision(spec, self._vocab)
+        except BaseException:
+            self._vocab.close()
+            raise
+        self.supports_images = self._vision is not None
         self._send_lock = threading.Lock()
         self._state = threading.Lock()
         self._ids = itertools.count(1)
@@ -105,6 +117,11 @@ class WorkerEngine(Engine):
 
     def tokenize(self, text: str) -> list[int]:
         return self._vocab.tokenize(text)
+
+    def tokenize_media(self, prompt: MediaPrompt) -> MediaTokens:
+        if self._vision is None:
+            raise NotImplementedError("no projector (mmproj) is loaded")
+        return self._vision.tokenize(prompt)
 
     def start(self, request: GenerationRequest) -> Generation:
         loop = asyncio.get_running_loop()
@@ -134,6 +151,8 @@ class WorkerEngine(Engine):
             self._proc.kill()
             self._proc.join()
         self._reader.join(10)
+        if self._vision is not None:
+            self._vision.close()
         self._vocab.close()
 
     # -- plumbing --
@@ -317,6 +336,7 @@ def _worker_main(conn: Connection, spec: WorkerSpec) -> None:
             batch_invariant=spec.batch_invariant,
             queue_limit=1 << 30,  # the HTTP side bounds the queue
             on_change=after_step,
+            mmproj=spec.mmproj,
         )
     except Exception as exc:
         conn.send(("failed", f"{type(exc).__name__}: {exc}"))
@@ -344,3 +364,10 @@ def _worker_main(conn: Connection, spec: WorkerSpec) -> None:
         elif kind == "close":
             break
     engine.close()
+
+
+def _vision(spec: WorkerSpec, vocab: NativeModel) -> VisionModel | None:
+    """The projector over the vocabulary-only model, for tokenizing media prompts."""
+    if spec.mmproj is None:
+        return None
+    return VisionModel(spec.mmproj, vocab, threads=spec.threads)

@@ -8,6 +8,8 @@ error with Z.AI's business code (1210, 1213, 1214, 1215).
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator, Sequence
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -38,7 +40,9 @@ from glmserve.protocol.json_text import (
 
 __all__ = [
     "ChatCompletionRequest",
+    "MediaPart",
     "Message",
+    "media_parts",
     "parse_chat_request",
     "template_messages",
     "function_tools",
@@ -95,6 +99,8 @@ class InputAudioPart(_Wire):
     type: Literal["input_audio"]
     input_audio: _Audio
 
+
+MediaPart = ImageUrlPart | VideoUrlPart | FileUrlPart | FilePart | InputAudioPart
 
 ContentPart = Annotated[
     TextPart | ImageUrlPart | VideoUrlPart | FileUrlPart | FilePart | InputAudioPart,
@@ -360,16 +366,33 @@ def _check_tool_choice(request: ChatCompletionRequest) -> None:
 # --- normalization for the chat template -------------------------------------------
 
 
-def template_messages(messages: list[Message]) -> list[dict[str, Any]]:
+def template_messages(
+    messages: list[Message], media_text: Sequence[str] | None = None
+) -> list[dict[str, Any]]:
     """Messages as chat templates expect them: text content, arguments as objects,
-    ``reasoning_content`` under one name."""
-    return [_template_message(m) for m in messages]
+    ``reasoning_content`` under one name. ``media_text``: the text that stands for each
+    media part, in the order of ``media_parts`` (the engine's markers where its images
+    go); without it media parts are left out."""
+    texts = iter(media_text) if media_text is not None else None
+    return [_template_message(m, texts) for m in messages]
 
 
-def _template_message(message: Message) -> dict[str, Any]:
+def media_parts(messages: list[Message]) -> list[tuple[str, MediaPart]]:
+    """Every non-text content part, in order, with where it is (for error messages)."""
+    found: list[tuple[str, MediaPart]] = []
+    for i, message in enumerate(messages):
+        if isinstance(message.content, list):
+            for j, part in enumerate(message.content):
+                if not isinstance(part, TextPart):
+                    found.append((f"messages[{i}].content[{j}]", part))
+    return found
+
+
+def _template_message(message: Message, media_text: Iterator[str] | None) -> dict[str, Any]:
     # content null (an assistant turn that only calls tools) is "": templates print
     # None as the text "None".
-    out: dict[str, Any] = {"role": message.role, "content": _text(message.content) or ""}
+    text = _text(message.content, media_text)
+    out: dict[str, Any] = {"role": message.role, "content": text or ""}
     reasoning = (
         message.reasoning_content if message.reasoning_content is not None else message.reasoning
     )
@@ -394,10 +417,14 @@ def _template_message(message: Message) -> dict[str, Any]:
     return out
 
 
-def _text(content: str | list[Any] | None) -> str | None:
+def _text(content: str | list[Any] | None, media_text: Iterator[str] | None = None) -> str | None:
     if content is None or isinstance(content, str):
         return content
-    return "".join(part.text for part in content if isinstance(part, TextPart))
+    if media_text is None:
+        return "".join(part.text for part in content if isinstance(part, TextPart))
+    return "".join(
+        part.text if isinstance(part, TextPart) else next(media_text) for part in content
+    )
 
 
 def _arguments(arguments: str | dict[str, Any]) -> dict[str, Any] | str:

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import json
 import threading
-from dataclasses import replace
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,8 @@ from glmserve.catalog import ModelSpec
 from glmserve.chat.prompt import ThinkingFlags, render_prompt
 from glmserve.chat.template import ChatTemplate, TemplateError
 from glmserve.config import HttpSettings
+from glmserve.config.media import MediaSettings
+from glmserve.engine.media import MediaPrompt
 from glmserve.engine.types import EngineBusy, GenerationRequest
 from glmserve.errors import ClientGone, HighTraffic, InvalidField, ModelNotFound, PromptTooLong
 from glmserve.platform.admission import Attempt
@@ -32,12 +35,27 @@ from glmserve.protocol.chat import (
 from glmserve.protocol.sizes import check_sizes
 from glmserve.serving.completion import Completion, PreparedCompletion
 from glmserve.serving.constraints import constraint_for
+from glmserve.serving.media import LoadedMedia, MediaLoader
 from glmserve.serving.metrics import Metrics
 from glmserve.serving.models import ModelRegistry, ServedModel
 from glmserve.serving.priority import Priority
 from glmserve.serving.sampling import max_tokens, sampling, thinking_enabled
 
-__all__ = ["CompletionService", "PreparedCompletion", "render_request"]
+__all__ = ["CompletionService", "PreparedCompletion", "PromptCount", "render_request"]
+
+
+@dataclass(frozen=True)
+class PromptCount:
+    """A prompt's tokens, and how many of them images and video frames take."""
+
+    tokens: list[int]
+    image_tokens: int = 0
+    video_tokens: int = 0
+    media: MediaPrompt | None = None
+
+    @property
+    def total(self) -> int:
+        return len(self.tokens)
 
 
 class CompletionService:
@@ -49,10 +67,12 @@ class CompletionService:
         prompt_log: Path | None = None,
         limits: HttpSettings | None = None,
         priority: Priority | None = None,
+        media: MediaSettings | None = None,
     ) -> None:
         self._models = models
         self._limits = limits or HttpSettings()
         self.priority = priority
+        self._media = MediaLoader(media or MediaSettings())
         self._metrics = metrics
         self._prompt_log = prompt_log
         self._log_lock = threading.Lock()
@@ -69,17 +89,14 @@ class CompletionService:
         left; the work stops at the next step (api/disconnect.py)."""
         check_sizes(request, self._limits)
         model = self._model(request)
-        if has_media(request.messages) and not model.spec.capabilities.vision:
-            raise InvalidField(
-                "messages",
-                f"model {model.code} accepts text only, not images, video, audio or files.",
-            )
+        media = self._load_media(model, request)
         tools = self._tools(request)
-        prompt = self._render(model, request, tools, coding)
+        prompt = self._render(model, request, tools, coding, media)
         _stop_if(gone)
         constraint = constraint_for(model, request, tools, prompt)
         _stop_if(gone)
-        tokens = model.engine.tokenize(prompt)
+        count = _count(model, prompt, media)
+        tokens = count.tokens
         context = model.context_size
         if len(tokens) >= context:
             raise PromptTooLong(len(tokens), context)
@@ -96,6 +113,7 @@ class CompletionService:
                 sampling=replace(sampling(model.spec, request), grammar=constraint.grammar),
                 stop=request.stop_list + (() if request.ignore_eos else model.stop),
                 ignore_eos=bool(request.ignore_eos),
+                media=count.media,
             ),
             stream=bool(request.stream),
             tools=tools,
@@ -113,11 +131,40 @@ class CompletionService:
     ) -> int:
         """Tokens of the prompt this request renders to: what ``prepare`` would send to the
         engine, so the tokenizer API agrees with the chat response's prompt_tokens."""
+        return self.prompt_count(request, coding=coding, gone=gone).total
+
+    def prompt_count(
+        self,
+        request: ChatCompletionRequest,
+        *,
+        coding: bool = False,
+        gone: threading.Event | None = None,
+    ) -> PromptCount:
+        """The prompt's tokens with its image and video tokens (the tokenizer API)."""
         check_sizes(request, self._limits)
         model = self._model(request)
-        prompt = self._render(model, request, self._tools(request), coding)
+        media = self._load_media(model, request)
+        prompt = self._render(model, request, self._tools(request), coding, media)
         _stop_if(gone)
-        return len(model.engine.tokenize(prompt))
+        return _count(model, prompt, media)
+    def _load_media(self, model: ServedModel, request: ChatCompletionRequest) -> LoadedMedia | None:
+        """The request's images, fetched and decoded; media for a model that cannot see
+        is refused (1214), never dropped."""
+        if not has_media(request.messages):
+            return None
+        if not model.spec.capabilities.vision:
+            raise InvalidField(
+                "messages",
+                f"model {model.code} accepts text only, not images, video, audio or files.",
+            )
+        if not model.engine.supports_images:
+            raise InvalidField(
+                "messages",
+                f"model {model.code} is served here by an engine that takes no images, "
+                "video or files (the embedded engine needs a vision projector, 'mmproj'; "
+                "remote workers do not take media yet).",
+            )
+        return self._media.load(request.messages)
 
     async def start(self, prepared: PreparedCompletion, attempt: Attempt) -> Completion:
         """Admit the request (balance, limits, request_id) and start it on the engine;
@@ -164,8 +211,12 @@ class CompletionService:
         request: ChatCompletionRequest,
         tools: list[dict[str, Any]],
         coding: bool,
+        media: LoadedMedia | None = None,
     ) -> str:
-        prompt = render_request(model.template, model.spec, request, tools, coding=coding)
+        texts = media.texts if media is not None else None
+        prompt = render_request(
+            model.template, model.spec, request, tools, coding=coding, media_text=texts
+        )
         self._log_prompt(prompt)
         return prompt
 
@@ -187,10 +238,11 @@ def render_request(
     tools: list[dict[str, Any]],
     *,
     coding: bool = False,
+    media_text: Sequence[str] | None = None,
 ) -> str:
     """The prompt: the request's messages through the model's template, with the Z.AI
     thinking flags for thinking models (``coding``: the Coding endpoint, where past
-    reasoning is kept by default)."""
+    reasoning is kept by default; ``media_text``: what stands for each media part)."""
     thinking = None
     if spec.capabilities.thinking:
         thinking = ThinkingFlags(
@@ -200,10 +252,25 @@ def render_request(
     shown = tools if spec.capabilities.tools else None
     try:
         return render_prompt(
-            template, template_messages(request.messages), tools=shown, thinking=thinking
+            template,
+            template_messages(request.messages, media_text),
+            tools=shown,
+            thinking=thinking,
         )
     except TemplateError as exc:
         raise InvalidField("messages", f"the model's chat template rejected them: {exc}") from None
+
+
+def _count(model: ServedModel, prompt: str, media: LoadedMedia | None) -> PromptCount:
+    if media is None:
+        return PromptCount(model.engine.tokenize(prompt))
+    media_prompt = MediaPrompt(prompt, media.images, media.video_frames)
+    try:
+        tokens = model.engine.tokenize_media(media_prompt)
+    except ValueError as exc:  # the projector refused the images (engine/vision.py)
+        raise InvalidField("messages", f"the images could not be tokenized: {exc}") from None
+    video = sum(span.length for span in tokens.spans if media.video[span.image])
+    return PromptCount(tokens.tokens, tokens.image_tokens - video, video, media_prompt)
 
 
 def _clear_thinking(request: ChatCompletionRequest, coding: bool) -> bool:

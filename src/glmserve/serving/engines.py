@@ -36,6 +36,7 @@ def _llama(config: ModelConfig, weights: Path) -> Engine:
         max_running=config.max_running,
         queue_limit=config.queue_limit,
         batch_invariant=config.batch_invariant,
+        mmproj=config.mmproj,
     )
     return WorkerEngine(spec)
 
