@@ -8,7 +8,6 @@ error with Z.AI's business code (1210, 1213, 1214, 1215).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Sequence
 from typing import Annotated, Any, Literal
 
