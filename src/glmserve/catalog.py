@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 __all__ = [
     "Capabilities",
+    "ThinkingBudgets",
     "Price",
     "ModelSpec",
     "BUILTIN_MODELS",
@@ -36,6 +37,30 @@ class Capabilities:
     them); the built-in transcript format of base models shows none."""
     tool_stream: bool = False
     vision: bool = False
+
+
+@dataclass(frozen=True)
+class ThinkingBudgets:
+    """How long a thinking model may reason (docs/api.md, "Thinking budgets")."""
+
+    default: int | None = None
+    """Reasoning tokens when the request sets no budget (None: unlimited, as Z.AI)."""
+    effort: tuple[tuple[str, int | None], ...] = (
+        ("low", 1024),
+        ("medium", 4096),
+        ("high", 16384),
+        ("xhigh", None),
+        ("max", None),
+    )
+    """OpenAI ``reasoning_effort`` -> budget (None: unlimited); "none" and "minimal"
+    turn thinking off."""
+    closing: str = "\n\nI have thought about this long enough; time to answer.\n"
+    """Reasoning text inserted before the end-of-thinking tag at the budget ("": none)."""
+    answer_min_tokens: int = 256
+    """The budget shrinks, within max_tokens, so the answer has at least this many."""
+
+    def for_effort(self, effort: str) -> int | None:
+        return dict(self.effort).get(effort)
 
 
 @dataclass(frozen=True)
@@ -65,6 +90,7 @@ class ModelSpec:
     top_k: int = 0
     """Default top-k (0: off). DashScope documents 20 for GLM-5, GLM-4.7 and GLM-4.6."""
     price: Price | None = None
+    thinking_budgets: ThinkingBudgets = field(default_factory=ThinkingBudgets)
     builtin_format: str = "chatml"
     """Built-in prompt format (glmserve.chat.formats), used only when the weights carry
     no chat template."""

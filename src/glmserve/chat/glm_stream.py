@@ -96,11 +96,24 @@ class GlmStreamParser:
         self._spec: ArgSpec | None = None
         self._value: list[str] = []  # a held (non-string, or maybe-null) value's text
         self._value_streaming = False
+        self._closed_calls = 0
 
     @property
     def in_reasoning(self) -> bool:
         """The text so far leaves the model inside its thinking block."""
         return self._state == "reasoning"
+
+    @property
+    def call_opened(self) -> str | None:
+        """While the model is writing a call's name right after ``<tool_call>``: the
+        name's text so far (often empty); None otherwise. The serving layer constrains
+        the rest of the call from there (strict tools, docs/glm-format.md)."""
+        return self._name if self._state == "name" else None
+
+    @property
+    def closed_calls(self) -> int:
+        """Tool calls written to their end (or closed by the end of the output)."""
+        return self._closed_calls
 
     def feed(self, text: str) -> list[Delta]:
         self._buf += text
@@ -285,6 +298,7 @@ class GlmStreamParser:
 
     def _close_call(self) -> None:
         self._arg_text("}" if self._args else "{}")
+        self._closed_calls += 1
         self._new_section("content")
 
     def _start_value(self) -> None:

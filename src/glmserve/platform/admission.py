@@ -43,6 +43,7 @@ class Admitted:
     """The request_id the client chose (only those can collide); None for ours."""
     stream: bool
     price: Price | None
+    user_id: str | None = None
 
 
 class Metered(Protocol):
@@ -69,7 +70,7 @@ class Metered(Protocol):
 
 
 class _NoUsage:
-    prompt_tokens = cached_tokens = completion_tokens = 0
+    prompt_tokens = cached_tokens = completion_tokens = reasoning_tokens = 0
 
 
 log = logging.getLogger(__name__)
@@ -234,4 +235,6 @@ class Attempt:
             error_code=code,
             latency_ms=int((time.monotonic() - self._started) * 1000),
             cost_nano=cost_nano(admitted.price if admitted else None, usage),
+            user_id=admitted.user_id if admitted else None,
+            reasoning_tokens=usage.reasoning_tokens,
         )

@@ -33,6 +33,9 @@ class TokenCounts(Protocol):
     @property
     def completion_tokens(self) -> int: ...
 
+    @property
+    def reasoning_tokens(self) -> int: ...
+
 
 def cost_nano(price: Price | None, usage: TokenCounts) -> int:
     if price is None:
@@ -73,8 +76,9 @@ class Ledger:
         model: str | None = None,
         since: str | None = None,
         until: str | None = None,
+        user_id: str | None = None,
     ) -> list[UsageSummary]:
-        return self._repo.usage_summary(key_id, model, since, until)
+        return self._repo.usage_summary(key_id, model, since, until, user_id)
 
-    def records(self, key_id: str | None = None) -> list[UsageRecord]:
-        return self._repo.usage_records(key_id)
+    def records(self, key_id: str | None = None, user_id: str | None = None) -> list[UsageRecord]:
+        return self._repo.usage_records(key_id, user_id)

@@ -19,7 +19,13 @@ from glmserve.catalog import ModelSpec
 from glmserve.chat.prompt import ThinkingFlags, render_prompt
 from glmserve.chat.template import ChatTemplate, TemplateError
 from glmserve.engine.types import EngineBusy, GenerationRequest
-from glmserve.errors import HighTraffic, InvalidField, ModelNotFound, PromptTooLong
+from glmserve.errors import (
+    HighTraffic,
+    InvalidField,
+    ModelNotFound,
+    PromptTooLong,
+    SensitiveContent,
+)
 from glmserve.platform.admission import Attempt
 from glmserve.platform.ids import completion_id, now_seconds
 from glmserve.protocol.chat import (
@@ -30,9 +36,13 @@ from glmserve.protocol.chat import (
 )
 from glmserve.serving.completion import Completion, PreparedCompletion
 from glmserve.serving.constraints import constraint_for
+from glmserve.serving.content_filter import ContentFilter
+from glmserve.serving.legs import Legs
 from glmserve.serving.metrics import Metrics
 from glmserve.serving.models import ModelRegistry, ServedModel
+from glmserve.serving.plan import steering_for
 from glmserve.serving.sampling import max_tokens, sampling, thinking_enabled
+from glmserve.serving.steering import Steerer
 
 __all__ = ["CompletionService", "PreparedCompletion", "render_request"]
 
@@ -44,9 +54,11 @@ class CompletionService:
         *,
         metrics: Metrics | None = None,
         prompt_log: Path | None = None,
+        content_filter: ContentFilter | None = None,
     ) -> None:
         self._models = models
         self._metrics = metrics
+        self._filter = content_filter
         self._prompt_log = prompt_log
         self._log_lock = threading.Lock()
 
@@ -63,11 +75,14 @@ class CompletionService:
             )
         tools = self._tools(request)
         prompt = self._render(model, request, tools, coding)
+        if self._filter is not None and self._filter.blocks_prompt(prompt):
+            raise SensitiveContent()
         constraint = constraint_for(model, request, tools, prompt)
         tokens = model.engine.tokenize(prompt)
         context = model.context_size
         if len(tokens) >= context:
             raise PromptTooLong(len(tokens), context)
+        limit = min(max_tokens(model, request), context - len(tokens))
         task_id = completion_id()
         return PreparedCompletion(
             id=task_id,
@@ -77,7 +92,7 @@ class CompletionService:
             prompt=prompt,
             generation=GenerationRequest(
                 prompt_tokens=tokens,
-                max_tokens=min(max_tokens(model, request), context - len(tokens)),
+                max_tokens=limit,
                 sampling=replace(sampling(model.spec, request), grammar=constraint.grammar),
                 stop=request.stop_list + model.stop,
             ),
@@ -86,6 +101,8 @@ class CompletionService:
             json_call=constraint.json_call,
             tool_stream=bool(request.tool_stream) and model.spec.capabilities.tool_stream,
             include_usage=bool(request.stream_options and request.stream_options.include_usage),
+            steering=steering_for(model, request, tools, constraint, limit),
+            user_id=request.user_id,
         )
 
     def count_prompt_tokens(self, request: ChatCompletionRequest, *, coding: bool = False) -> int:
@@ -106,17 +123,24 @@ class CompletionService:
     def run(self, prepared: PreparedCompletion) -> Completion:
         """Start on the engine, without admission (the caller has admitted it)."""
         model = prepared.model
-        try:
-            generation = model.engine.start(prepared.generation)
-        except EngineBusy:
-            raise HighTraffic(model.code) from None
         parser = model.family.parser(
             prepared.tools,
             prompt=prepared.prompt,
             trim=model.trim,
             json_call=prepared.json_call,
         )
-        return Completion(prepared, generation, parser, self._metrics)
+        cut = prepared.steering.cut
+        try:
+            if cut is not None and Steerer.starts_closed(prepared.steering, parser):
+                # a budget of 0: the thinking block is closed before the model writes
+                legs = Legs(
+                    model.engine, prepared.generation, inserted=cut.tokens, grammar=cut.grammar
+                )
+            else:
+                legs = Legs(model.engine, prepared.generation)
+        except EngineBusy:
+            raise HighTraffic(model.code) from None
+        return Completion(prepared, legs, parser, self._metrics, content_filter=self._filter)
 
     def _model(self, request: ChatCompletionRequest) -> ServedModel:
         model = self._models.get(request.model)
@@ -161,6 +185,7 @@ def render_request(
         thinking = ThinkingFlags(
             enable_thinking=thinking_enabled(spec, request),
             clear_thinking=_clear_thinking(request, coding),
+            reasoning_effort=request.reasoning_effort,
         )
     shown = tools if spec.capabilities.tools else None
     try:
