@@ -48,7 +48,7 @@ _ARRAYS = st.lists(_JSON, max_size=4)
 _OBJECTS = st.dictionaries(_TEXT, _JSON, max_size=4)
 # what a string parameter may hold: backslashes of every kind, never a closing tag
 _STRINGS = st.lists(
-    st.sampled_from([*"ab\\n\"t/ C:.*+?()[]{}$^", "\\n", "\\\\", "\\frac", "C:\\Users"]),
+    st.sampled_from([*'ab\\n"t/ C:.*+?()[]{}$^', "\\n", "\\\\", "\\frac", "C:\\Users"]),
     max_size=20,
 ).map("".join)
 
