@@ -47,8 +47,10 @@ def _cut(
     room = max_tokens - len(closing) - len(end_tokens)
     if room <= 0:
         return None  # not even the closing fits: the output is cut by max_tokens anyway
-    # max_tokens bounds the whole output: the budget shrinks so the answer keeps its minimum
-    at = max(0, min(budget, room - budgets.answer_min_tokens))
+    # max_tokens bounds the whole output: the budget shrinks so the answer keeps its
+    # minimum, which is at most half of max_tokens (a small max_tokens still thinks)
+    answer = min(budgets.answer_min_tokens, max_tokens // 2)
+    at = max(0, min(budget, room - answer))
     return ThinkingCut(
         at=at,
         closing=closing,
