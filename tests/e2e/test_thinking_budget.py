@@ -35,6 +35,18 @@ REASONING = " ".join(f"step {i} the user asks for the sum so I keep adding" for 
 ANSWER = "The sum is 42."
 CLOSING = " Time to answer now."
 QUESTION = [{"role": "user", "content": "What is the sum?"}]
+CALLS = (
+    "<tool_call>add<arg_key>a</arg_key><arg_value>40</arg_value></tool_call>"
+    "<tool_call>add<arg_key>a</arg_key><arg_value>2</arg_value></tool_call><|observation|>"
+)
+ADD = {
+    "type": "function",
+    "function": {
+        "name": "add",
+        "strict": True,
+        "parameters": {"type": "object", "properties": {"a": {"type": "integer"}}},
+    },
+}
 
 
 @dataclass(frozen=True)
@@ -54,6 +66,7 @@ def scripted(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scripted]:
         tmp / "scripted.gguf",
         [
             Script(f"{REASONING}</think>{ANSWER}<|user|>"),
+            Script(CALLS, when="twocalls"),  # before the </think> one: thinking off has it
             Script(f"{ANSWER}<|user|>", when="</think>"),
         ],
     )
@@ -83,7 +96,7 @@ def _text(pieces: list[bytes]) -> str:
 
 
 def _answer_tokens(model: ScriptedGlm) -> int:
-    return model.completion_tokens[1]  # the answer's pieces and its end token
+    return model.completion_tokens[2]  # the answer's pieces and its end token
 
 
 def test_without_a_budget_the_whole_reasoning_comes_back(
@@ -234,3 +247,32 @@ def _usage(config: Path, *args: str) -> list[dict[str, Any]]:
             return rows
         time.sleep(0.2)
     return rows
+
+
+def test_strict_calls_under_auto_and_parallel_tool_calls_false_streamed(
+    scripted: Scripted,
+) -> None:
+    """The script writes two calls (thinking off, ``twocalls`` selects it). ``add`` is
+    strict: from ``<tool_call>`` on, a grammar leg goes on from the model's own tokens
+    (a tape token's successor does not depend on the prompt), so both calls come back
+    as written; with parallel_tool_calls false the output ends after the first."""
+    server = scripted.server
+    client = OpenAI(api_key="any", base_url=f"{server.base}/v1")
+    for parallel, expected in ((True, ['{"a": 40}', '{"a": 2}']), (False, ['{"a": 40}'])):
+        chunks = list(
+            client.chat.completions.create(
+                model="glm-4.7",
+                messages=[{"role": "user", "content": "twocalls please"}],  # type: ignore[list-item]
+                tools=[ADD],  # type: ignore[list-item]
+                stream=True,
+                parallel_tool_calls=parallel,
+                extra_body={"thinking": {"type": "disabled"}},
+            )
+        )
+        assert len({c.id for c in chunks}) == 1
+        calls: dict[int, str] = {}
+        for chunk in chunks:
+            for call in (chunk.choices[0].delta.tool_calls or []) if chunk.choices else []:
+                calls[call.index] = calls.get(call.index, "") + (call.function.arguments or "")
+        assert list(calls.values()) == expected
+        assert chunks[-1].choices[0].finish_reason == "tool_calls"

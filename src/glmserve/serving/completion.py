@@ -104,6 +104,10 @@ class Completion:
                         break
             except (ContextExceeded, EngineBusy) as exc:
                 self._refused(exc)
+            # stopped on purpose (one call only, a filter): its end is a token away, and
+            # the finish reason must be final when the last chunk is written
+            if self._legs.stopped:
+                await self._legs.wait_finished()
             if self._legs.finish_reason != "error" and not self.blocked:
                 for delta in self._checked(self._parser.finish()):
                     yield delta

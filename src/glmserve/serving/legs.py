@@ -108,6 +108,11 @@ class Legs:
         self._leg_prompt = len(prompt)
         return True
 
+    @property
+    def stopped(self) -> bool:
+        """``stop`` ended the generation (or a new leg could not start)."""
+        return self._stopped
+
     def stop(self) -> None:
         """End the generation here: what was generated is the whole output."""
         self._stopped = True
