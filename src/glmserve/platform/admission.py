@@ -26,7 +26,14 @@ from glmserve.errors import BalanceExhausted, GlmServeError
 from glmserve.platform.auth import Principal
 from glmserve.platform.ids import completion_id
 from glmserve.platform.limits import Limiter, Reservation
-from glmserve.platform.usage import Ledger, Outcome, TokenCounts, cost_nano, today
+from glmserve.platform.usage import (
+    Ledger,
+    Outcome,
+    ReasoningCounts,
+    TokenCounts,
+    cost_nano,
+    today,
+)
 from glmserve.store import UsageRecord
 
 __all__ = ["Admission", "Admitted", "Attempt", "Metered"]
@@ -70,7 +77,7 @@ class Metered(Protocol):
 
 
 class _NoUsage:
-    prompt_tokens = cached_tokens = completion_tokens = reasoning_tokens = 0
+    prompt_tokens = cached_tokens = completion_tokens = 0
 
 
 log = logging.getLogger(__name__)
@@ -236,5 +243,5 @@ class Attempt:
             latency_ms=int((time.monotonic() - self._started) * 1000),
             cost_nano=cost_nano(admitted.price if admitted else None, usage),
             user_id=admitted.user_id if admitted else None,
-            reasoning_tokens=usage.reasoning_tokens,
+            reasoning_tokens=usage.reasoning_tokens if isinstance(usage, ReasoningCounts) else 0,
         )

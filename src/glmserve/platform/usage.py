@@ -9,12 +9,20 @@ from __future__ import annotations
 import asyncio
 import time
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Literal, Protocol
+from typing import Literal, Protocol, runtime_checkable
 
 from glmserve.catalog import Price
 from glmserve.store import NANO_PER_USD, Repository, UsageRecord, UsageSummary
 
-__all__ = ["cost_nano", "usd_to_nano", "nano_to_usd", "Ledger", "Outcome", "TokenCounts"]
+__all__ = [
+    "cost_nano",
+    "usd_to_nano",
+    "nano_to_usd",
+    "Ledger",
+    "Outcome",
+    "TokenCounts",
+    "ReasoningCounts",
+]
 
 Outcome = Literal["success", "error", "cancelled"]
 
@@ -32,6 +40,11 @@ class TokenCounts(Protocol):
 
     @property
     def completion_tokens(self) -> int: ...
+
+
+@runtime_checkable
+class ReasoningCounts(TokenCounts, Protocol):
+    """Token counts that also say how many completion tokens were reasoning."""
 
     @property
     def reasoning_tokens(self) -> int: ...
