@@ -8,10 +8,11 @@ config file may override any of them per served model.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 __all__ = [
     "Capabilities",
+    "ThinkingBudgets",
     "Price",
     "ModelSpec",
     "BUILTIN_MODELS",
@@ -47,6 +48,30 @@ docs/platform.md)."""
 
 
 @dataclass(frozen=True)
+class ThinkingBudgets:
+    """How long a thinking model may reason (docs/api.md, "Thinking budgets")."""
+
+    default: int | None = None
+    """Reasoning tokens when the request sets no budget (None: unlimited, as Z.AI)."""
+    effort: tuple[tuple[str, int | None], ...] = (
+        ("low", 1024),
+        ("medium", 4096),
+        ("high", 16384),
+        ("xhigh", None),
+        ("max", None),
+    )
+    """OpenAI ``reasoning_effort`` -> budget (None: unlimited); "none" and "minimal"
+    turn thinking off."""
+    closing: str = "\n\nI have thought about this long enough; time to answer.\n"
+    """Reasoning text inserted before the end-of-thinking tag at the budget ("": none)."""
+    answer_min_tokens: int = 256
+    """The budget shrinks, within max_tokens, so the answer has at least this many."""
+
+    def for_effort(self, effort: str) -> int | None:
+        return dict(self.effort).get(effort)
+
+
+@dataclass(frozen=True)
 class Price:
     """USD per million tokens, as on Z.AI's pricing page."""
 
@@ -79,6 +104,7 @@ class ModelSpec:
     batch_discount: float = BATCH_DISCOUNT
     """Batch API requests cost this fraction of ``price`` (Z.AI's Batch API guide: 50%
     of the real-time price; docs/platform.md)."""
+    thinking_budgets: ThinkingBudgets = field(default_factory=ThinkingBudgets)
     builtin_format: str = "chatml"
     """Built-in prompt format (glmserve.chat.formats), used only when the weights carry
     no chat template."""
@@ -134,6 +160,18 @@ _GLM_TABLE: tuple[ModelSpec, ...] = (
     _glm("glm-5.1", "glm47", 200 * K, 65536, 131072, 1.0, Price(1.4, 0.26, 4.4), top_k=_TOP_K),
     _glm("glm-5", "glm47", 200 * K, 65536, 131072, 1.0, Price(1.0, 0.2, 3.2), top_k=_TOP_K),
     _glm("glm-5-turbo", "glm47", 200 * K, 65536, 131072, 1.0, Price(1.2, 0.24, 4.0), top_k=_TOP_K),
+    # vision (docs.z.ai GLM-5V-Turbo page: 200K context; vision defaults 0.8 / 0.6)
+    _glm(
+        "glm-5v-turbo",
+        "glm47",
+        200 * K,
+        65536,
+        131072,
+        0.8,
+        Price(1.2, 0.24, 4.0),
+        replace(_GLM_THINKING, vision=True),
+        top_p=0.6,
+    ),
     _glm("glm-4.7", "glm47", 200 * K, 65536, 131072, 1.0, _GLM47_PRICE, top_k=_TOP_K),
     _glm("glm-4.7-flash", "glm47", 200 * K, 65536, 131072, 1.0, _FREE, top_k=_TOP_K),
     _glm(

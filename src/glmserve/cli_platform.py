@@ -48,6 +48,7 @@ def add_commands(commands: Any) -> None:
     usage.add_argument("--model", help="only this model code")
     usage.add_argument("--since", help="from this day (YYYY-MM-DD, UTC)")
     usage.add_argument("--until", help="to this day (YYYY-MM-DD, UTC)")
+    usage.add_argument("--user", help="only requests with this user_id")
     usage.add_argument("--json", action="store_true", help="print JSON")
 
 
@@ -101,7 +102,7 @@ def _key_line(row: KeyRow) -> str:
 
 
 def _usage(repository: Repository, args: argparse.Namespace) -> int:
-    rows = repository.usage_summary(args.key, args.model, args.since, args.until)
+    rows = repository.usage_summary(args.key, args.model, args.since, args.until, args.user)
     if args.json:
         print(json.dumps([{**vars(r), "cost": nano_to_usd(r.cost_nano)} for r in rows], indent=2))
         return 0

@@ -212,6 +212,21 @@ class BalanceExhausted(GlmServeError):
         return False
 
 
+class SensitiveContent(GlmServeError):
+    """1301: the configured content filter blocked the input or the output (HTTP 400,
+    as Z.AI answers it; a stream that is already under way ends with finish_reason
+    ``sensitive`` instead)."""
+
+    status = 400
+    code = "1301"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "System detected potentially unsafe or sensitive content in input or generation. "
+            "Please avoid using prompts that may generate sensitive content."
+        )
+
+
 class ConcurrencyExceeded(GlmServeError):
     """1302: the key already has its tier's number of requests in flight for the model."""
 

@@ -4,7 +4,7 @@ POST /admin/keys                 {"name", "tier", "balance"?}  -> the key, shown
 GET  /admin/keys
 POST /admin/keys/{id}/revoke
 POST /admin/keys/{id}/top-up     {"amount"}   (USD)
-GET  /admin/usage?key=&model=&since=&until=   (days as YYYY-MM-DD, UTC)
+GET  /admin/usage?key=&model=&since=&until=&user_id=   (days as YYYY-MM-DD, UTC)
 """
 
 from __future__ import annotations
@@ -92,12 +92,13 @@ async def usage(
     model: str | None = None,
     since: str | None = None,
     until: str | None = None,
+    user_id: str | None = None,
     app: GlmServe = Depends(glmserve),
 ) -> dict[str, Any]:
     for name, value in (("since", since), ("until", until)):
         if value is not None and not _is_day(value):
             raise InvalidField(name, f"must be a day as YYYY-MM-DD, got {value!r}.")
-    rows = await asyncio.to_thread(app.platform.ledger.summary, key, model, since, until)
+    rows = await asyncio.to_thread(app.platform.ledger.summary, key, model, since, until, user_id)
     return {"data": [summary_body(r) for r in rows]}
 
 
@@ -123,6 +124,7 @@ def summary_body(row: UsageSummary) -> dict[str, Any]:
         "prompt_tokens": row.prompt_tokens,
         "cached_tokens": row.cached_tokens,
         "completion_tokens": row.completion_tokens,
+        "reasoning_tokens": row.reasoning_tokens,
         "cost": nano_to_usd(row.cost_nano),
     }
 

@@ -10,7 +10,7 @@ everything else the model writes is content.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -39,6 +39,11 @@ class Family(Protocol):
         otherwise a forced call is a JSON object (``json_call``)."""
         ...
 
+    @property
+    def end_thinking(self) -> str | None:
+        """The text that closes a thinking block; None: the family has none."""
+        ...
+
     def parser(
         self, tools: Tools | None, *, prompt: str, trim: bool = False, json_call: bool = False
     ) -> OutputParser:
@@ -47,13 +52,35 @@ class Family(Protocol):
         the whole output to be a JSON call."""
         ...
 
-    def call_grammar(self, tools: Tools, *, name: str | None, prompt: str) -> str:
+    def call_grammar(
+        self,
+        tools: Tools,
+        *,
+        name: str | None,
+        prompt: str,
+        thinking: grammar.Thinking | None = None,
+    ) -> str:
         """GBNF forcing one call (to ``name``, or to any tool) with schema-valid
-        arguments. Raises grammar.GrammarError for a schema it cannot express."""
+        arguments. Raises grammar.GrammarError for a schema it cannot express.
+        ``thinking``: what may precede it, when not what the prompt implies."""
         ...
 
-    def answer_grammar(self, schema: Mapping[str, Any] | None, *, prompt: str) -> str:
+    def answer_grammar(
+        self,
+        schema: Mapping[str, Any] | None,
+        *,
+        prompt: str,
+        thinking: grammar.Thinking | None = None,
+    ) -> str:
         """GBNF forcing a JSON answer (matching ``schema`` if given)."""
+        ...
+
+    def call_rest_grammar(
+        self, tools: Tools, *, strict: Collection[str], parallel: bool, consumed: str = ""
+    ) -> str | None:
+        """GBNF for the rest of a call the model opened by itself (``tool_choice``
+        "auto"), with schema-valid arguments for the ``strict`` tools; None where the
+        family has no native call format or no declared name starts with ``consumed``."""
         ...
 
 
@@ -64,6 +91,7 @@ class PlainFamily:
     name: str
     stop: tuple[str, ...] = ()
     native_tools: bool = False
+    end_thinking: str | None = None
 
     def parser(
         self, tools: Tools | None, *, prompt: str, trim: bool = False, json_call: bool = False
@@ -72,8 +100,26 @@ class PlainFamily:
             return JsonCallParser(tools)
         return TrimmedParser() if trim else PlainParser()
 
-    def call_grammar(self, tools: Tools, *, name: str | None, prompt: str) -> str:
+    def call_grammar(
+        self,
+        tools: Tools,
+        *,
+        name: str | None,
+        prompt: str,
+        thinking: grammar.Thinking | None = None,
+    ) -> str:
         return grammar.json_call(tool_specs(tools), name=name)
 
-    def answer_grammar(self, schema: Mapping[str, Any] | None, *, prompt: str) -> str:
+    def answer_grammar(
+        self,
+        schema: Mapping[str, Any] | None,
+        *,
+        prompt: str,
+        thinking: grammar.Thinking | None = None,
+    ) -> str:
         return grammar.json_answer(schema, thinking="none")
+
+    def call_rest_grammar(
+        self, tools: Tools, *, strict: Collection[str], parallel: bool, consumed: str = ""
+    ) -> str | None:
+        return None  # no call format of its own: a call is only ever forced whole

@@ -17,7 +17,7 @@ docs/glm-format.md).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,6 +44,8 @@ class GlmFamily:
     """How the default (thinking-on) generation prompt ends."""
     stop: tuple[str, ...] = STOP
     native_tools: bool = True
+    end_thinking: str | None = "</think>"
+    """The text that closes the thinking block (inserted to end it at a budget)."""
 
     def starts_in_reasoning(self, prompt: str) -> bool:
         """True if the rendered prompt leaves the model inside ``<think>``."""
@@ -79,17 +81,44 @@ class GlmFamily:
         return parse_all(self.parser(tools, prompt=prompt), text)
 
     def call_grammar(
-        self, tools: Sequence[Mapping[str, Any]], *, name: str | None, prompt: str
+        self,
+        tools: Sequence[Mapping[str, Any]],
+        *,
+        name: str | None,
+        prompt: str,
+        thinking: grammar.Thinking | None = None,
     ) -> str:
         """GBNF forcing one call (to ``name``, or to any tool) with schema-valid
-        arguments, after the reasoning when the prompt leaves the model thinking."""
-        return grammar.xml_call(
-            tool_specs(tools), name=name, layout=self.layout, thinking=self.thinking_before(prompt)
-        )
+        arguments, after the reasoning when the prompt leaves the model thinking
+        (``thinking`` overrides what the prompt says)."""
+        before = self.thinking_before(prompt) if thinking is None else thinking
+        return grammar.xml_call(tool_specs(tools), name=name, layout=self.layout, thinking=before)
 
-    def answer_grammar(self, schema: Mapping[str, Any] | None, *, prompt: str) -> str:
+    def answer_grammar(
+        self,
+        schema: Mapping[str, Any] | None,
+        *,
+        prompt: str,
+        thinking: grammar.Thinking | None = None,
+    ) -> str:
         """GBNF forcing a JSON answer (matching ``schema`` if given) after the reasoning."""
-        return grammar.json_answer(schema, thinking=self.thinking_before(prompt))
+        before = self.thinking_before(prompt) if thinking is None else thinking
+        return grammar.json_answer(schema, thinking=before)
+
+    def call_rest_grammar(
+        self,
+        tools: Sequence[Mapping[str, Any]],
+        *,
+        strict: Collection[str],
+        parallel: bool,
+        consumed: str = "",
+    ) -> str | None:
+        """GBNF for the rest of a call the model opened under ``tool_choice: "auto"``:
+        the tools in ``strict`` get schema-valid arguments (grammar.xml_call_rest)."""
+        return grammar.xml_call_rest(
+            tool_specs(tools), strict=strict, layout=self.layout, parallel=parallel,
+            consumed=consumed,
+        )  # fmt: skip
 
 
 GLM45 = GlmFamily(

@@ -18,6 +18,8 @@ Outcomes of malformed output (docs/glm-format.md lists them with the reasons):
   and of the whole reasoning is dropped);
 - a missing ``<arg_value>``: the value starts at the first non-space character after
   ``</arg_key>`` and ends at ``</arg_value>``;
+- the two characters backslash-n where GLM-4.5's layout has a newline (after the name,
+  between arguments, between ``</arg_key>`` and ``<arg_value>``): layout, dropped;
 - a key without a value: dropped;
 - an unclosed ``<tool_call>`` at the end: the call is closed with what was parsed (its
   name must be complete and declared; otherwise its text is content).
@@ -65,6 +67,17 @@ def _escaped(text: str) -> str:
     return json.dumps(text, ensure_ascii=False)[1:-1]
 
 
+def _without_layout(text: str) -> str:
+    """``text`` without the layout at its start: whitespace, and the two characters
+    backslash-n that models sometimes write where GLM-4.5's layout has a newline. A
+    lone trailing backslash may still become one: the caller waits for more."""
+    while True:
+        stripped = text.lstrip()
+        if not stripped.startswith("\\n"):
+            return stripped
+        text = stripped[2:]
+
+
 def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
@@ -96,11 +109,25 @@ class GlmStreamParser:
         self._spec: ArgSpec | None = None
         self._value: list[str] = []  # a held (non-string, or maybe-null) value's text
         self._value_streaming = False
+        self._closed_calls = 0
+        self._layout = ""  # text between </arg_key> and <arg_value>, while it may be layout
 
     @property
     def in_reasoning(self) -> bool:
         """The text so far leaves the model inside its thinking block."""
         return self._state == "reasoning"
+
+    @property
+    def call_opened(self) -> str | None:
+        """While the model is writing a call's name right after ``<tool_call>``: the
+        name's text so far (often empty); None otherwise. The serving layer constrains
+        the rest of the call from there (strict tools, docs/glm-format.md)."""
+        return self._name if self._state == "name" else None
+
+    @property
+    def closed_calls(self) -> int:
+        """Tool calls written to their end (or closed by the end of the output)."""
+        return self._closed_calls
 
     def feed(self, text: str) -> list[Delta]:
         self._buf += text
@@ -177,10 +204,12 @@ class GlmStreamParser:
         elif state == "key":
             self._key += text
         elif state == "await_value":
-            stripped = text.lstrip()
-            if stripped:  # no <arg_value>: the value starts here
+            self._layout += text
+            rest = _without_layout(self._layout)
+            if rest and rest != "\\":  # no <arg_value>: the value starts here
+                self._layout = ""
                 self._start_value()
-                return stripped
+                return rest
         elif state == "value":
             self._value_text(text)
         elif state == "raw_call":
@@ -235,6 +264,7 @@ class GlmStreamParser:
             else:
                 self._close_call()  # a key without a value is dropped
         elif state == "await_value":
+            self._layout = ""
             if tag == VALUE:
                 self._start_value()
             else:
@@ -285,6 +315,7 @@ class GlmStreamParser:
 
     def _close_call(self) -> None:
         self._arg_text("}" if self._args else "{}")
+        self._closed_calls += 1
         self._new_section("content")
 
     def _start_value(self) -> None:

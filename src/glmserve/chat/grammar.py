@@ -15,13 +15,21 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from glmserve.chat.schema import ToolSpecs
 
-__all__ = ["GrammarError", "XmlLayout", "Thinking", "xml_call", "json_call", "json_answer"]
+__all__ = [
+    "GrammarError",
+    "XmlLayout",
+    "Thinking",
+    "xml_call",
+    "xml_call_rest",
+    "json_call",
+    "json_answer",
+]
 
 Thinking = Literal["none", "open", "optional"]
 """What precedes the constrained part: nothing; the rest of an open ``<think>`` block
@@ -88,25 +96,84 @@ def xml_call(specs: ToolSpecs, *, name: str | None, layout: XmlLayout, thinking:
     """One GLM tool call to ``name`` (or any declared tool) whose arguments fit its schema."""
     conv = _converter()
     rules: list[str] = []
-    alternatives = []
-    for i, tool in enumerate(_tools(specs, name)):
-        params = copy.deepcopy(dict(specs.parameters[tool]))
-        props = params.get("properties") or {}
-        required = [k for k in params.get("required") or [] if k in props]
-        order = required + [k for k in props if k not in required]
-        parts = [_literal(tool + layout.after_name)]
-        for j, key in enumerate(order):
-            value = _xml_value(conv, props[key], params, f"tool{i}", f"t{i}-a{j}", specs, tool, key)
-            arg = f"t{i}-arg{j}"
-            rules.append(
-                f"{arg} ::= {_literal('<arg_key>' + key + '</arg_key>' + layout.between)} "
-                f'"<arg_value>" {value} {_literal("</arg_value>" + layout.between)}'
-            )
-            parts.append(arg if key in required else f"{arg}?")
-        rules.append(f"t{i}-call ::= {' '.join(parts)}")
-        alternatives.append(f"t{i}-call")
+    alternatives = [
+        _call_rule(conv, specs, tool, i, layout, rules)
+        for i, tool in enumerate(_tools(specs, name))
+    ]
     root = f'root ::= {_think(thinking)}"<tool_call>" ({" | ".join(alternatives)}) "</tool_call>"'
     return "\n".join([root, *rules, conv.format_grammar(), _TEXT_RULES])
+
+
+def xml_call_rest(
+    specs: ToolSpecs,
+    *,
+    strict: Collection[str],
+    layout: XmlLayout,
+    parallel: bool,
+    consumed: str = "",
+) -> str | None:
+    """The rest of a GLM call the model has opened (``<tool_call>`` and ``consumed``, the
+    start of the name, are written): the arguments of a tool in ``strict`` fit its
+    schema; another declared tool's arguments are free text in the call layout. With
+    ``parallel`` more calls may follow under the same rules. None when no declared
+    tool's name starts with ``consumed``."""
+    conv = _converter()
+    rules: list[str] = []
+    first: list[str] = []
+    every: list[str] = []
+    for i, tool in enumerate(_tools(specs, None)):
+        if tool in strict:
+            rule = _call_rule(conv, specs, tool, i, layout, rules)
+        else:
+            rule = f"t{i}-call"
+            rules.append(f"{rule} ::= {_literal(tool + layout.after_name)} free-args")
+        every.append(rule)
+        head = tool + layout.after_name
+        if head.startswith(consumed):
+            # the same call without the part of its name already written
+            rules.append(f"t{i}-rest ::= {_literal(head[len(consumed) :])} t{i}-body")
+            rules.append(f"t{i}-body ::= {_call_body(rules, rule)}")
+            first.append(f"t{i}-rest")
+    if not first:
+        return None
+    root = f'root ::= ({" | ".join(first)}) "</tool_call>"'
+    if parallel:
+        root += f' (ws "<tool_call>" ({" | ".join(every)}) "</tool_call>")* ws'
+    free = (
+        'free-args ::= ("<arg_key>" [^<]* "</arg_key>" ws "<arg_value>" xml-text '
+        '"</arg_value>" ws)*'
+    )
+    return "\n".join([root, *rules, free, conv.format_grammar(), _TEXT_RULES])
+
+
+def _call_body(rules: list[str], call_rule: str) -> str:
+    """What follows the name in ``call_rule`` (its rule text after the name literal)."""
+    prefix = f"{call_rule} ::= "
+    text = next(r for r in rules if r.startswith(prefix))[len(prefix) :]
+    # the rule starts with the name literal (a JSON string), then the arguments
+    literal_end = json.JSONDecoder().raw_decode(text)[1]
+    return text[literal_end:].strip() or '""'
+
+
+def _call_rule(
+    conv: Any, specs: ToolSpecs, tool: str, i: int, layout: XmlLayout, rules: list[str]
+) -> str:
+    """Add the rules of a call to ``tool`` with schema-valid arguments; its rule name."""
+    params = copy.deepcopy(dict(specs.parameters[tool]))
+    props = params.get("properties") or {}
+    required = [k for k in params.get("required") or [] if k in props]
+    order = required + [k for k in props if k not in required]
+    parts = [_literal(tool + layout.after_name)]
+    for j, key in enumerate(order):
+        value = _xml_value(conv, props[key], params, f"tool{i}", f"t{i}-a{j}", specs, tool, key)
+        arg = f"t{i}-arg{j}"
+        rules.append(
+            f"{arg} ::= {_literal('<arg_key>' + key + '</arg_key>' + layout.between)} "
+            f'"<arg_value>" {value} {_literal("</arg_value>" + layout.between)}'
+        )
+        parts.append(arg if key in required else f"{arg}?")
+    rules.append(f"t{i}-call ::= {' '.join(parts)}")
+    return f"t{i}-call"
 
 
 def _xml_value(

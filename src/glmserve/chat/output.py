@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Literal, Protocol, runtime_checkable
 
 __all__ = [
     "Delta",
     "OutputParser",
+    "SteerableParser",
     "PlainParser",
     "TrimmedParser",
     "ParsedCall",
@@ -44,6 +45,21 @@ class OutputParser(Protocol):
     def feed(self, text: str) -> list[Delta]: ...
 
     def finish(self) -> list[Delta]: ...
+
+
+@runtime_checkable
+class SteerableParser(OutputParser, Protocol):
+    """A parser of a format with a thinking block and tool calls of its own, which
+    says where the output stands (the serving layer steers generation from it)."""
+
+    @property
+    def in_reasoning(self) -> bool: ...
+
+    @property
+    def call_opened(self) -> str | None: ...
+
+    @property
+    def closed_calls(self) -> int: ...
 
 
 class PlainParser:

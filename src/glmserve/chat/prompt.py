@@ -22,6 +22,9 @@ class ThinkingFlags:
     """Reason before answering."""
     clear_thinking: bool
     """Drop the reasoning of past assistant turns from the prompt."""
+    reasoning_effort: str | None = None
+    """The request's ``reasoning_effort``, as the template variable of that name (a
+    template that writes an effort line reads it; others ignore it)."""
 
 
 def render_prompt(
@@ -39,4 +42,6 @@ def render_prompt(
             "enable_thinking": thinking.enable_thinking,
             "clear_thinking": thinking.clear_thinking,
         }
+        if thinking.reasoning_effort is not None:
+            flags["reasoning_effort"] = thinking.reasoning_effort
     return template.render(list(messages), tools=list(tools) if tools else None, **flags)

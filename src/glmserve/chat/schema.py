@@ -181,21 +181,33 @@ def _allows(types: frozenset[str], value: Any) -> bool:
 _PYTHON_LITERALS = {"True": True, "False": False, "None": None}
 
 
-def _loads(text: str) -> tuple[bool, Any]:
-    """(True, value) if the text is JSON, possibly backslash-escaped once, or a Python
+def _loads(text: str, spec: ArgSpec) -> tuple[bool, Any]:
+    """(True, value) if the text is JSON; for a schema allowing arrays or objects, JSON
+    escaped once as if inside a string (``[{\\"id\\": 1}]``) that gives one; a Python
     literal the model wrote by habit (True/False/None); (False, None) otherwise."""
     try:
         return True, json.loads(text)
     except ValueError:
         pass
-    if '\\"' in text:  # e.g. [{\"id\": 1}]: JSON escaped as if inside a string
-        try:
-            return True, json.loads(json.loads(f'"{text}"'))
-        except ValueError:
-            pass
+    unescaped = _unescaped(text, spec)
+    if unescaped is not None:
+        return True, unescaped
     if text in _PYTHON_LITERALS:
         return True, _PYTHON_LITERALS[text]
     return False, None
+
+
+def _unescaped(text: str, spec: ArgSpec) -> Any:
+    """The array or object an escaped value stands for (docs/glm-format.md, "Escaped
+    values"), or None. Only for schemas that allow one, and only when the raw text is
+    not JSON itself, so a string with backslashes (a path, a regex) is never touched."""
+    if "\\" not in text or not spec.types & {"array", "object"}:
+        return None
+    try:
+        value = json.loads(json.loads(f'"{text}"', strict=False))
+    except ValueError:
+        return None
+    return value if json_type(value) in spec.types & {"array", "object"} else None
 
 
 def convert_value(text: str, spec: ArgSpec) -> Any:
@@ -204,7 +216,7 @@ def convert_value(text: str, spec: ArgSpec) -> Any:
         return text
     if spec.kind == "nullable_string":
         return None if text == "null" else text
-    ok, value = _loads(text.strip())
+    ok, value = _loads(text.strip(), spec)
     if spec.kind == "mixed":
         if ok and not isinstance(value, str) and _allows(spec.types, value):
             return value

@@ -87,6 +87,9 @@ class ModelFile(_Strict):
     """Built-in prompt format for weights without a chat template."""
     capabilities: _CapabilitiesFile | None = None
     price: _PriceFile | None = None
+    thinking_budget: int | None = Field(default=None, ge=1)
+    thinking_closing: str | None = Field(default=None, max_length=2000)
+    answer_min_tokens: int | None = Field(default=None, ge=1)
 
     @field_validator("code")
     @classmethod

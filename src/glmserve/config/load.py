@@ -29,7 +29,14 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from glmserve.catalog import DEFAULT_MODEL_CODE, ModelSpec, Price, builtin_spec, generic_spec
+from glmserve.catalog import (
+    DEFAULT_MODEL_CODE,
+    ModelSpec,
+    Price,
+    ThinkingBudgets,
+    builtin_spec,
+    generic_spec,
+)
 from glmserve.config.batches import files_and_batches
 from glmserve.config.client import DEFAULT_HF_ENDPOINT, ClientSettings
 from glmserve.config.embeddings import embeddings
@@ -274,6 +281,7 @@ def _override_spec(base: ModelSpec, entry: ModelFile, label: str) -> ModelSpec:
         top_p=entry.top_p or base.top_p,
         capabilities=caps,
         price=Price(**entry.price.model_dump()) if entry.price else base.price,
+        thinking_budgets=_budgets(base.thinking_budgets, entry),
     )
     if spec.default_max_tokens > spec.max_max_tokens:
         raise ConfigError(
@@ -283,6 +291,17 @@ def _override_spec(base: ModelSpec, entry: ModelFile, label: str) -> ModelSpec:
     if caps.thinking_default and not caps.thinking:
         raise ConfigError(f"{label}: capabilities.thinking_default needs capabilities.thinking")
     return spec
+
+
+def _budgets(base: ThinkingBudgets, entry: ModelFile) -> ThinkingBudgets:
+    """The entry's thinking_budget, thinking_closing and answer_min_tokens over the
+    catalog's (docs/configuration.md)."""
+    return replace(
+        base,
+        default=entry.thinking_budget or base.default,
+        closing=base.closing if entry.thinking_closing is None else entry.thinking_closing,
+        answer_min_tokens=entry.answer_min_tokens or base.answer_min_tokens,
+    )
 
 
 def _default_model_config() -> ModelConfig:

@@ -241,7 +241,9 @@ class ImageFeeder:
 
     def _start(self, seq: _MediaSequence, media: MediaPrompt) -> _State:
         tokens, chunks = self._vision.chunks(media)
-        if tokens.tokens != list(seq.request.prompt_tokens):
+        # A continuation (docs/architecture.md, thinking budgets) sends the media prompt
+        # followed by the output so far: text tokens after the last image.
+        if list(seq.request.prompt_tokens[: len(tokens.tokens)]) != tokens.tokens:
             chunks.free()
             raise VisionError("the engine tokenized the media prompt differently")
         state = _State(seq, tokens, chunks)
@@ -252,7 +254,6 @@ class ImageFeeder:
         inside = tokens.span_at(seq.computed)
         if inside is not None and inside.start < seq.computed:
             del seq.slot.tokens[inside.start :]
-            seq.slot.canonical = min(seq.slot.canonical, inside.start)
             seq.computed = seq.cached = inside.start
         # The slot table cut the reused state at the token index; after an M-RoPE image
         # positions are lower than indices, so cut again at the position.

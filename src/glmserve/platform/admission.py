@@ -26,7 +26,14 @@ from glmserve.errors import BalanceExhausted, ClientGone, GlmServeError
 from glmserve.platform.auth import Principal
 from glmserve.platform.ids import completion_id
 from glmserve.platform.limits import Limiter, Reservation
-from glmserve.platform.usage import Ledger, Outcome, TokenCounts, cost_nano, today
+from glmserve.platform.usage import (
+    Ledger,
+    Outcome,
+    ReasoningCounts,
+    TokenCounts,
+    cost_nano,
+    today,
+)
 from glmserve.store import UsageRecord
 
 __all__ = ["Admission", "Admitted", "Attempt", "Metered"]
@@ -43,6 +50,7 @@ class Admitted:
     """The request_id the client chose (only those can collide); None for ours."""
     stream: bool
     price: Price | None
+    user_id: str | None = None
 
 
 class Metered(Protocol):
@@ -236,4 +244,6 @@ class Attempt:
             error_code=code,
             latency_ms=int((time.monotonic() - self._started) * 1000),
             cost_nano=cost_nano(admitted.price if admitted else None, usage),
+            user_id=admitted.user_id if admitted else None,
+            reasoning_tokens=usage.reasoning_tokens if isinstance(usage, ReasoningCounts) else 0,
         )

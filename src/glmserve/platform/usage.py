@@ -9,12 +9,20 @@ from __future__ import annotations
 import asyncio
 import time
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Literal, Protocol
+from typing import Literal, Protocol, runtime_checkable
 
 from glmserve.catalog import Price
 from glmserve.store import NANO_PER_USD, Repository, UsageRecord, UsageSummary
 
-__all__ = ["cost_nano", "usd_to_nano", "nano_to_usd", "Ledger", "Outcome", "TokenCounts"]
+__all__ = [
+    "cost_nano",
+    "usd_to_nano",
+    "nano_to_usd",
+    "Ledger",
+    "Outcome",
+    "TokenCounts",
+    "ReasoningCounts",
+]
 
 Outcome = Literal["success", "error", "cancelled"]
 
@@ -32,6 +40,14 @@ class TokenCounts(Protocol):
 
     @property
     def completion_tokens(self) -> int: ...
+
+
+@runtime_checkable
+class ReasoningCounts(TokenCounts, Protocol):
+    """Token counts that also say how many completion tokens were reasoning."""
+
+    @property
+    def reasoning_tokens(self) -> int: ...
 
 
 def cost_nano(price: Price | None, usage: TokenCounts) -> int:
@@ -73,8 +89,9 @@ class Ledger:
         model: str | None = None,
         since: str | None = None,
         until: str | None = None,
+        user_id: str | None = None,
     ) -> list[UsageSummary]:
-        return self._repo.usage_summary(key_id, model, since, until)
+        return self._repo.usage_summary(key_id, model, since, until, user_id)
 
-    def records(self, key_id: str | None = None) -> list[UsageRecord]:
-        return self._repo.usage_records(key_id)
+    def records(self, key_id: str | None = None, user_id: str | None = None) -> list[UsageRecord]:
+        return self._repo.usage_records(key_id, user_id)

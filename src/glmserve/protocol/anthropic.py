@@ -16,9 +16,10 @@ Translation: a system message stays where it stands, as a system turn (GLM's tem
 render one anywhere in the conversation); a user message's tool_result blocks become
 ``tool`` messages (in order, before the rest of its content); an assistant message's
 thinking blocks become its ``reasoning_content``, its tool_use blocks its
-``tool_calls``; tool_choice ``any`` is ``required``; thinking ``enabled`` (or
-``adaptive``) turns GLM's thinking on, and ``budget_tokens`` is accepted but not
-enforced (GLM's templates have no budget); an ``output_config.format`` JSON schema is
+``tool_calls``; tool_choice ``any`` is ``required`` (``disable_parallel_tool_use``:
+``parallel_tool_calls: false``); thinking ``enabled`` (or ``adaptive``) turns GLM's
+thinking on, and ``enabled``'s ``budget_tokens`` is the thinking budget; an
+``output_config.format`` JSON schema is
 the chat request's ``response_format``. ``output_config.effort`` and
 ``context_management`` are checked and not applied: GLM-4.x templates have no effort
 setting, and the thinking kept in the prompt follows ``clear_thinking`` alone.
@@ -291,12 +292,16 @@ def to_chat_request(request: MessagesRequest, model: str) -> ChatCompletionReque
         chat["tools"] = [_function_tool(t) for t in request.tools]
     if request.tool_choice is not None:
         chat["tool_choice"] = _tool_choice(request.tool_choice)
+        if request.tool_choice.disable_parallel_tool_use:
+            chat["parallel_tool_calls"] = False
     if request.thinking is not None:
         thinking: dict[str, Any] = {
             "type": "disabled" if request.thinking.type == "disabled" else "enabled"
         }
         if request.thinking.clear_thinking is not None:
             thinking["clear_thinking"] = request.thinking.clear_thinking
+        if request.thinking.type == "enabled" and request.thinking.budget_tokens is not None:
+            thinking["budget_tokens"] = request.thinking.budget_tokens
         chat["thinking"] = thinking
     output_format = _output_format(request)
     if output_format is not None:

@@ -55,7 +55,13 @@ def event(kind: str, data: dict[str, Any]) -> bytes:
 
 PING_EVENT = event("ping", {})
 
-_STOP_REASONS = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use"}
+_STOP_REASONS = {
+    "stop": "end_turn",
+    "length": "max_tokens",
+    "tool_calls": "tool_use",
+    "model_context_window_exceeded": "model_context_window_exceeded",
+    "sensitive": "refusal",
+}
 
 
 def stop_reason(finish_reason: str) -> str:

@@ -176,6 +176,9 @@ class NamedToolChoice(_Wire):
 class Thinking(_Wire):
     type: Literal["enabled", "disabled"] = "enabled"
     clear_thinking: StrictBool | None = None
+    budget_tokens: Annotated[int, Field(ge=1)] | None = None
+    """glmserve's extension (docs/api.md, "Thinking budgets"): reasoning tokens before
+    the thinking block is closed."""
 
 
 class _JsonSchema(_Wire):
@@ -212,6 +215,7 @@ class ChatCompletionRequest(_Wire):
     tools: Annotated[list[Tool], Field(max_length=128)] | None = None
     tool_choice: Literal["auto", "none", "required"] | NamedToolChoice | None = None
     tool_stream: StrictBool | None = None
+    parallel_tool_calls: StrictBool | None = None
     thinking: Thinking | None = None
     enable_thinking: StrictBool | None = None  # DashScope
     reasoning_effort: Literal["max", "xhigh", "high", "medium", "low", "minimal", "none"] | None = (

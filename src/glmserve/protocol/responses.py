@@ -12,12 +12,14 @@ serialized once per stream.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from glmserve.engine.types import Usage
 from glmserve.errors import GlmServeError
 
 __all__ = [
+    "ChatUsage",
     "usage_body",
     "completion_body",
     "error_body",
@@ -33,13 +35,24 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
+@dataclass(frozen=True)
+class ChatUsage(Usage):
+    """A chat completion's usage: the engine's counts and the reasoning tokens (the
+    tokens inside the thinking block, ``completion_tokens_details.reasoning_tokens``)."""
+
+    reasoning_tokens: int = 0
+
+
 def usage_body(usage: Usage) -> dict[str, Any]:
-    return {
+    body: dict[str, Any] = {
         "prompt_tokens": usage.prompt_tokens,
         "completion_tokens": usage.completion_tokens,
         "total_tokens": usage.prompt_tokens + usage.completion_tokens,
         "prompt_tokens_details": {"cached_tokens": usage.cached_tokens},
     }
+    if isinstance(usage, ChatUsage):
+        body["completion_tokens_details"] = {"reasoning_tokens": usage.reasoning_tokens}
+    return body
 
 
 def completion_body(

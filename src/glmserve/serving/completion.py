@@ -5,19 +5,22 @@ to the end for a non-stream body."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from glmserve.chat.output import Delta, OutputParser
+from glmserve.chat.output import Delta, OutputParser, SteerableParser
 from glmserve.engine.remote import ContextExceeded
-from glmserve.engine.types import EngineBusy, Generation, GenerationRequest, Usage
-from glmserve.errors import EngineFailure, HighTraffic, PromptTooLong
+from glmserve.engine.types import EngineBusy, GenerationRequest
+from glmserve.errors import EngineFailure, HighTraffic, PromptTooLong, SensitiveContent
 from glmserve.platform.admission import Admitted
 from glmserve.platform.ids import tool_call_id
 from glmserve.protocol.deltas import message_body
-from glmserve.protocol.responses import completion_body
+from glmserve.protocol.responses import ChatUsage, completion_body
+from glmserve.serving.content_filter import ContentFilter
+from glmserve.serving.legs import Legs
 from glmserve.serving.metrics import Metrics
 from glmserve.serving.models import ServedModel
+from glmserve.serving.steering import Steerer, Steering
 
 __all__ = ["Completion", "PreparedCompletion", "completion_result", "finished_deltas"]
 
@@ -40,6 +43,9 @@ class PreparedCompletion:
     include_usage: bool = False
     """``stream_options.include_usage``: usage in a last chunk with empty ``choices``
     (the OpenAI and DashScope convention) instead of on the finish chunk (Z.AI's)."""
+    steering: Steering = field(default_factory=Steering)
+    """Thinking budget, strict calls under "auto", one call only (steering.py)."""
+    user_id: str | None = None
 
     @property
     def admitted(self) -> Admitted:
@@ -51,47 +57,81 @@ class PreparedCompletion:
             client_request_id=self.request_id if self.request_id != self.id else None,
             stream=self.stream,
             price=self.model.spec.price,
+            user_id=self.user_id,
         )
 
 
 class Completion:
-    """A completion running on the engine."""
+    """A completion running on the engine, in one leg or several (legs.py)."""
 
     def __init__(
         self,
         prepared: PreparedCompletion,
-        generation: Generation,
+        legs: Legs,
         parser: OutputParser,
         metrics: Metrics | None = None,
+        *,
+        content_filter: ContentFilter | None = None,
     ) -> None:
         self.prepared = prepared
-        self._generation = generation
+        self._legs = legs
         self._parser = parser
         self._metrics = metrics
+        steerable = parser if isinstance(parser, SteerableParser) else None
+        self._steerer = Steerer(prepared.steering, steerable, legs)
+        self._filter = content_filter
+        self._seen: list[str] = []  # the message's text so far, for the content filter
         self.called_tools = False
+        self.blocked = False
+        """The content filter stopped the output (finish_reason "sensitive")."""
 
     async def deltas(self) -> AsyncIterator[Delta]:
         code = self.prepared.model.code
         clock = self._metrics.clock(code) if self._metrics is not None else None
+        steerer = self._steerer
         try:
+            for delta in self._checked(steerer.before()):
+                yield delta
             try:
-                async for token in self._generation:
+                async for token in self._legs.tokens():
                     if clock is not None:
                         clock.tick()
-                    for delta in self._parser.feed(token.text):
-                        self.called_tools |= delta.kind == "tool_call"
+                    out = steerer.feed(token.text, self._parser.feed)
+                    out += await steerer.after_token()
+                    for delta in self._checked(out):
                         yield delta
+                    if self.blocked:
+                        break
             except (ContextExceeded, EngineBusy) as exc:
                 self._refused(exc)
-            if self._generation.finish_reason != "error":
-                for delta in self._parser.finish():
-                    self.called_tools |= delta.kind == "tool_call"
+            # stopped on purpose (one call only, a filter): its end is a token away, and
+            # the finish reason must be final when the last chunk is written
+            if self._legs.stopped:
+                await self._legs.wait_finished()
+            if self._legs.finish_reason != "error" and not self.blocked:
+                for delta in self._checked(self._parser.finish()):
                     yield delta
         finally:
-            self._generation.cancel()  # a no-op once finished; stops it if we were cut off
+            self._legs.cancel()  # a no-op once finished; stops it if we were cut off
             if self._metrics is not None:
-                reason = self._generation.finish_reason or "cancelled"
-                self._metrics.finished(code, "tool_calls" if self.called_tools else reason)
+                reason: str = self._legs.finish_reason or "cancelled"
+                if self.blocked or self.called_tools:
+                    reason = "sensitive" if self.blocked else "tool_calls"
+                self._metrics.finished(code, reason)
+
+    def _checked(self, deltas: list[Delta]) -> list[Delta]:
+        """The deltas the content filter lets through (all of them without a filter);
+        on a block, none, and the output ends."""
+        for delta in deltas:
+            self.called_tools |= delta.kind == "tool_call"
+        if self._filter is None or self.blocked or not deltas:
+            return [] if self.blocked else deltas
+        self._seen.extend(d.text for d in deltas if d.kind != "tool_call")
+        if self._filter.blocks_output("".join(self._seen)):
+            self.blocked = True
+            self._legs.stop()
+            return []
+        return deltas
 
     def _refused(self, exc: ContextExceeded | EngineBusy) -> None:
         """A remote worker refused the request before any token. Without a stream that
@@ -106,7 +146,7 @@ class Completion:
         raise PromptTooLong(prompt, exc.context_size or model.context_size) from None
 
     def cancel(self) -> None:
-        self._generation.cancel()
+        self._legs.cancel()
 
     async def wait_finished(self) -> None:
         """Until the engine has let go of this generation, so usage is final.
@@ -114,38 +154,49 @@ class Completion:
         A generation not yet finished still has its end-of-stream marker queued: reading
         what is left (after ``cancel`` this is at most a token or two) reaches it.
         """
-        if self._generation.finish_reason is None:
-            async for _ in self._generation:
-                pass
+        await self._legs.wait_finished()
 
     @property
     def finished(self) -> bool:
-        return self._generation.finish_reason is not None
+        return self._legs.finish_reason is not None
 
     @property
     def cancelled(self) -> bool:
-        return self._generation.finish_reason == "cancelled"
+        return self._legs.finish_reason == "cancelled" and not self.blocked
 
     @property
     def failed(self) -> bool:
-        return self._generation.finish_reason == "error"
+        return self._legs.finish_reason == "error"
 
     @property
     def error(self) -> str | None:
-        return self._generation.error
+        return self._legs.error
 
     @property
     def finish_reason(self) -> str:
-        reason = self._generation.finish_reason
+        """Z.AI's finish reasons (docs/api.md, "Finish reasons")."""
+        reason = self._legs.finish_reason
+        if self.blocked:
+            return "sensitive"
         if reason in ("error", None):
             return "network_error"
         if reason == "length":  # a call cut short is still reported as cut short
+            prepared = self.prepared
+            used = len(prepared.generation.prompt_tokens) + self._legs.usage.completion_tokens
+            if used >= prepared.model.context_size:
+                return "model_context_window_exceeded"
             return "length"
         return "tool_calls" if self.called_tools else "stop"
 
     @property
-    def usage(self) -> Usage:
-        return self._generation.usage
+    def usage(self) -> ChatUsage:
+        usage = self._legs.usage
+        return ChatUsage(
+            prompt_tokens=usage.prompt_tokens,
+            cached_tokens=usage.cached_tokens,
+            completion_tokens=usage.completion_tokens,
+            reasoning_tokens=self._steerer.reasoning_tokens,
+        )
 
 
 async def finished_deltas(completion: Completion) -> list[Delta]:
@@ -156,6 +207,8 @@ async def finished_deltas(completion: Completion) -> list[Delta]:
     if completion.failed:
         prepared = completion.prepared
         raise EngineFailure.generation_failed(prepared.id)
+    if completion.blocked:  # Z.AI: without a stream, a blocked output is an error
+        raise SensitiveContent()
     return deltas
 
 

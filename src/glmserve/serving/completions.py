@@ -23,7 +23,14 @@ from glmserve.config import HttpSettings
 from glmserve.config.media import MediaSettings
 from glmserve.engine.media import MediaPrompt
 from glmserve.engine.types import EngineBusy, GenerationRequest
-from glmserve.errors import ClientGone, HighTraffic, InvalidField, ModelNotFound, PromptTooLong
+from glmserve.errors import (
+    ClientGone,
+    HighTraffic,
+    InvalidField,
+    ModelNotFound,
+    PromptTooLong,
+    SensitiveContent,
+)
 from glmserve.platform.admission import Attempt
 from glmserve.platform.ids import completion_id, now_seconds
 from glmserve.protocol.chat import (
@@ -35,11 +42,15 @@ from glmserve.protocol.chat import (
 from glmserve.protocol.sizes import check_sizes
 from glmserve.serving.completion import Completion, PreparedCompletion
 from glmserve.serving.constraints import constraint_for
+from glmserve.serving.content_filter import ContentFilter
+from glmserve.serving.legs import Legs
 from glmserve.serving.media import LoadedMedia, MediaLoader
 from glmserve.serving.metrics import Metrics
 from glmserve.serving.models import ModelRegistry, ServedModel
+from glmserve.serving.plan import steering_for
 from glmserve.serving.priority import Priority
 from glmserve.serving.sampling import max_tokens, sampling, thinking_enabled
+from glmserve.serving.steering import Steerer
 
 __all__ = ["CompletionService", "PreparedCompletion", "PromptCount", "render_request"]
 
@@ -68,12 +79,14 @@ class CompletionService:
         limits: HttpSettings | None = None,
         priority: Priority | None = None,
         media: MediaSettings | None = None,
+        content_filter: ContentFilter | None = None,
     ) -> None:
         self._models = models
         self._limits = limits or HttpSettings()
         self.priority = priority
         self._media = MediaLoader(media or MediaSettings())
         self._metrics = metrics
+        self._filter = content_filter
         self._prompt_log = prompt_log
         self._log_lock = threading.Lock()
 
@@ -93,6 +106,8 @@ class CompletionService:
         tools = self._tools(request)
         prompt = self._render(model, request, tools, coding, media)
         _stop_if(gone)
+        if self._filter is not None and self._filter.blocks_prompt(prompt):
+            raise SensitiveContent()
         constraint = constraint_for(model, request, tools, prompt)
         _stop_if(gone)
         count = _count(model, prompt, media)
@@ -100,6 +115,7 @@ class CompletionService:
         context = model.context_size
         if len(tokens) >= context:
             raise PromptTooLong(len(tokens), context)
+        limit = min(max_tokens(model, request), context - len(tokens))
         task_id = completion_id()
         return PreparedCompletion(
             id=task_id,
@@ -109,7 +125,7 @@ class CompletionService:
             prompt=prompt,
             generation=GenerationRequest(
                 prompt_tokens=tokens,
-                max_tokens=min(max_tokens(model, request), context - len(tokens)),
+                max_tokens=limit,
                 sampling=replace(sampling(model.spec, request), grammar=constraint.grammar),
                 stop=request.stop_list + (() if request.ignore_eos else model.stop),
                 ignore_eos=bool(request.ignore_eos),
@@ -120,6 +136,8 @@ class CompletionService:
             json_call=constraint.json_call,
             tool_stream=bool(request.tool_stream) and model.spec.capabilities.tool_stream,
             include_usage=bool(request.stream_options and request.stream_options.include_usage),
+            steering=steering_for(model, request, tools, constraint, limit),
+            user_id=request.user_id,
         )
 
     def count_prompt_tokens(
@@ -180,17 +198,24 @@ class CompletionService:
         model = prepared.model
         if not batch and self.priority is not None:
             self.priority.interactive(model.code)
-        try:
-            generation = model.engine.start(prepared.generation)
-        except EngineBusy:
-            raise HighTraffic(model.code) from None
         parser = model.family.parser(
             prepared.tools,
             prompt=prepared.prompt,
             trim=model.trim,
             json_call=prepared.json_call,
         )
-        completion = Completion(prepared, generation, parser, self._metrics)
+        cut = prepared.steering.cut
+        try:
+            if cut is not None and Steerer.starts_closed(prepared.steering, parser):
+                # a budget of 0: the thinking block is closed before the model writes
+                legs = Legs(
+                    model.engine, prepared.generation, inserted=cut.tokens, grammar=cut.grammar
+                )
+            else:
+                legs = Legs(model.engine, prepared.generation)
+        except EngineBusy:
+            raise HighTraffic(model.code) from None
+        completion = Completion(prepared, legs, parser, self._metrics, content_filter=self._filter)
         if batch and self.priority is not None:
             self.priority.track(completion.cancel)
         return completion
@@ -248,6 +273,7 @@ def render_request(
         thinking = ThinkingFlags(
             enable_thinking=thinking_enabled(spec, request),
             clear_thinking=_clear_thinking(request, coding),
+            reasoning_effort=request.reasoning_effort,
         )
     shown = tools if spec.capabilities.tools else None
     try:

@@ -25,6 +25,9 @@ class Constraint:
     grammar: str | None = None
     json_call: bool = False
     """The grammar forces a JSON tool call (models without a native tool format)."""
+    after_thinking: str | None = None
+    """The same constraint once the thinking block is closed (by a thinking budget):
+    the grammar of what follows ``</think>``."""
 
 
 def constraint_for(
@@ -48,9 +51,10 @@ def _wanted(
         name = choice.function.name if isinstance(choice, NamedToolChoice) else None
         try:
             call = family.call_grammar(tools, name=name, prompt=prompt)
+            after = family.call_grammar(tools, name=name, prompt=prompt, thinking="none")
         except grammar.GrammarError as exc:
             raise InvalidField("tools", str(exc)) from None
-        return "tool_choice", Constraint(call, json_call=not family.native_tools)
+        return "tool_choice", Constraint(call, not family.native_tools, after)
     fmt = request.response_format
     if fmt is None or fmt.type == "text":
         return "response_format", Constraint()
@@ -60,6 +64,8 @@ def _wanted(
             raise InvalidField("response_format", "json_schema needs json_schema.schema.")
         schema = fmt.json_schema.schema_
     try:
-        return "response_format", Constraint(family.answer_grammar(schema, prompt=prompt))
+        answer = family.answer_grammar(schema, prompt=prompt)
+        after = family.answer_grammar(schema, prompt=prompt, thinking="none")
+        return "response_format", Constraint(answer, after_thinking=after)
     except grammar.GrammarError as exc:
         raise InvalidField("response_format", str(exc)) from None

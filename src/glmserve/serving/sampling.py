@@ -9,7 +9,7 @@ from glmserve.errors import InvalidField
 from glmserve.protocol.chat import ChatCompletionRequest
 from glmserve.serving.models import ServedModel
 
-__all__ = ["max_tokens", "sampling", "thinking_enabled"]
+__all__ = ["max_tokens", "sampling", "thinking_budget", "thinking_enabled"]
 
 
 def thinking_enabled(spec: ModelSpec, request: ChatCompletionRequest) -> bool:
@@ -20,6 +20,19 @@ def thinking_enabled(spec: ModelSpec, request: ChatCompletionRequest) -> bool:
     if request.reasoning_effort is not None:  # OpenAI: "none"/"minimal" mean no reasoning
         return request.reasoning_effort not in ("none", "minimal")
     return spec.capabilities.thinking_default
+
+
+def thinking_budget(spec: ModelSpec, request: ChatCompletionRequest) -> int | None:
+    """Reasoning tokens before the thinking block is closed, None for no limit: the
+    request's ``thinking.budget_tokens``, else its ``reasoning_effort``'s budget, else
+    the model's default (docs/api.md, "Thinking budgets")."""
+    if not spec.capabilities.thinking or not thinking_enabled(spec, request):
+        return None
+    if request.thinking is not None and request.thinking.budget_tokens is not None:
+        return request.thinking.budget_tokens
+    if request.reasoning_effort is not None:
+        return spec.thinking_budgets.for_effort(request.reasoning_effort)
+    return spec.thinking_budgets.default
 
 
 def max_tokens(model: ServedModel, request: ChatCompletionRequest) -> int:

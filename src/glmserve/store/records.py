@@ -71,6 +71,10 @@ class UsageRecord:
     error_code: str = ""
     latency_ms: int = 0
     cost_nano: int = 0
+    user_id: str | None = None
+    """The request's ``user_id`` (the end user, as the caller names them)."""
+    reasoning_tokens: int = 0
+    """Completion tokens inside the thinking block."""
 
 
 @dataclass(frozen=True)
@@ -85,6 +89,7 @@ class UsageSummary:
     cached_tokens: int
     completion_tokens: int
     cost_nano: int
+    reasoning_tokens: int = 0
 
 
 @dataclass(frozen=True)
@@ -117,13 +122,16 @@ class Repository(Protocol):
         record with this record_id exists already (nothing is charged twice)."""
         ...
 
-    def usage_records(self, key_id: str | None = None) -> list[UsageRecord]: ...
+    def usage_records(
+        self, key_id: str | None = None, user_id: str | None = None
+    ) -> list[UsageRecord]: ...
     def usage_summary(
         self,
         key_id: str | None = None,
         model: str | None = None,
         since: str | None = None,
         until: str | None = None,
+        user_id: str | None = None,
     ) -> list[UsageSummary]: ...
     def requests_on(self, key_id: str, day: str) -> int: ...
 

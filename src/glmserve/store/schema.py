@@ -20,7 +20,9 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    inspect,
     select,
+    text,
 )
 
 __all__ = [
@@ -69,7 +71,10 @@ usage = Table(
     Column("error_code", String(16), nullable=False),
     Column("latency_ms", BigInteger, nullable=False),
     Column("cost_nano", BigInteger, nullable=False),
+    Column("user_id", String(128), nullable=True),  # _v2_usage_user_reasoning
+    Column("reasoning_tokens", Integer, nullable=False, server_default="0"),
     Index("usage_by_key_day", "key_id", "day"),
+    Index("usage_by_user", "user_id"),
 )
 
 tasks = Table(
@@ -161,7 +166,25 @@ def _v2_files_and_batches(conn: Connection) -> None:
         table.create(conn)
 
 
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1_initial, _v2_files_and_batches]
+def _v3_usage_user_reasoning(conn: Connection) -> None:
+    """The ledger records the request's ``user_id`` and its reasoning tokens. A database
+    created at this version has them already (``_v1_initial`` creates today's tables)."""
+    present = {c["name"] for c in inspect(conn).get_columns("usage")}
+    if "user_id" not in present:
+        conn.execute(text("ALTER TABLE usage ADD COLUMN user_id VARCHAR(128)"))
+    if "reasoning_tokens" not in present:
+        conn.execute(
+            text("ALTER TABLE usage ADD COLUMN reasoning_tokens INTEGER NOT NULL DEFAULT 0")
+        )
+    if "usage_by_user" not in {i["name"] for i in inspect(conn).get_indexes("usage")}:
+        conn.execute(text("CREATE INDEX usage_by_user ON usage (user_id)"))
+
+
+MIGRATIONS: list[Callable[[Connection], None]] = [
+    _v1_initial,
+    _v2_files_and_batches,
+    _v3_usage_user_reasoning,
+]
 
 
 def migrate(conn: Connection) -> int:

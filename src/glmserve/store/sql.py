@@ -89,10 +89,14 @@ class SqlRepository(SqlBatches):
             return False
         return True
 
-    def usage_records(self, key_id: str | None = None) -> list[UsageRecord]:
+    def usage_records(
+        self, key_id: str | None = None, user_id: str | None = None
+    ) -> list[UsageRecord]:
         query = select(usage).order_by(usage.c.created_at, usage.c.record_id)
         if key_id is not None:
             query = query.where(usage.c.key_id == key_id)
+        if user_id is not None:
+            query = query.where(usage.c.user_id == user_id)
         with self._engine.connect() as conn:
             return [UsageRecord(**r) for r in conn.execute(query).mappings()]
 
@@ -102,6 +106,7 @@ class SqlRepository(SqlBatches):
         model: str | None = None,
         since: str | None = None,
         until: str | None = None,
+        user_id: str | None = None,
     ) -> list[UsageSummary]:
         def total(column: Any) -> Any:
             return func.coalesce(func.sum(column), 0)
@@ -118,6 +123,8 @@ class SqlRepository(SqlBatches):
             conditions.append(usage.c.day >= since)
         if until is not None:
             conditions.append(usage.c.day <= until)
+        if user_id is not None:
+            conditions.append(usage.c.user_id == user_id)
         group = (usage.c.key_id, usage.c.model, usage.c.day)
         query = (
             select(
@@ -129,6 +136,7 @@ class SqlRepository(SqlBatches):
                 total(usage.c.cached_tokens).label("cached_tokens"),
                 total(usage.c.completion_tokens).label("completion_tokens"),
                 total(usage.c.cost_nano).label("cost_nano"),
+                total(usage.c.reasoning_tokens).label("reasoning_tokens"),
             )
             .where(and_(true(), *conditions))
             .group_by(*group)
