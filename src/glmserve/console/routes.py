@@ -23,6 +23,7 @@ PAGES = {
     "usage": "Usage",
     "models": "Models and workers",
     "tasks": "Async tasks",
+    "batches": "Batches",
 }
 """Each page's path under the prefix and its title, in the order of the menu."""
 

@@ -35,6 +35,9 @@ SCRIPTS = [
         "</tool_call><|observation|>",
         when="weather",
     ),
+    # A thinking budget closes the block itself: the prompt then holds </think> (the
+    # scripted model cannot go on mid-script; see tests/e2e/test_thinking_budget.py).
+    Script(f"{ANSWER}<|user|>", when="</think>"),
     Script(f"{REASONING}</think>{ANSWER}<|user|>"),
 ]
 WEATHER_TOOL = [

@@ -403,3 +403,143 @@ def test_tasks_of_other_keys_stay_hidden(console_server: Server, user_key: dict[
     assert other == []
     every = _api(console_server, "GET", "/console/api/tasks", ADMIN_KEY).json()["data"]
     assert mine <= {t["id"] for t in every}
+
+
+BUDGET = 3  # reasoning tokens; the scripted reasoning is longer
+
+
+def test_playground_thinking_budget_cuts_the_reasoning(
+    page: Any, console_server: Server, user_key: dict[str, str]
+) -> None:
+    key = user_key["playground"]
+    body = {"model": "glm-4.7", "messages": [{"role": "user", "content": "Hello there"}]}
+    full = _api(console_server, "POST", "/api/paas/v4/chat/completions", key, json=body).json()
+    cut = _api(
+        console_server,
+        "POST",
+        "/api/paas/v4/chat/completions",
+        key,
+        json={**body, "thinking": {"type": "enabled", "budget_tokens": BUDGET}},
+    ).json()
+    reasoning_tokens = cut["usage"]["completion_tokens_details"]["reasoning_tokens"]
+    assert full["choices"][0]["message"]["reasoning_content"] == REASONING
+    # Cut after BUDGET tokens of the scripted reasoning, then glmserve's closing sentence.
+    cut_reasoning = cut["choices"][0]["message"]["reasoning_content"]
+    kept = os.path.commonprefix([cut_reasoning, REASONING])
+    assert 0 < len(kept) < len(REASONING) // 2, cut_reasoning
+    sign_in(page, console_server, key)
+    page.wait_for_selector("#model option[value='glm-4.7']", state="attached")
+    page.select_option("#model", "glm-4.7")
+    # The budget goes with thinking: off, it is greyed out and left out of the request.
+    page.uncheck("#thinking")
+    assert page.is_disabled("#budget_tokens")
+    page.check("#thinking")
+    page.fill("#budget_tokens", str(BUDGET))
+    page.fill("#message", "Hello there")
+    page.click("#copy-python")
+    script = page.text_content("#copied")
+    assert f'"budget_tokens": {BUDGET}' in script
+    page.click("#send")
+    page.wait_for_selector(".turn.assistant .usage:text-matches('completion')")
+    turn = page.locator(".turn.assistant").last
+    shown = turn.locator(".reasoning-text").text_content()
+    assert shown == cut["choices"][0]["message"]["reasoning_content"] and shown != REASONING
+    assert turn.locator(".answer").text_content() == ANSWER
+    usage = turn.locator(".usage")
+    assert usage.get_attribute("data-reasoning") == str(reasoning_tokens)
+    assert f"(reasoning {reasoning_tokens})" in usage.text_content()
+    # The Python snippet sends the budget too: the same cut reasoning, then the answer.
+    env = {**os.environ, "ZAI_API_KEY": key}
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert out.stdout == shown + ANSWER, out.stderr
+    shot(page, "playground-budget")
+
+
+def _upload(server: Server, key: str, name: str, data: bytes) -> dict[str, Any]:
+    reply = _api(
+        server,
+        "POST",
+        "/api/paas/v4/files",
+        key,
+        files={"file": (name, data, "application/jsonl")},
+        data={"purpose": "batch"},
+    )
+    assert reply.status_code == 200, reply.text
+    return reply.json()  # type: ignore[no-any-return]
+
+
+def test_batches_page_shows_a_batch_to_completion_and_its_files(
+    page: Any, console_server: Server, user_key: dict[str, str]
+) -> None:
+    key = user_key["playground"]
+    good = {
+        "custom_id": "greet",
+        "method": "POST",
+        "url": "/v4/chat/completions",
+        "body": {"model": "glm-4.7", "messages": [{"role": "user", "content": "Hello, batch"}]},
+    }
+    lines = json.dumps(good) + "\n" + "this line is not JSON\n"
+    uploaded = _upload(console_server, key, "requests.jsonl", lines.encode())
+    batch = _api(
+        console_server,
+        "POST",
+        "/api/paas/v4/batches",
+        key,
+        json={
+            "input_file_id": uploaded["id"],
+            "endpoint": "/v4/chat/completions",
+            "completion_window": "24h",
+            "auto_delete_input_file": False,
+        },
+    ).json()
+    sign_in(page, console_server, key, "batches")
+    row = page.locator(f"tr[data-batch='{batch['id']}']")
+    row.wait_for()
+    # The page shows the batch as it moves: refresh until it has completed.
+    for _ in range(600):
+        if row.locator(".badge").text_content() in ("completed", "failed"):
+            break
+        page.click("#refresh-batches")
+        page.wait_for_timeout(200)
+    assert row.locator(".badge").text_content() == "completed"
+    assert row.locator(".counts").text_content() == "1 / 1 / 2"
+    done = _api(console_server, "GET", f"/api/paas/v4/batches/{batch['id']}", key).json()
+    assert row.locator("td").nth(2).text_content() == "/v4/chat/completions"
+    # The output file downloads through the API with the key header.
+    with page.expect_download() as download:
+        row.locator(f"button[data-file='{done['output_file_id']}']").click()
+    out = [json.loads(line) for line in Path(download.value.path()).read_text().splitlines()]
+    assert [o["custom_id"] for o in out] == ["greet"]
+    assert out[0]["response"]["body"]["choices"][0]["message"]["content"] == ANSWER
+    with page.expect_download() as download:
+        row.locator(f"button[data-file='{done['error_file_id']}']").click()
+    errors = [json.loads(line) for line in Path(download.value.path()).read_text().splitlines()]
+    assert len(errors) == 1
+    files = page.locator("#files-table")
+    for file_id in (uploaded["id"], done["output_file_id"], done["error_file_id"]):
+        assert files.locator(f"tr[data-file-row='{file_id}']").count() == 1
+    assert "requests.jsonl" in files.locator(f"tr[data-file-row='{uploaded['id']}']").text_content()
+    shot(page, "batches")
+
+
+def test_batches_page_pages_with_more_and_tells_the_admin_why_it_is_empty(
+    page: Any, console_server: Server, user_key: dict[str, str]
+) -> None:
+    key = user_key["playground"]
+    line = json.dumps({"custom_id": "x", "url": "/v4/chat/completions", "body": {}}) + "\n"
+    ids = [_upload(console_server, key, f"page-{i}.jsonl", line.encode())["id"] for i in range(21)]
+    listed = _api(console_server, "GET", "/api/paas/v4/files?limit=100", key).json()["data"]
+    sign_in(page, console_server, key, "batches")
+    rows = page.locator("#files-table tbody tr")
+    page.wait_for_selector(f"tr[data-file-row='{ids[-1]}']")
+    assert rows.count() == 20
+    page.click("#more-files")
+    page.wait_for_function("() => document.querySelectorAll('#files-table tbody tr').length > 20")
+    shown = [r.get_attribute("data-file-row") for r in rows.all()]
+    assert shown == [f["id"] for f in listed][: len(shown)] and set(ids) <= set(shown)
+    # The API lists batches per key; there is no admin listing to show.
+    page.evaluate("() => sessionStorage.clear()")
+    sign_in(page, console_server, ADMIN_KEY, "batches")
+    assert page.is_visible("#batches-admin") and page.is_hidden("#batches-card")

@@ -15,6 +15,12 @@
     const caps = capabilities.get($("#model").value) || {};
     $("#thinking").checked = !!caps.thinking_default;
     $("#thinking").disabled = !caps.thinking;
+    followThinking();
+  }
+
+  // The budget applies to thinking only (docs/api.md "Thinking budgets").
+  function followThinking() {
+    $("#budget_tokens").disabled = $("#thinking").disabled || !$("#thinking").checked;
   }
 
   function chatKey(me) {
@@ -49,7 +55,11 @@
       messages: (system ? [{ role: "system", content: system }] : []).concat(messages),
       stream: true,
     };
-    if (!$("#thinking").disabled) body.thinking = { type: $("#thinking").checked ? "enabled" : "disabled" };
+    if (!$("#thinking").disabled) {
+      body.thinking = { type: $("#thinking").checked ? "enabled" : "disabled" };
+      const budget = number("budget_tokens");
+      if (!$("#budget_tokens").disabled && budget !== undefined) body.thinking.budget_tokens = budget;
+    }
     for (const name of ["temperature", "top_p", "max_tokens"]) {
       const value = number(name);
       if (value !== undefined) body[name] = value;
@@ -123,11 +133,14 @@
 
   function renderUsage(view, usage, finish) {
     const cached = (usage.prompt_tokens_details || {}).cached_tokens || 0;
+    const reasoning = (usage.completion_tokens_details || {}).reasoning_tokens;
     view.usage.textContent =
       "prompt " + num(usage.prompt_tokens) + " (cached " + num(cached) + ") · completion " +
-      num(usage.completion_tokens) + " · total " + num(usage.total_tokens) +
-      (finish ? " · finish " + finish : "");
+      num(usage.completion_tokens) +
+      (reasoning !== undefined && reasoning !== null ? " (reasoning " + num(reasoning) + ")" : "") +
+      " · total " + num(usage.total_tokens) + (finish ? " · finish " + finish : "");
     view.usage.dataset.cached = cached;
+    if (reasoning !== undefined && reasoning !== null) view.usage.dataset.reasoning = reasoning;
   }
 
   async function send(me, text) {
@@ -256,6 +269,7 @@
     const status = await api("/console/api/status");
     for (const m of status.data) capabilities.set(m.model, m.capabilities);
     $("#model").addEventListener("change", followModel);
+    $("#thinking").addEventListener("change", followThinking);
     followModel();
     $("#chat-form").addEventListener("submit", (event) => {
       event.preventDefault();
