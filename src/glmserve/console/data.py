@@ -74,8 +74,7 @@ async def usage(
     who: Viewer = Depends(viewer),
 ) -> dict[str, Any]:
     # Exactly the admin report, narrowed to the caller's own key unless admin.
-    key = key if who.admin else who.key_id
-    return await admin_usage(key=key, model=model, since=since, until=until, app=app)
+    return await admin_usage(key if who.admin else who.key_id, model, since, until, app)
 
 
 @router.get("/tasks")
