@@ -8,7 +8,7 @@ config file may override any of them per served model.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 __all__ = [
     "Capabilities",
@@ -160,18 +160,6 @@ _GLM_TABLE: tuple[ModelSpec, ...] = (
     _glm("glm-5.1", "glm47", 200 * K, 65536, 131072, 1.0, Price(1.4, 0.26, 4.4), top_k=_TOP_K),
     _glm("glm-5", "glm47", 200 * K, 65536, 131072, 1.0, Price(1.0, 0.2, 3.2), top_k=_TOP_K),
     _glm("glm-5-turbo", "glm47", 200 * K, 65536, 131072, 1.0, Price(1.2, 0.24, 4.0), top_k=_TOP_K),
-    # vision (docs.z.ai GLM-5V-Turbo page: 200K context; vision defaults 0.8 / 0.6)
-    _glm(
-        "glm-5v-turbo",
-        "glm47",
-        200 * K,
-        65536,
-        131072,
-        0.8,
-        Price(1.2, 0.24, 4.0),
-        replace(_GLM_THINKING, vision=True),
-        top_p=0.6,
-    ),
     _glm("glm-4.7", "glm47", 200 * K, 65536, 131072, 1.0, _GLM47_PRICE, top_k=_TOP_K),
     _glm("glm-4.7-flash", "glm47", 200 * K, 65536, 131072, 1.0, _FREE, top_k=_TOP_K),
     _glm(

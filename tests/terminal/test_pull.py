@@ -97,7 +97,7 @@ def test_pull_downloads_the_quant_and_its_projector_and_prints_config(
     config.write_text("[server]\ndefault_model = false\n\n" + block + "\n")
     model = load_settings(config, environ={}).models[0]
     assert model.code == "glm-4.7-flash" and model.gguf == folder / Q4
-    assert f"vision projector: {folder / 'mmproj-F16.gguf'}" in result.stdout
+    assert model.mmproj == folder / "mmproj-F16.gguf"  # the projector is served with it
 
     again = _pull(hub, tmp_path, f"{REPO}:Q4_K_M")
     assert again.returncode == 0 and "already downloaded" in again.stderr

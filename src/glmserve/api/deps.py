@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import AsyncIterator
+from typing import Literal
 
 from fastapi import Depends, Request
 
@@ -12,7 +13,7 @@ from glmserve.errors import AdminRequired, GlmServeError
 from glmserve.platform.admission import Attempt
 from glmserve.platform.auth import Principal, read_credential
 
-__all__ = ["glmserve", "principal", "attempt", "admin"]
+__all__ = ["glmserve", "principal", "attempt", "embeddings_attempt", "admin"]
 
 
 def glmserve(request: Request) -> GlmServe:
@@ -37,7 +38,22 @@ async def attempt(
     The code after ``yield`` runs once the response is over: sent in full, failed, or
     dropped by a client that went away mid-stream. That is where the record is written.
     """
-    metered = glmserve(request).platform.admission.attempt(caller)
+    async for metered in _metered(request, caller, "chat"):
+        yield metered
+
+
+async def embeddings_attempt(
+    request: Request, caller: Principal = Depends(principal)
+) -> AsyncIterator[Attempt]:
+    """``attempt`` for the retrieval routes: the ledger records them as "embeddings"."""
+    async for metered in _metered(request, caller, "embeddings"):
+        yield metered
+
+
+async def _metered(
+    request: Request, caller: Principal, kind: Literal["chat", "embeddings"]
+) -> AsyncIterator[Attempt]:
+    metered = glmserve(request).platform.admission.attempt(caller, kind)
     try:
         yield metered
     except GlmServeError as exc:

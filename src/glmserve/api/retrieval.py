@@ -12,7 +12,7 @@ from typing import Any
 from fastapi import APIRouter, Depends
 
 from glmserve.api.body import json_body
-from glmserve.api.deps import attempt, glmserve
+from glmserve.api.deps import embeddings_attempt, glmserve
 from glmserve.api.openapi import COMPLETION_ERRORS, documented
 from glmserve.app import GlmServe
 from glmserve.platform.admission import Attempt
@@ -26,7 +26,7 @@ router = APIRouter()
 
 @router.post("/embeddings", **documented(EmbeddingsBody, errors=COMPLETION_ERRORS))
 async def embeddings(
-    metered: Attempt = Depends(attempt),
+    metered: Attempt = Depends(embeddings_attempt),
     raw: Any = Depends(json_body),
     app: GlmServe = Depends(glmserve),
 ) -> dict[str, Any]:
@@ -35,7 +35,7 @@ async def embeddings(
 
 @router.post("/rerank", **documented(RerankBody, errors=COMPLETION_ERRORS))
 async def rerank(
-    metered: Attempt = Depends(attempt),
+    metered: Attempt = Depends(embeddings_attempt),
     raw: Any = Depends(json_body),
     app: GlmServe = Depends(glmserve),
 ) -> dict[str, Any]:

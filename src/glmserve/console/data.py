@@ -2,7 +2,7 @@
 
 GET /console/api/me       who the key is: the admin key, an API key (its id, name,
                           tier, balance) or anyone (a server in open mode)
-GET /console/api/usage    the usage report (?model=&since=&until=, and for the admin
+GET /console/api/usage    the usage report (?model=&since=&until=&user_id=, and for the admin
                           ?key=): a key's own rows, or every key's for the admin; the
                           rows of GET /admin/usage
 GET /console/api/tasks    async tasks, newest first: the key's own, or all for the admin
@@ -70,11 +70,19 @@ async def usage(
     model: str | None = None,
     since: str | None = None,
     until: str | None = None,
+    user_id: str | None = None,
     app: GlmServe = Depends(glmserve),
     who: Viewer = Depends(viewer),
 ) -> dict[str, Any]:
     # Exactly the admin report, narrowed to the caller's own key unless admin.
-    return await admin_usage(key if who.admin else who.key_id, model, since, until, app)
+    return await admin_usage(
+        key=key if who.admin else who.key_id,
+        model=model,
+        since=since,
+        until=until,
+        user_id=user_id,
+        app=app,
+    )
 
 
 @router.get("/tasks")

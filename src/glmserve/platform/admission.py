@@ -95,7 +95,9 @@ class Admission:
         self._pending: set[asyncio.Task[None]] = set()
         self._renewer: asyncio.Task[None] | None = None
 
-    def attempt(self, caller: Principal, kind: Literal["chat", "async"] = "chat") -> Attempt:
+    def attempt(
+        self, caller: Principal, kind: Literal["chat", "async", "embeddings"] = "chat"
+    ) -> Attempt:
         return Attempt(self, caller, kind)
 
     async def reserve(
@@ -155,7 +157,10 @@ class Attempt:
     """One request through admission, and the one ledger record it leaves."""
 
     def __init__(
-        self, admission: Admission, caller: Principal, kind: Literal["chat", "async"]
+        self,
+        admission: Admission,
+        caller: Principal,
+        kind: Literal["chat", "async", "embeddings"],
     ) -> None:
         self._admission = admission
         self.caller = caller
@@ -224,7 +229,7 @@ class Attempt:
         elif completion.cancelled:
             status = "cancelled"
         admitted = self.admitted
-        kind: Literal["chat", "stream", "async"] = self.kind
+        kind: Literal["chat", "stream", "async", "embeddings"] = self.kind
         if kind == "chat" and admitted is not None and admitted.stream:
             kind = "stream"
         now = time.time()

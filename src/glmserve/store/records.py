@@ -59,7 +59,7 @@ class UsageRecord:
     key_id: str
     model: str
     request_id: str
-    kind: Literal["chat", "stream", "async", "batch"]
+    kind: Literal["chat", "stream", "async", "batch", "embeddings"]
     status: Literal["success", "error", "cancelled"]
     created_at: int
     day: str

@@ -157,5 +157,5 @@ def _config_lines(repo: str, gguf: Path, mmproj: Path | None) -> str:
         f"gguf = {json.dumps(str(gguf))}",
     ]
     if mmproj is not None:
-        lines.append(f"# vision projector: {mmproj} (glmserve does not load projectors yet)")
+        lines.append(f"mmproj = {json.dumps(str(mmproj))}  # the vision projector (docs/api.md)")
     return "\n".join(lines)
