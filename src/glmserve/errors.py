@@ -351,6 +351,8 @@ class ClientGone(GlmServeError):
 
     def __init__(self) -> None:
         super().__init__("The client closed the request.")
+
+
 class FileNotFound(GlmServeError):
     """404: no file with this id for this key (other keys' files are not shown)."""
 

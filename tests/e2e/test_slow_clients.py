@@ -31,7 +31,7 @@ STALLED = {
     ),
     "headers, part of the body": (
         b"POST " + CHAT.encode() + b" HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n"
-        b"content-length: 100\r\n\r\n{\"model\": "
+        b'content-length: 100\r\n\r\n{"model": '
     ),
 }
 

@@ -28,9 +28,7 @@ async def until_disconnect(request: Request, work: Awaitable[T], cancel: Callabl
         watcher.cancel()
 
 
-async def in_thread_until_disconnect(
-    request: Request, work: Callable[[threading.Event], T]
-) -> T:
+async def in_thread_until_disconnect(request: Request, work: Callable[[threading.Event], T]) -> T:
     """Run ``work(gone)`` off the event loop; ``gone`` is set when the client disconnects,
     and ``work`` checks it between its steps (serving's ``prepare`` does). A request
     whose client left ends with ``ClientGone``."""

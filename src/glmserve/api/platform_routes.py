@@ -20,9 +20,7 @@ __all__ = ["router"]
 router = APIRouter()
 
 
-@router.post(
-    "/async/chat/completions", **documented(ChatCompletionRequest, errors=(429, 503))
-)
+@router.post("/async/chat/completions", **documented(ChatCompletionRequest, errors=(429, 503)))
 async def submit_async_chat(
     app: GlmServe = Depends(glmserve),
     caller: Principal = Depends(principal),

@@ -53,12 +53,8 @@ class HttpFile(BaseModel):
     max_total_chars: int = Field(default=HttpSettings.max_total_chars, ge=1)
     header_timeout_seconds: float = Field(default=HttpSettings.header_timeout_seconds, gt=0)
     body_timeout_seconds: float = Field(default=HttpSettings.body_timeout_seconds, gt=0)
-    keepalive_timeout_seconds: float = Field(
-        default=HttpSettings.keepalive_timeout_seconds, gt=0
-    )
-    max_connections_per_client: int = Field(
-        default=HttpSettings.max_connections_per_client, ge=0
-    )
+    keepalive_timeout_seconds: float = Field(default=HttpSettings.keepalive_timeout_seconds, gt=0)
+    max_connections_per_client: int = Field(default=HttpSettings.max_connections_per_client, ge=0)
     cors_origins: list[str] = Field(default_factory=list)
 
 

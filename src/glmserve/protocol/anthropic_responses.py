@@ -191,7 +191,7 @@ def message_body(
 
 
 def message_start(*, id: str, model: str, prompt_tokens: int) -> bytes:
-    message = {
+    message: dict[str, Any] = {
         "id": id,
         "type": "message",
         "role": "assistant",

@@ -165,6 +165,7 @@ class CompletionService:
         prompt = self._render(model, request, self._tools(request), coding, media)
         _stop_if(gone)
         return _count(model, prompt, media)
+
     def _load_media(self, model: ServedModel, request: ChatCompletionRequest) -> LoadedMedia | None:
         """The request's images, fetched and decoded; media for a model that cannot see
         is refused (1214), never dropped."""
