@@ -106,7 +106,7 @@ def console_server(console_config: Path) -> Iterator[Server]:
     server.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     executable = _chromium()
     from playwright.sync_api import sync_playwright
