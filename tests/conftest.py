@@ -13,7 +13,16 @@ from pathlib import Path
 import httpx
 import pytest
 
+from glmserve.engine import native
 from glmserve.engine.weights import default_model_path
+
+# ggml picks its CPU matmul kernels once per process, at the first engine
+# (engine/native.py): every in-process engine of the test session shares that choice. Fix
+# it to the batch-invariant kernels, so that the tests of the opt-in invariant mode hold
+# whichever engine a test happens to create first; the fast mode's own tests check its
+# prefix cache and usage, which do not depend on the kernels. Server tests run their
+# engines in worker processes of their own, with each model's configured kernels.
+native._use_tiled_matmul(False)
 
 
 @pytest.fixture(scope="session")
