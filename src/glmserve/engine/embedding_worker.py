@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-import multiprocessing as mp
 import signal
 import threading
 from collections.abc import Sequence
@@ -23,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from glmserve.engine.embedding import EmbeddingInfo, EmbeddingModel, load_vocab, pair, tokenize
+from glmserve.engine.process import spawn_engine_process
 
 __all__ = ["EmbeddingEngine", "EmbeddingFailed", "EmbeddingEngineSpec"]
 
@@ -106,24 +106,10 @@ class EmbeddingEngine:
         return True
 
     def _spawn(self) -> tuple[Connection, Any, EmbeddingInfo]:
-        ctx = mp.get_context("spawn")
-        ours, theirs = ctx.Pipe()
-        proc = ctx.Process(
-            target=_worker_main, args=(theirs, self.spec), daemon=True, name="glmserve-embedding"
+        conn, proc, payload = spawn_engine_process(
+            _worker_main, self.spec, name="glmserve-embedding", what="embedding process"
         )
-        proc.start()
-        theirs.close()
-        try:
-            kind, payload = ours.recv()
-        except EOFError:
-            proc.join()
-            raise RuntimeError(
-                f"the embedding process exited with {proc.exitcode} while loading"
-            ) from None
-        if kind != "ready":
-            proc.join()
-            raise RuntimeError(f"the embedding process failed to load: {payload}")
-        return ours, proc, EmbeddingInfo(**payload)
+        return conn, proc, EmbeddingInfo(**payload)
 
     def _read(self) -> None:
         while True:

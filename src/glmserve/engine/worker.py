@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-import multiprocessing as mp
 import signal
 import threading
 from dataclasses import asdict, dataclass, replace
@@ -26,6 +25,7 @@ from typing import Any
 
 from glmserve.engine.media import MediaPrompt, MediaTokens
 from glmserve.engine.native import NativeModel
+from glmserve.engine.process import spawn_engine_process
 from glmserve.engine.types import (
     Engine,
     EngineBusy,
@@ -166,24 +166,10 @@ class WorkerEngine(Engine):
         return True
 
     def _spawn(self) -> tuple[Connection, Any, EngineInfo]:
-        ctx = mp.get_context("spawn")
-        ours, theirs = ctx.Pipe()
-        proc = ctx.Process(
-            target=_worker_main, args=(theirs, self._spec), daemon=True, name="glmserve-engine"
+        conn, proc, payload = spawn_engine_process(
+            _worker_main, self._spec, name="glmserve-engine", what="engine process"
         )
-        proc.start()
-        theirs.close()
-        try:
-            kind, payload = ours.recv()
-        except EOFError:
-            proc.join()
-            raise RuntimeError(
-                f"the engine process exited with {proc.exitcode} while loading"
-            ) from None
-        if kind != "ready":
-            proc.join()
-            raise RuntimeError(f"the engine process failed to load: {payload}")
-        return ours, proc, EngineInfo(**payload)
+        return conn, proc, EngineInfo(**payload)
 
     def _read(self) -> None:
         while True:
