@@ -74,6 +74,31 @@ def openai(server: Server, api_key: str) -> OpenAI:
     return OpenAI(api_key=api_key, base_url=f"{server.base}/v1")
 
 
+def _processes(pid: int) -> set[int]:
+    """The server's process and all its descendants."""
+    found = {pid}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            found |= _processes(int(child))
+    return found
+
+
+def test_the_embedding_engine_starts_on_first_use(server: Server, api_key: str) -> None:
+    """A server that is never asked for embeddings never holds their weights: the
+    models are listed (from the GGUF metadata), their engine processes start on use."""
+    before = _processes(server.proc.pid)
+    models = httpx.get(
+        f"{server.zai_base}/models", headers={"Authorization": f"Bearer {api_key}"}, timeout=30
+    )
+    assert {"all-minilm-l6-v2", "test-cross-encoder"} <= {m["id"] for m in models.json()["data"]}
+    assert _processes(server.proc.pid) == before
+    r = _post(server, api_key, "/embeddings", {"model": "embedding-3", "input": "hello"})
+    assert r.status_code == 200, r.text
+    assert len(r.json()["data"][0]["embedding"]) == 384
+    started = _processes(server.proc.pid) - before
+    assert len(started) == 1  # the default model's engine; the cross-encoder's not yet
+
+
 def _post(server: Server, key: str, path: str, body: dict) -> httpx.Response:  # type: ignore[type-arg]
     return httpx.post(
         f"{server.zai_base}{path}",

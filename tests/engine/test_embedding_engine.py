@@ -7,6 +7,7 @@ import asyncio
 import os
 import signal
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -71,10 +72,45 @@ async def test_a_dead_engine_process_fails_in_flight_work_and_restarts(
     os.kill(pid, signal.SIGKILL)
     with pytest.raises(EmbeddingFailed):
         await work
-    for _ in range(300):
-        if engine.restarts > restarts:
+    for _ in range(300):  # the reader sees the process gone and forgets it
+        if engine.pid is None:
             break
         await asyncio.sleep(0.1)
-    assert engine.restarts == restarts + 1 and engine.pid != pid
-    vector = (await engine.embed([engine.tokenize(TEXTS[0])]))[0]
+    assert engine.pid is None and engine.restarts == restarts
+    vector = (await engine.embed([engine.tokenize(TEXTS[0])]))[0]  # starts a new one
     assert len(vector) == 384
+    assert engine.restarts == restarts + 1 and engine.pid not in (None, pid)
+
+
+async def test_the_engine_process_starts_on_first_use() -> None:
+    """No process and no weights until the first request; what the model is (its
+    dimensions, pooling, window) is known from the GGUF metadata before that."""
+    spec = EmbeddingEngineSpec(default_embedding_path(progress=False), threads=2, batch_size=64)
+    eng = EmbeddingEngine(spec)
+    try:
+        assert eng.pid is None
+        info = eng.info
+        assert (info.dimensions, info.pooling, info.trained_context) == (384, "mean", 512)
+        first, second = await asyncio.gather(
+            eng.embed([eng.tokenize(TEXTS[0])]), eng.embed([eng.tokenize(TEXTS[1])])
+        )
+        assert eng.pid is not None and len(first[0]) == len(second[0]) == 384
+        assert eng.restarts == 0
+        pid = eng.pid
+    finally:
+        eng.close()
+    assert _gone(pid)  # closing stops it
+
+
+def test_a_file_that_is_not_an_embedding_model_is_refused_at_start(gemma_gguf: Path) -> None:
+    spec = EmbeddingEngineSpec(gemma_gguf, threads=2, batch_size=64)
+    with pytest.raises(ValueError, match="not an embedding model"):
+        EmbeddingEngine(spec)
+
+
+def _gone(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return True
+    return "State:\tZ" in state

@@ -45,9 +45,11 @@ def _run(engine: WorkerEngine, prompt: str, max_tokens: int) -> tuple[list[Token
 
 def _expected(held: list[int], tokens: list[int]) -> int:
     """All of the shared prefix but the last prompt token (computed for its logits)."""
-    common = common_prefix(held, tokens)
-    n = min(common, len(tokens) - 1)
-    return n if n >= MIN_REUSE or common >= len(tokens) - 1 else 0
+    return min(common_prefix(held, tokens), len(tokens) - 1)
+
+
+BOS_ONLY = 1
+"""What a prompt shares with the slots ``_reset`` fills: the model's <bos> (reused too)."""
 
 
 def _reset(engine: WorkerEngine) -> None:
@@ -62,7 +64,7 @@ def test_any_prefix_is_reused_at_any_token_boundary(fast: WorkerEngine) -> None:
     _reset(fast)
     miss = _run(fast, prompt, 4)[1]
     hit = _run(fast, prompt, 4)[1]
-    assert miss.cached_tokens == 0
+    assert miss.cached_tokens == BOS_ONLY
     assert hit.cached_tokens == len(tokens) - 1  # not a multiple of the batch size
     other = prompt.replace("\nAssistant:", "\nUser: and Carthage?\nAssistant:")
     partial = _run(fast, other, 1)[1]
@@ -74,7 +76,7 @@ def test_a_conversation_reuses_the_generated_answer(fast: WorkerEngine) -> None:
     turn1 = "<bos>User: Count from 1 to 300: 1, 2, 3, 4, 5,\nAssistant:"
     _reset(fast)
     tokens, usage = _run(fast, turn1, 24)
-    assert usage.cached_tokens == 0 and usage.completion_tokens == 24
+    assert usage.cached_tokens == BOS_ONLY and usage.completion_tokens == 24
     # The slot holds the prompt and every generated token but the last (never fed back).
     held = fast.tokenize(turn1) + [t.token_id for t in tokens[:-1]]
     turn2 = turn1 + "".join(t.text for t in tokens) + "\nUser: go on\nAssistant:"
@@ -83,12 +85,17 @@ def test_a_conversation_reuses_the_generated_answer(fast: WorkerEngine) -> None:
     assert again.cached_tokens > len(fast.tokenize(turn1))
 
 
-def test_a_short_prompt_is_reused_only_when_repeated_whole(fast: WorkerEngine) -> None:
+def test_a_short_shared_prefix_is_reused_too(fast: WorkerEngine) -> None:
+    """A prefix under MIN_REUSE is not copied from a busy slot, but the slot a new
+    sequence lands on gives what it shares, however short (a chat template's opening)."""
     _reset(fast)
     short = "<bos>The quick brown fox runs."
     first = _run(fast, short, 1)[1]
     again = _run(fast, short, 1)[1]
-    other = _run(fast, "<bos>The quick brown fox sleeps.", 1)[1]
-    assert first.cached_tokens == 0
+    sleeps = "<bos>The quick brown fox sleeps."
+    other = _run(fast, sleeps, 1)[1]
+    assert first.cached_tokens == BOS_ONLY
     assert again.cached_tokens == again.prompt_tokens - 1
-    assert other.cached_tokens == 0  # a shared prefix under MIN_REUSE is not worth it
+    shared = common_prefix(fast.tokenize(short), fast.tokenize(sleeps))
+    assert BOS_ONLY < shared < MIN_REUSE
+    assert other.cached_tokens == shared  # the slot that shares most, not the LRU one

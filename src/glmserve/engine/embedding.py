@@ -20,7 +20,15 @@ from typing import Any
 
 import llama_cpp as C
 
-__all__ = ["EmbeddingInfo", "EmbeddingModel", "POOLING_NAMES", "load_vocab", "pair", "tokenize"]
+__all__ = [
+    "EmbeddingInfo",
+    "EmbeddingModel",
+    "POOLING_NAMES",
+    "info_from_metadata",
+    "load_vocab",
+    "pair",
+    "tokenize",
+]
 
 POOLING_NAMES = {
     C.LLAMA_POOLING_TYPE_NONE: "none",
@@ -47,6 +55,31 @@ class EmbeddingInfo:
 def load_vocab(gguf: Path) -> Any:
     """A vocabulary-only load of the GGUF, for tokenizing beside the engine process."""
     return C.Llama(str(gguf), vocab_only=True, verbose=False)
+
+
+def info_from_metadata(vocab: Any) -> EmbeddingInfo:
+    """What a model is, from the GGUF metadata of its vocabulary-only load (where llama.cpp
+    leaves the hyperparameters unread), so that the weights load only on first use; the
+    same values ``EmbeddingModel`` reads from the loaded model. Raises ValueError for a
+    model without pooling (not an embedding model)."""
+    meta: dict[str, str] = vocab.metadata
+    arch = meta.get("general.architecture", "")
+    pooling = _int(meta.get(f"{arch}.pooling_type"))
+    if pooling not in POOLING_NAMES or pooling == C.LLAMA_POOLING_TYPE_NONE:
+        raise ValueError("no pooling type in its metadata (not an embedding model)")
+    rank = pooling == C.LLAMA_POOLING_TYPE_RANK
+    return EmbeddingInfo(
+        # a cross-encoder scores with one output unless the GGUF names its labels
+        dimensions=1 if rank else _int(meta.get(f"{arch}.embedding_length")),
+        vocab_size=int(vocab.n_vocab()),
+        trained_context=_int(meta.get(f"{arch}.context_length")),
+        pooling=POOLING_NAMES[pooling],
+        description=f"{meta.get('general.name', '?')} ({arch})",
+    )
+
+
+def _int(value: str | None) -> int:
+    return int(value) if value is not None and value.strip().isdigit() else 0
 
 
 def tokenize(vocab: Any, text: str, *, special: bool = True) -> list[int]:

@@ -6,6 +6,11 @@ reach it as token lists over a pipe. Whatever has arrived while the worker was b
 taken together: the inputs of all those requests are pooled in as few decodes as the
 batch size allows, then each request gets its vectors back. If the worker dies, the
 requests in flight fail (``EmbeddingFailed``) and a new worker starts by itself.
+
+The worker starts on the first request, not with the server: a server that is never
+asked for embeddings never holds the embedding weights (docs/embeddings.md). What the
+model is (dimensions, pooling, window) is read from the GGUF's metadata at start, so a
+file that is not an embedding model is still refused when the server starts.
 """
 
 from __future__ import annotations
@@ -16,12 +21,19 @@ import logging
 import signal
 import threading
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from glmserve.engine.embedding import EmbeddingInfo, EmbeddingModel, load_vocab, pair, tokenize
+from glmserve.engine.embedding import (
+    EmbeddingInfo,
+    EmbeddingModel,
+    info_from_metadata,
+    load_vocab,
+    pair,
+    tokenize,
+)
 from glmserve.engine.process import spawn_engine_process
 
 __all__ = ["EmbeddingEngine", "EmbeddingFailed", "EmbeddingEngineSpec"]
@@ -47,20 +59,50 @@ class EmbeddingEngine:
     def __init__(self, spec: EmbeddingEngineSpec) -> None:
         self.spec = spec
         self._vocab = load_vocab(spec.gguf)
+        try:
+            self.info: EmbeddingInfo = info_from_metadata(self._vocab)
+        except ValueError:
+            self._vocab.close()
+            raise
         self._send_lock = threading.Lock()
         self._state = threading.Lock()
+        self._starting = threading.Lock()
         self._ids = itertools.count(1)
         self._live: dict[int, tuple[asyncio.AbstractEventLoop, asyncio.Future[Any]]] = {}
         self._closing = False
         self.restarts = 0
-        self._conn, self._proc, self.info = self._spawn()
-        self._reader = threading.Thread(target=self._read, name="embedding-reader", daemon=True)
-        self._reader.start()
+        """Times the engine process died and a new one was started."""
+        self._died = False
+        self._conn: Connection | None = None
+        self._proc: Any = None
+        self._reader: threading.Thread | None = None
 
     @property
     def pid(self) -> int | None:
-        pid: int | None = self._proc.pid
+        """The engine process, once the first request has started it."""
+        pid: int | None = self._proc.pid if self._proc is not None else None
         return pid
+
+    def start(self) -> None:
+        """Start the engine process if it is not running yet (blocks while it loads);
+        raises EmbeddingFailed when it cannot load."""
+        with self._starting:
+            if self._proc is not None or self._closing:
+                return
+            try:
+                self._conn, self._proc, info = self._spawn()
+            except RuntimeError as exc:
+                raise EmbeddingFailed(str(exc)) from None
+            if self._died:
+                self.restarts += 1
+                self._died = False
+            if replace(info, description="") != replace(self.info, description=""):
+                log.warning("embedding model: metadata said %s, the weights %s", self.info, info)
+                self.info = info
+            self._reader = threading.Thread(
+                target=self._read, args=(self._conn,), name="embedding-reader", daemon=True
+            )
+            self._reader.start()
 
     def tokenize(self, text: str) -> list[int]:
         """The input's token IDs with the model's own special tokens ([CLS] ... [SEP])."""
@@ -72,6 +114,8 @@ class EmbeddingEngine:
 
     async def embed(self, items: Sequence[Sequence[int]]) -> list[list[float]]:
         """The pooled vectors of token lists (in order); raises EmbeddingFailed."""
+        if self._proc is None:
+            await asyncio.to_thread(self.start)
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
         job = next(self._ids)
@@ -86,13 +130,16 @@ class EmbeddingEngine:
         return vectors
 
     def close(self) -> None:
-        self._closing = True
-        self._send(("close",))
-        self._proc.join(30)
-        if self._proc.is_alive():
-            self._proc.kill()
-            self._proc.join()
-        self._reader.join(10)
+        with self._starting:  # a start under way finishes first, then nothing starts
+            self._closing = True
+        if self._proc is not None:
+            self._send(("close",))
+            self._proc.join(30)
+            if self._proc.is_alive():
+                self._proc.kill()
+                self._proc.join()
+        if self._reader is not None:
+            self._reader.join(10)
         self._vocab.close()
 
     # -- plumbing --
@@ -100,6 +147,8 @@ class EmbeddingEngine:
     def _send(self, message: tuple[Any, ...]) -> bool:
         try:
             with self._send_lock:
+                if self._conn is None:
+                    return False
                 self._conn.send(message)
         except (OSError, ValueError):
             return False  # the worker is gone; the reader notices and restarts it
@@ -111,36 +160,32 @@ class EmbeddingEngine:
         )
         return conn, proc, EmbeddingInfo(**payload)
 
-    def _read(self) -> None:
+    def _read(self, conn: Connection) -> None:
         while True:
             try:
-                kind, job, payload = self._conn.recv()
+                kind, job, payload = conn.recv()
             except (EOFError, OSError):
-                if self._closing:
-                    return
-                self._worker_died()
-                if self._closing:
-                    return
-                continue
+                if not self._closing:
+                    self._worker_died()
+                return
             with self._state:
                 entry = self._live.pop(job, None)
             if entry is not None:
                 _resolve(entry, payload if kind == "done" else EmbeddingFailed(payload))
 
     def _worker_died(self) -> None:
-        log.error("the embedding engine process died (exit code %s)", self._proc.exitcode)
+        """Fail what was in flight; the next request starts a new engine process."""
+        proc = self._proc
+        log.error("the embedding engine process died (exit code %s)", proc.exitcode)
         with self._state:
             failed = list(self._live.values())
             self._live.clear()
         for entry in failed:
             _resolve(entry, EmbeddingFailed("the embedding engine process died"))
-        self._proc.join()
-        try:
-            self._conn, self._proc, _ = self._spawn()
-            self.restarts += 1
-        except RuntimeError:
-            log.exception("the embedding engine process could not be restarted")
-            self._closing = True
+        proc.join()
+        with self._starting:
+            self._conn, self._proc, self._reader = None, None, None
+            self._died = True
 
 
 def _resolve(entry: tuple[asyncio.AbstractEventLoop, asyncio.Future[Any]], value: Any) -> None:

@@ -193,14 +193,17 @@ class NativeContext:
         threads: int,
         batch_invariant: bool = False,
         unified_kv: bool = False,
+        n_ubatch: int | None = None,
     ) -> None:
         """``unified_kv``: one KV pool for all sequences instead of a stream each (only
-        benchmarks/decode_step.py uses it, to compare with llama-server's default)."""
+        benchmarks/decode_step.py uses it, to compare with llama-server's default).
+        ``n_ubatch``: the most tokens llama.cpp computes in one pass (default: all of
+        ``n_batch``)."""
         _use_tiled_matmul(not batch_invariant)
         params = C.llama_context_default_params()
         params.n_ctx = seq_cells * n_seq
         params.n_batch = n_batch
-        params.n_ubatch = n_batch
+        params.n_ubatch = n_ubatch or n_batch
         params.n_seq_max = n_seq
         params.n_threads = threads
         params.n_threads_batch = threads
@@ -216,6 +219,7 @@ class NativeContext:
         self.kv_cells: int = C.llama_n_ctx(self._ctx)
         self.seq_cells: int = C.llama_n_ctx_seq(self._ctx)
         self.n_batch = n_batch
+        self.n_ubatch = n_ubatch or n_batch
         self._batch = C.llama_batch_init(n_batch, 0, 1)
 
     @property

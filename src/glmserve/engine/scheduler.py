@@ -108,7 +108,9 @@ class Scheduler:
         exact = self.slots.exact
         reading = any(seq.reading_prompt for seq in self.running)
         if not (exact and reading and self._prompt_turn):
-            for seq in self.running:
+            # In slot order: llama.cpp computes a run of consecutive sequence ids in one
+            # micro-batch; out of order, every sequence would be a pass of its own.
+            for seq in sorted(self.running, key=_slot_id):
                 if not seq.reading_prompt and seq.pending is not None:
                     self._feed(step, seq, [seq.pending], seq.computed, logits=True)
         if exact and step.entries:
@@ -192,3 +194,8 @@ class Scheduler:
                 step.rows.append((seq, len(step.entries)))
             step.entries.append((seq.slot.id, pos + i, token, want))
         step.chunks.append((seq, start, start + len(tokens)))
+
+
+def _slot_id(seq: Sequence) -> int:
+    assert seq.slot is not None
+    return seq.slot.id

@@ -5,16 +5,21 @@ big enough for one full context. When a sequence finishes its slot keeps the KV 
 everything it computed, so a later prompt that starts the same way reuses it: by taking
 the idle slot over (no copy), or, if the slot is still busy with a running sequence, by
 copying its stream into a free slot. A new sequence takes, in order: the idle slot with
-the longest reusable prefix, an empty slot, the least recently used idle slot.
+the longest reusable prefix; otherwise, among the idle slots that keep the busy ones
+consecutive (each gap in the busy slot ids costs llama.cpp another pass over the
+weights every decode step), an empty slot, then the least recently used one.
 
 Any computed prefix of at least ``MIN_REUSE`` tokens is reused, generated tokens
 included (as llama-server's prompt cache does), and so is a shorter prompt that an idle
-slot holds whole; other short prefixes are not worth evicting another prompt's state or
-copying a stream. The last prompt token is always computed, for its logits; in the exact
-mode (batch-invariant arithmetic) the last two are, so that a hit leaves a greedy
-completion bitwise unchanged. In the default (fast) mode a hit computes the suffix in
-other batch shapes than a fresh prefill would, which may change a greedy completion
-where two tokens are nearly tied (docs/architecture.md).
+slot holds whole; a shorter shared prefix is not worth copying a stream for. In the
+default (fast) mode a new sequence that lands on a slot by the other rules also reuses
+whatever prefix that slot shares with it, however short (a chat template's opening
+tokens, a system prompt), and among those slots the one that shares the most is taken:
+the same eviction, fewer tokens to compute. The last prompt token is always computed,
+for its logits; in the exact mode (batch-invariant arithmetic) the last two are, so
+that a hit leaves a greedy completion bitwise unchanged. In the default (fast) mode a
+hit computes the suffix in other batch shapes than a fresh prefill would, which may
+change a greedy completion where two tokens are nearly tied (docs/architecture.md).
 """
 
 from __future__ import annotations
@@ -53,6 +58,11 @@ def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
     return n if bool(same.all()) else int(np.argmin(same))
 
 
+def runs(ids: set[int]) -> int:
+    """How many runs of consecutive numbers ``ids`` makes ({0, 1, 3}: 2)."""
+    return sum(1 for i in ids if i - 1 not in ids)
+
+
 class SlotTable:
     def __init__(self, n_slots: int, kv: KvOps, *, exact: bool = False) -> None:
         self.slots = [Slot(i) for i in range(n_slots)]
@@ -71,11 +81,21 @@ class SlotTable:
             target = source
             self._kv.seq_rm(target.id, reuse, -1)
         else:
-            target = min(idle, key=lambda s: (len(s.tokens) > 0, s.last_used))
+            # Keep the busy slots consecutive (llama.cpp decodes a run of consecutive
+            # sequence ids in one pass over the weights, and each gap costs another pass:
+            # docs/architecture.md, "Batch composition"), then (fast mode) the longest
+            # shared prefix, then an empty slot, then the least recently used cache.
+            busy = {s.id for s in self.slots if s.busy}
+            shared = {s.id: 0 if self.exact else self._reusable(s, tokens) for s in idle}
+            target = min(
+                idle,
+                key=lambda s: (runs(busy | {s.id}), -shared[s.id], len(s.tokens) > 0, s.last_used),
+            )
             if source is not None:
                 self._kv.copy_prefix(source.id, target.id, reuse)
             else:
-                self._kv.seq_rm(target.id, -1, -1)
+                reuse = shared[target.id]
+                self._kv.seq_rm(target.id, reuse if reuse > 0 else -1, -1)
         target.tokens = list(tokens[:reuse])
         target.busy = True
         return target, reuse
@@ -100,7 +120,7 @@ class SlotTable:
         # last two are: llama.cpp computes attention for a single query with other kernels
         # than for several, so a token computed alone would differ from the same token
         # computed in a prompt chunk (docs/architecture.md).
-        limit = max(len(tokens) - (2 if self.exact else 1), 0)
+        limit = self._limit(tokens)
         for slot in self.slots:
             common = common_prefix(slot.tokens, tokens)
             reuse = min(common, limit)
@@ -111,3 +131,10 @@ class SlotTable:
             if better or (reuse > 0 and tie_prefers_idle and not slot.busy):
                 best, best_reuse = slot, reuse
         return (best, best_reuse) if best_reuse > 0 else (None, 0)
+
+    def _limit(self, tokens: list[int]) -> int:
+        """The most of a prompt a hit may reuse: all but the tokens always computed."""
+        return max(len(tokens) - (2 if self.exact else 1), 0)
+
+    def _reusable(self, slot: Slot, tokens: list[int]) -> int:
+        return min(common_prefix(slot.tokens, tokens), self._limit(tokens))

@@ -216,7 +216,7 @@ class ImageFeeder:
     def __init__(self, vision: VisionModel, ctx: NativeContext) -> None:
         self._vision = vision
         self._ctx = ctx
-        self._n_batch = ctx.n_batch
+        self._n_batch = ctx.n_ubatch  # an image's rows in one pass (non-causal attention)
         self._states: dict[int, _State] = {}
         self.images_encoded = 0
 
