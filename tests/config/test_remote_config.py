@@ -129,4 +129,5 @@ def test_vision_on_remote_workers(tmp_path: Path, hf_folder: Path) -> None:
         _load(tmp_path, head + vision + blind)
     # A catalog vision code on llama-server starts (and refuses media with 1214).
     catalog = f'code = "glm-4.6v"\nengine = "remote"\ntokenizer = "{hf_folder}"\n' + blind
-    assert _load(tmp_path, catalog).model("glm-4.6v").spec.capabilities.vision  # type: ignore[attr-defined]
+    served = _load(tmp_path, catalog).model("glm-4.6v")  # type: ignore[attr-defined]
+    assert served.spec.capabilities.vision

@@ -82,7 +82,8 @@ def test_folder_gives_the_rule_and_tokens(folder: Path, tmp_path: Path) -> None:
     assert vision.rule == RULE and (vision.begin, vision.image, vision.end) == (310, 311, 312)
     with pytest.raises(ValueError, match=re.escape("no <|image|> token")):
         load_vision(folder, lambda t: None if t == "<|image|>" else 1)
-    (folder / "preprocessor_config.json").write_text('{"image_processor_type": "CLIPImageProcessor"}')
+    clip = {"image_processor_type": "CLIPImageProcessor"}
+    (folder / "preprocessor_config.json").write_text(json.dumps(clip))
     with pytest.raises(ValueError, match="CLIPImageProcessor"):
         load_vision(folder, VisionTokenizer().token_id)
     with pytest.raises(ValueError, match="no preprocessor_config.json"):

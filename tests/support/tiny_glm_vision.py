@@ -110,10 +110,11 @@ def build(out: Path) -> Path:
         clean_up_tokenization_spaces=False,
     )
     size = {"shortest_edge": MIN_PIXELS, "longest_edge": MAX_PIXELS}
+    images = Glm4vImageProcessor(
+        size=size, patch_size=PATCH, merge_size=MERGE, temporal_patch_size=TEMPORAL
+    )
     processor = Glm4vProcessor(
-        image_processor=Glm4vImageProcessor(
-            size=size, patch_size=PATCH, merge_size=MERGE, temporal_patch_size=TEMPORAL
-        ),
+        image_processor=images,
         tokenizer=fast,
         video_processor=Glm4vVideoProcessor(
             size=size, patch_size=PATCH, merge_size=MERGE, temporal_patch_size=TEMPORAL
@@ -121,6 +122,7 @@ def build(out: Path) -> Path:
         chat_template=template,
     )
     processor.save_pretrained(out)
+    images.save_pretrained(out)  # preprocessor_config.json, as GLM-V checkpoints have it
     (out / "chat_template.jinja").write_text(template)
 
     torch.manual_seed(0)

@@ -94,7 +94,8 @@ def _check_vision(entry: ModelFile, tokenizer: Path, label: str) -> None:
         raise ConfigError(
             f"{label}: capabilities.vision = true, but {', '.join(blind)} workers take no images"
         )
-    if not (tokenizer / "preprocessor_config.json").is_file():
+    configs = ("preprocessor_config.json", "processor_config.json")
+    if not any((tokenizer / name).is_file() for name in configs):
         raise ConfigError(
             f"{label}: capabilities.vision = true needs the model folder's "
             f"preprocessor_config.json (the image processor) in {tokenizer}"

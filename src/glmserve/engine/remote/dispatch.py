@@ -262,7 +262,7 @@ def _abort(replica: Replica, call: tuple[str, dict[str, Any]] | None) -> None:
     async def send() -> None:
         try:
             await client.post(path, json=body, timeout=5.0)
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, RuntimeError) as exc:  # RuntimeError: the client closed
             log.info("abort on %s failed: %s", replica.spec.url, exc)
 
     task = asyncio.get_running_loop().create_task(send())

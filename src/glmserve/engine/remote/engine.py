@@ -14,10 +14,10 @@ import logging
 
 import httpx
 
+from glmserve.engine.media import MediaPrompt, MediaTokens
 from glmserve.engine.remote.dispatch import Dispatch
 from glmserve.engine.remote.generation import RemoteGeneration
 from glmserve.engine.remote.loop import LoopThread
-from glmserve.engine.media import MediaPrompt, MediaTokens
 from glmserve.engine.remote.pool import Pool
 from glmserve.engine.remote.replica import Replica, WorkerStats, adapter_for
 from glmserve.engine.remote.spec import RemoteSpec

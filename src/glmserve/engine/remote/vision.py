@@ -3,8 +3,8 @@ prompt, and how they travel (docs/architecture.md, "Images on remote workers").
 
 The gateway counts an image's tokens itself, before anything is sent, with the model's
 own image-processor rule read from the model folder's ``preprocessor_config.json``
-(GLM-4.1V/4.5V/4.6V's ``Glm4vImageProcessor``, and Qwen2-VL's, which resizes the same
-way): the image is resized to a multiple of ``patch_size * merge_size`` within the
+(or ``processor_config.json``'s ``image_processor``, as transformers 5 saves it):
+GLM-4.1V/4.5V/4.6V's ``Glm4vImageProcessor``. The image is resized to a multiple of ``patch_size * merge_size`` within the
 configured pixel bounds, cut into patches, and every ``merge_size``² patches become one
 token. That count is what the tokenizer API and the context check use; the worker's own
 count of the expanded prompt, reported with the first event, is the usage.
@@ -38,8 +38,7 @@ from glmserve.engine.media import (
 
 __all__ = ["ImageRule", "RemoteVision", "WireMedia", "load_vision", "png_data_url"]
 
-_PROCESSORS = ("Glm4vImageProcessor", "Glm4vImageProcessorFast", "Qwen2VLImageProcessor",
-               "Qwen2VLImageProcessorFast")  # fmt: skip
+_PROCESSOR = "Glm4vImageProcessor"  # and its Fast / Pil variants
 IMAGE_BLOCK = ("<|begin_of_image|>", "<|image|>", "<|end_of_image|>")
 
 
@@ -91,10 +90,10 @@ class ImageRule:
 
 def _rule(config: dict[str, Any], where: Path) -> ImageRule:
     kind = config.get("image_processor_type")
-    if kind not in _PROCESSORS:
+    if not (isinstance(kind, str) and kind.startswith(_PROCESSOR)):
         raise ValueError(
             f"{where}: image_processor_type {kind!r} is not one glmserve counts the image "
-            f"tokens of ({', '.join(_PROCESSORS)})"
+            f"tokens of ({_PROCESSOR})"
         )
     size = config.get("size") if isinstance(config.get("size"), dict) else {}
     values: dict[str, Any] = {
@@ -177,17 +176,28 @@ def load_vision(folder: Path, token_id: Callable[[str], int | None]) -> RemoteVi
     tokens; ``token_id``: the gateway tokenizer's token-to-id lookup). ValueError with
     the reason when the folder does not describe a model glmserve can send images to."""
     source = folder / "preprocessor_config.json"
-    if not source.is_file():
+    if source.is_file():
+        config = _json(source)
+    elif (folder / "processor_config.json").is_file():
+        source = folder / "processor_config.json"
+        config = _json(source).get("image_processor")
+        if not isinstance(config, dict):
+            raise ValueError(f"{source}: no image_processor")
+    else:
         raise ValueError(f"{folder}: no preprocessor_config.json (the model's image processor)")
-    try:
-        config = json.loads(source.read_text(encoding="utf-8"))
-    except ValueError as exc:
-        raise ValueError(f"{source}: not valid JSON: {exc}") from None
-    if not isinstance(config, dict):
-        raise ValueError(f"{source}: not a JSON object")
     ids = {name: token_id(name) for name in IMAGE_BLOCK}
     missing = [name for name, i in ids.items() if i is None]
     if missing:
         raise ValueError(f"{folder}: the tokenizer has no {', '.join(missing)} token")
     begin, image, end = (i for i in ids.values() if i is not None)
     return RemoteVision(_rule(config, source), begin, image, end)
+
+
+def _json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise ValueError(f"{path}: not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: not a JSON object")
+    return data
