@@ -119,7 +119,7 @@ def test_a_gguf_tokenizer_is_accepted(tmp_path: Path) -> None:
 def test_vision_on_remote_workers(tmp_path: Path, hf_folder: Path) -> None:
     vision = "[models.capabilities]\nvision = true\n"
     head = f'code = "tiny-v"\nengine = "remote"\ntokenizer = "{hf_folder}"\n'
-    with pytest.raises(ConfigError, match="preprocessor_config.json"):
+    with pytest.raises(ConfigError, match=r"preprocessor_config\.json"):
         _load(tmp_path, head + vision + WORKERS)
     (hf_folder / "preprocessor_config.json").write_text("{}")
     model = _load(tmp_path, head + vision + WORKERS).model("tiny-v")  # type: ignore[attr-defined]

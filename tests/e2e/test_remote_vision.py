@@ -1,15 +1,24 @@
-"""Images through a real vLLM worker (on CPU) serving a tiny GLM-4.1V-class model
-(tests/support/tiny_glm_vision.py): vLLM's own processor expands each image token, and
-its count of the expanded prompt is the gateway's processor rule's; glmserve in front,
-driven by the Z.AI and OpenAI SDKs with data-URL images; media to a model or worker kind
-that cannot see is a 1214; a cancelled image request is aborted on the worker. The
-weights are random: no test asserts what the text says."""
+"""Images on remote workers, end to end, with the tiny GLM-4.1V-class model folder
+(tests/support/tiny_glm_vision.py) as the gateway's tokenizer and processor config.
+
+Without a worker: the tokenizer API counts each image with the processor rule; media to
+a text-only model or to a llama-server worker is a 1214.
+
+With a real vLLM worker (on CPU) serving that model: vLLM's own processor expands each
+image token as the gateway counts it; zai-sdk and openai SDK with data-URL images; a
+cancelled image request is aborted on the worker. vLLM cannot load GLM-4.1V here:
+vllm/model_executor/models/glm4_1v.py imports transformers' Glm4vImageProcessor, which
+imports torchvision, and the cached vLLM virtualenv leaves torchvision out (its PyPI
+builds are CUDA-linked; scripts/install-vllm.sh). Those tests skip, saying so, where the
+virtualenv has no torchvision. The weights are random: no test asserts what the text
+says."""
 
 from __future__ import annotations
 
 import base64
 import io
 import re
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,7 +39,7 @@ from glmserve.engine.remote.vision import load_vision
 from glmserve.engine.types import GenerationRequest, SamplingParams
 from tests.conftest import Server
 from tests.support.tiny_glm_vision import tiny_glm_vision_dir
-from tests.support.workers import Worker, vllm_worker
+from tests.support.workers import Worker, vllm_venv, vllm_worker
 
 MODEL = "glm-4.6v"  # a vision model of the catalog
 TEXT_MODEL = "glm-4.7"  # the same worker, as a text-only model
@@ -60,6 +69,12 @@ def model_dir() -> Path:
 
 @pytest.fixture(scope="module")
 def worker(model_dir: Path) -> Iterator[Worker]:
+    python = vllm_venv() / "bin" / "python"
+    if subprocess.run([str(python), "-c", "import torchvision"], capture_output=True).returncode:
+        pytest.skip(
+            "vLLM cannot load Glm4vForConditionalGeneration without torchvision (transformers' "
+            "Glm4vImageProcessor imports it), which the vLLM virtualenv leaves out"
+        )
     args = ["--enable-scale-out", "--limit-mm-per-prompt", '{"image": 4, "video": 0}']
     with vllm_worker(model_dir, model="tiny-glm-vision", extra_args=args) as w:
         yield w
@@ -89,6 +104,49 @@ def remote(
     srv = Server(config, tmp / "server.log")
     yield srv
     srv.stop()
+
+
+@pytest.fixture(scope="module")
+def gateway(tmp_path_factory: pytest.TempPathFactory, model_dir: Path) -> Iterator[Server]:
+    """glmserve with the three models on workers that are down (nothing here reaches one)."""
+    tmp = tmp_path_factory.mktemp("remote-vision-gateway")
+    config = tmp / "glmserve.toml"
+    models = ""
+    for code, kind in ((MODEL, "vllm"), (TEXT_MODEL, "vllm"), (BLIND, "llama-server")):
+        models += (
+            f'[[models]]\ncode = "{code}"\nengine = "remote"\ntokenizer = "{model_dir}"\n'
+            "context_size = 2048\n"
+            f'[[models.workers]]\nurl = "http://127.0.0.1:9"\nkind = "{kind}"\n\n'
+        )
+    config.write_text(
+        "[server]\ndefault_model = false\n\n"
+        f'[platform]\nopen = true\ndata_dir = "{tmp / "data"}"\n\n' + models
+    )
+    srv = Server(config, tmp / "server.log")
+    yield srv
+    srv.stop()
+
+
+def test_tokenizer_api_counts_images_by_the_processor_rule(gateway: Server) -> None:
+    plain = _tokenizer_api(gateway, [{"role": "user", "content": "What is in this picture?"}])
+    for size, tokens in (((84, 56), 6), ((56, 56), 4), ((400, 300), 12), ((10, 10), 1)):
+        count = _tokenizer_api(gateway, _user(_data_url(_png(1, *size))))
+        assert count["image_tokens"] == tokens and count["video_tokens"] == 0, (size, count)
+        # the image block: begin, the image's tokens, end
+        assert count["prompt_tokens"] == plain["prompt_tokens"] + 2 + tokens, (size, count)
+
+
+def test_media_where_it_cannot_be_seen_is_1214(gateway: Server) -> None:
+    messages = _user(_data_url(_png(5, 56, 56)))
+    for model, says in ((TEXT_MODEL, "accepts text only"), (BLIND, "takes no images")):
+        r = httpx.post(
+            f"{gateway.zai_base}chat/completions",
+            json={"model": model, "messages": messages, "max_tokens": 4},
+            timeout=60,
+        )
+        assert r.status_code == 400, r.text
+        error = r.json()["error"]
+        assert error["code"] == "1214" and says in error["message"], error
 
 
 def _tokenizer_api(server: Server, messages: list[dict[str, Any]]) -> dict[str, int]:
@@ -147,19 +205,6 @@ def test_two_images_at_temperature_0_each_get_an_answer(remote: Server) -> None:
         assert reply.usage is not None and reply.usage.completion_tokens > 0
         answers.append(reply.choices[0].message)
     assert answers[0] == answers[2]  # the same image again: the same greedy answer
-
-
-def test_media_where_it_cannot_be_seen_is_1214(remote: Server) -> None:
-    messages = _user(_data_url(_png(5, 56, 56)))
-    for model, says in ((TEXT_MODEL, "accepts text only"), (BLIND, "takes no images")):
-        r = httpx.post(
-            f"{remote.zai_base}chat/completions",
-            json={"model": model, "messages": messages, "max_tokens": 4},
-            timeout=60,
-        )
-        assert r.status_code == 400, r.text
-        error = r.json()["error"]
-        assert error["code"] == "1214" and says in error["message"], error
 
 
 async def test_cancel_aborts_an_image_request_on_the_worker(

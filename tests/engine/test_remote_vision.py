@@ -86,7 +86,7 @@ def test_folder_gives_the_rule_and_tokens(folder: Path, tmp_path: Path) -> None:
     (folder / "preprocessor_config.json").write_text(json.dumps(clip))
     with pytest.raises(ValueError, match="CLIPImageProcessor"):
         load_vision(folder, VisionTokenizer().token_id)
-    with pytest.raises(ValueError, match="no preprocessor_config.json"):
+    with pytest.raises(ValueError, match=r"no preprocessor_config\.json"):
         load_vision(tmp_path / "elsewhere", VisionTokenizer().token_id)
 
 

@@ -8,9 +8,9 @@ scaled down: ``config.json`` for transformers' ``Glm4vForConditionalGeneration``
 one-block vision tower with 14-pixel patches merged 2 x 2, a two-layer GLM-4 language
 model with M-RoPE), random weights (seed 0), the byte-level BPE tokenizer of
 tiny_glm_moe.py with GLM-V's image and video tokens added, the processor's configs
-(``preprocessor_config.json`` for ``Glm4vImageProcessor``, the video processor's, the
-processor's own) with small pixel bounds so images stay a few tokens, and the GLM-4.5
-chat template.
+(``preprocessor_config.json`` for ``Glm4vImageProcessor``'s PIL variant, the
+processor's own; no video processor, which needs torchvision) with small pixel bounds
+so images stay a few tokens, and the GLM-4.5 chat template.
 
 Like tiny_glm_moe.py, building needs torch and transformers and runs under the cached
 vLLM virtualenv's Python when they are not importable here; run as a script
@@ -89,9 +89,7 @@ def build(out: Path) -> Path:
     from transformers import (
         Glm4vConfig,
         Glm4vForConditionalGeneration,
-        Glm4vImageProcessor,
-        Glm4vProcessor,
-        Glm4vVideoProcessor,
+        Glm4vImageProcessorPil,
         PreTrainedTokenizerFast,
     )
 
@@ -110,19 +108,16 @@ def build(out: Path) -> Path:
         clean_up_tokenization_spaces=False,
     )
     size = {"shortest_edge": MIN_PIXELS, "longest_edge": MAX_PIXELS}
-    images = Glm4vImageProcessor(
+    images = Glm4vImageProcessorPil(
         size=size, patch_size=PATCH, merge_size=MERGE, temporal_patch_size=TEMPORAL
     )
-    processor = Glm4vProcessor(
-        image_processor=images,
-        tokenizer=fast,
-        video_processor=Glm4vVideoProcessor(
-            size=size, patch_size=PATCH, merge_size=MERGE, temporal_patch_size=TEMPORAL
-        ),
-        chat_template=template,
-    )
-    processor.save_pretrained(out)
     images.save_pretrained(out)  # preprocessor_config.json, as GLM-V checkpoints have it
+    fast.save_pretrained(out)
+    # transformers' Glm4vProcessor cannot be built here: it requires a video processor,
+    # which needs torchvision, which the vLLM virtualenv leaves out (its PyPI builds are
+    # CUDA-linked; scripts/install-vllm.sh). The processor's own config is written as
+    # GLM-V checkpoints have it.
+    (out / "processor_config.json").write_text(json.dumps({"processor_class": "Glm4vProcessor"}))
     (out / "chat_template.jinja").write_text(template)
 
     torch.manual_seed(0)

@@ -89,7 +89,7 @@ def _check_vision(entry: ModelFile, tokenizer: Path, label: str) -> None:
     of the catalog without them starts, and refuses images with 1214."""
     if entry.capabilities is None or entry.capabilities.vision is not True:
         return
-    blind = sorted({w.kind for w in entry.workers if w.kind == "llama-server"})
+    blind = sorted({w.kind for w in entry.workers or () if w.kind == "llama-server"})
     if blind:
         raise ConfigError(
             f"{label}: capabilities.vision = true, but {', '.join(blind)} workers take no images"

@@ -4,10 +4,11 @@ prompt, and how they travel (docs/architecture.md, "Images on remote workers").
 The gateway counts an image's tokens itself, before anything is sent, with the model's
 own image-processor rule read from the model folder's ``preprocessor_config.json``
 (or ``processor_config.json``'s ``image_processor``, as transformers 5 saves it):
-GLM-4.1V/4.5V/4.6V's ``Glm4vImageProcessor``. The image is resized to a multiple of ``patch_size * merge_size`` within the
-configured pixel bounds, cut into patches, and every ``merge_size``² patches become one
-token. That count is what the tokenizer API and the context check use; the worker's own
-count of the expanded prompt, reported with the first event, is the usage.
+GLM-4.1V/4.5V/4.6V's ``Glm4vImageProcessor``. The image is resized to a multiple of
+``patch_size * merge_size`` within the configured pixel bounds, cut into patches, and
+every ``merge_size``² patches become one token. That count is what the tokenizer API and
+the context check use; the worker's own count of the expanded prompt, reported with the
+first event, is the usage.
 
 In the token prompt each image is one image block, ``<|begin_of_image|><|image|>
 <|end_of_image|>`` (GLM-V's chat templates write the same): the gateway's token list
@@ -22,7 +23,7 @@ import base64
 import io
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -95,7 +96,8 @@ def _rule(config: dict[str, Any], where: Path) -> ImageRule:
             f"{where}: image_processor_type {kind!r} is not one glmserve counts the image "
             f"tokens of ({_PROCESSOR})"
         )
-    size = config.get("size") if isinstance(config.get("size"), dict) else {}
+    given = config.get("size")
+    size: dict[str, Any] = given if isinstance(given, dict) else {}
     values: dict[str, Any] = {
         "patch_size": config.get("patch_size"),
         "merge_size": config.get("merge_size"),
@@ -148,7 +150,7 @@ class RemoteVision:
             raise ValueError("the prompt's image tokens and its images do not match")
         return MediaTokens(tokens, tuple(spans))
 
-    def wire(self, tokens: list[int], prompt: MediaPrompt) -> WireMedia:
+    def wire(self, tokens: Sequence[int], prompt: MediaPrompt) -> WireMedia:
         """What the worker is sent: each run of an image's placeholders becomes the one
         image token it was, the images PNG-encoded (lossless: the worker sees the
         pixels the gateway decoded and counted)."""
@@ -180,9 +182,10 @@ def load_vision(folder: Path, token_id: Callable[[str], int | None]) -> RemoteVi
         config = _json(source)
     elif (folder / "processor_config.json").is_file():
         source = folder / "processor_config.json"
-        config = _json(source).get("image_processor")
-        if not isinstance(config, dict):
+        inner = _json(source).get("image_processor")
+        if not isinstance(inner, dict):
             raise ValueError(f"{source}: no image_processor")
+        config = inner
     else:
         raise ValueError(f"{folder}: no preprocessor_config.json (the model's image processor)")
     ids = {name: token_id(name) for name in IMAGE_BLOCK}
