@@ -114,3 +114,20 @@ def test_a_gguf_tokenizer_is_accepted(tmp_path: Path) -> None:
         tmp_path, f'code = "glm-4.7"\nengine = "remote"\ntokenizer = "{gguf}"\n{WORKERS}'
     )
     assert settings.model("glm-4.7").tokenizer == gguf  # type: ignore[attr-defined]
+
+
+def test_vision_on_remote_workers(tmp_path: Path, hf_folder: Path) -> None:
+    vision = "[models.capabilities]\nvision = true\n"
+    head = f'code = "tiny-v"\nengine = "remote"\ntokenizer = "{hf_folder}"\n'
+    with pytest.raises(ConfigError, match=r"preprocessor_config\.json"):
+        _load(tmp_path, head + vision + WORKERS)
+    (hf_folder / "preprocessor_config.json").write_text("{}")
+    model = _load(tmp_path, head + vision + WORKERS).model("tiny-v")  # type: ignore[attr-defined]
+    assert model.spec.capabilities.vision
+    blind = '[[models.workers]]\nurl = "http://h:1"\nkind = "llama-server"\n'
+    with pytest.raises(ConfigError, match="llama-server workers take no images"):
+        _load(tmp_path, head + vision + blind)
+    # A catalog vision code on llama-server starts (and refuses media with 1214).
+    catalog = f'code = "glm-4.6v"\nengine = "remote"\ntokenizer = "{hf_folder}"\n' + blind
+    served = _load(tmp_path, catalog).model("glm-4.6v")  # type: ignore[attr-defined]
+    assert served.spec.capabilities.vision

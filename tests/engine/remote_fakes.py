@@ -106,6 +106,8 @@ class FakeWorker:
     delay: float = 0.0
     """Seconds before each event."""
     requests: list[dict[str, Any]] = field(default_factory=list)
+    paths: list[str] = field(default_factory=list)
+    """The path of each request (generation and abort calls), in order."""
     closed: int = 0
     """Streams the client closed (cancelled or done)."""
     sent: int = 0
@@ -127,17 +129,29 @@ class FakeCluster:
             raise httpx.ConnectError("connection refused", request=request)
         if request.url.path == "/health":
             return httpx.Response(worker.health)
+        worker.paths.append(request.url.path)
         worker.requests.append(json.loads(request.content))
+        if request.url.path.endswith("/abort_requests"):
+            return httpx.Response(200)
         if worker.status != 200:
             return httpx.Response(worker.status, json=worker.error_body)
         return httpx.Response(
             200, stream=_Stream(worker), headers={"content-type": "text/event-stream"}
         )
 
-    def engine(self, kind: str = "llama-server", cap: int = 8, **spec: Any) -> RemoteEngine:
+    def engine(
+        self,
+        kind: str = "llama-server",
+        cap: int = 8,
+        tokenizer: GatewayTokenizer | None = None,
+        folder: Path = Path("unused"),
+        **spec: Any,
+    ) -> RemoteEngine:
         workers = tuple(
             WorkerSpec(self.url(i), kind, max_in_flight=cap)  # type: ignore[arg-type]
             for i in range(len(self.workers))
         )
-        remote = RemoteSpec(workers=workers, tokenizer=Path("unused"), context_size=4096, **spec)
-        return RemoteEngine(remote, ByteTokenizer(), transport=httpx.MockTransport(self.handle))
+        remote = RemoteSpec(workers=workers, tokenizer=folder, context_size=4096, **spec)
+        return RemoteEngine(
+            remote, tokenizer or ByteTokenizer(), transport=httpx.MockTransport(self.handle)
+        )

@@ -58,6 +58,7 @@ def remote_config(spec: ModelSpec, entry: ModelFile, path: Path | None, label: s
     twice = sorted({u for u in urls if urls.count(u) > 1})
     if twice:
         raise ConfigError(f"{label}: worker(s) {', '.join(twice)} listed more than once")
+    _check_vision(entry, tokenizer, label)
     workers = tuple(
         RemoteWorker(
             url=w.url,
@@ -80,3 +81,22 @@ def remote_config(spec: ModelSpec, entry: ModelFile, path: Path | None, label: s
         routing=entry.routing or "prefix",
         workers=workers,
     )
+
+
+def _check_vision(entry: ModelFile, tokenizer: Path, label: str) -> None:
+    """``capabilities.vision = true`` said outright must be servable: workers that take
+    images (vLLM, SGLang) and the model folder's image processor config. A vision model
+    of the catalog without them starts, and refuses images with 1214."""
+    if entry.capabilities is None or entry.capabilities.vision is not True:
+        return
+    blind = sorted({w.kind for w in entry.workers or () if w.kind == "llama-server"})
+    if blind:
+        raise ConfigError(
+            f"{label}: capabilities.vision = true, but {', '.join(blind)} workers take no images"
+        )
+    configs = ("preprocessor_config.json", "processor_config.json")
+    if not any((tokenizer / name).is_file() for name in configs):
+        raise ConfigError(
+            f"{label}: capabilities.vision = true needs the model folder's "
+            f"preprocessor_config.json (the image processor) in {tokenizer}"
+        )

@@ -181,7 +181,8 @@ class CompletionService:
                 "messages",
                 f"model {model.code} is served here by an engine that takes no images, "
                 "video or files (the embedded engine needs a vision projector, 'mmproj'; "
-                "remote workers do not take media yet).",
+                "remote workers must be vLLM or SGLang and the model folder must describe "
+                "its image processor).",
             )
         return self._media.load(request.messages)
 

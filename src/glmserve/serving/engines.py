@@ -52,6 +52,7 @@ def _remote(config: ModelConfig, tokenizer: Path) -> Engine:
         tokenizer=tokenizer,
         context_size=config.context_size,
         routing=config.routing,
+        vision=config.spec.capabilities.vision,
     )
     return RemoteEngine(spec)
 

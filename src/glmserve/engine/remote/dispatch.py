@@ -11,6 +11,11 @@ aborts the request on the worker.
 
 A failure before the first token is retried once on another worker; after it, the
 generation ends with ``finish_reason="error"``.
+
+A request with images (``vision``) is sent in the worker's media form (vision.py),
+PNG-encoded off the loop; its prompt tokens are the worker's count of the expanded
+prompt. A cancelled request is aborted by closing its stream, and where the adapter
+names an abort call (vLLM's generate endpoint) by that call too.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ from glmserve.engine.remote.errors import (
 from glmserve.engine.remote.generation import RemoteGeneration
 from glmserve.engine.remote.pool import Outcome, Pool
 from glmserve.engine.remote.replica import Replica
+from glmserve.engine.remote.vision import RemoteVision, WireMedia
 from glmserve.engine.remote.wire import Event
 from glmserve.engine.text import TextStream
 from glmserve.engine.types import EngineBusy, FinishReason, GenerationRequest, TokenOut, Usage
@@ -54,6 +60,7 @@ class Dispatch:
         *,
         piece: Callable[[int], bytes],
         stop_ids: frozenset[int],
+        vision: RemoteVision | None = None,
     ) -> None:
         self._pool = pool
         self._gen = gen
@@ -62,6 +69,8 @@ class Dispatch:
         self._hashes = hashes
         self._piece = piece
         self._stop_ids = stop_ids
+        self._vision = vision
+        self._media: WireMedia | None = None
         self._reset()
 
     def _reset(self) -> None:
@@ -71,6 +80,7 @@ class Dispatch:
         self._count = 0
         self._orphans = False
         self._cached = 0
+        self._worker_prompt: int | None = None
         self._reason: FinishReason | None = None
 
     @property
@@ -82,6 +92,13 @@ class Dispatch:
         try:
             if self._gen.cancel_requested:
                 raise asyncio.CancelledError
+            media = self._request.media
+            if media is not None:
+                if self._vision is None:
+                    raise WorkerFailed("this model's workers take no images")
+                self._media = await asyncio.to_thread(
+                    self._vision.wire, self._request.prompt_tokens, media
+                )
             await self._attempts()
         except asyncio.CancelledError:
             self._finish("cancelled")
@@ -118,11 +135,11 @@ class Dispatch:
     async def _stream(self, replica: Replica) -> None:
         adapter = replica.adapter
         prompt = len(self._request.prompt_tokens)
-        body = adapter.body(self._request, self._stop_ids, replica.spec.model)
+        body = adapter.body(self._request, self._stop_ids, replica.spec.model, self._media)
         reader = adapter.reader(prompt, self._piece)
         client = replica.open()
         try:
-            async with client.stream("POST", adapter.path, json=body) as response:
+            async with client.stream("POST", adapter.endpoint(self._media), json=body) as response:
                 if response.status_code != 200:
                     raise http_error(response.status_code, await response.aread(), prompt)
                 async for line in response.aiter_lines():
@@ -133,6 +150,9 @@ class Dispatch:
                         break
                     if self._take(reader.feed(_json(payload))):
                         break
+        except asyncio.CancelledError:
+            _abort(replica, adapter.abort(body))
+            raise
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
             raise WorkerUnreachable(f"{replica.spec.url} is unreachable: {exc}") from None
         except (httpx.HTTPError, WorkerError) as exc:
@@ -148,6 +168,8 @@ class Dispatch:
         """Hand out what the event adds; True when the stream need not be read further."""
         if event.cached_tokens is not None:
             self._cached = event.cached_tokens
+        if event.prompt_tokens is not None and self._media is not None:
+            self._worker_prompt = event.prompt_tokens
         if self._reason is not None:  # draining for the usage: new tokens end it
             return event.done or bool(event.tokens) or event.orphan_count > 0
         out: list[TokenOut] = []
@@ -178,7 +200,14 @@ class Dispatch:
             self._reason = "length"
 
     def _usage(self) -> Usage:
-        return Usage(len(self._request.prompt_tokens), self._cached, self._count)
+        """With images, the prompt is the worker's count of the expanded prompt (the
+        gateway's count by the processor rule until the worker has said)."""
+        prompt = self._worker_prompt
+        return Usage(
+            len(self._request.prompt_tokens) if prompt is None else prompt,
+            self._cached,
+            self._count,
+        )
 
     def _finish(self, reason: FinishReason) -> None:
         if reason in ("stop", "length"):
@@ -217,6 +246,28 @@ class Dispatch:
                 rejection = EngineBusy(str(exc))
         self._pool.ended_without_worker(False)
         self._gen.end("error", self._usage(), str(exc), rejection)
+
+
+_aborts: set[asyncio.Task[None]] = set()
+
+
+def _abort(replica: Replica, call: tuple[str, dict[str, Any]] | None) -> None:
+    """Send the adapter's abort call, without waiting for it (best effort: the closed
+    stream aborts the request on the worker too)."""
+    if call is None or replica.client is None:
+        return
+    path, body = call
+    client = replica.client
+
+    async def send() -> None:
+        try:
+            await client.post(path, json=body, timeout=5.0)
+        except (httpx.HTTPError, RuntimeError) as exc:  # RuntimeError: the client closed
+            log.info("abort on %s failed: %s", replica.spec.url, exc)
+
+    task = asyncio.get_running_loop().create_task(send())
+    _aborts.add(task)
+    task.add_done_callback(_aborts.discard)
 
 
 def _json(payload: str) -> dict[str, Any]:

@@ -14,13 +14,15 @@ import logging
 
 import httpx
 
+from glmserve.engine.media import MediaPrompt, MediaTokens
 from glmserve.engine.remote.dispatch import Dispatch
 from glmserve.engine.remote.generation import RemoteGeneration
 from glmserve.engine.remote.loop import LoopThread
 from glmserve.engine.remote.pool import Pool
-from glmserve.engine.remote.replica import Replica, WorkerStats
+from glmserve.engine.remote.replica import Replica, WorkerStats, adapter_for
 from glmserve.engine.remote.spec import RemoteSpec
 from glmserve.engine.remote.tokenizer import GatewayTokenizer, load_tokenizer
+from glmserve.engine.remote.vision import RemoteVision, load_vision
 from glmserve.engine.types import (
     Engine,
     EngineBusy,
@@ -63,6 +65,8 @@ class RemoteEngine(Engine):
             eos_token=tok.eos_token,
             description=f"{tok.description}; {len(spec.workers)} {'/'.join(kinds)} worker(s)",
         )
+        self._vision = _vision(spec, tok)
+        self.supports_images = self._vision is not None
         self._pool = Pool(spec, transport)
         self._loop = LoopThread("remote-engine")
         self._tasks: set[asyncio.Task[None]] = set()
@@ -73,6 +77,13 @@ class RemoteEngine(Engine):
 
     def tokenize(self, text: str) -> list[int]:
         return self._tokenizer.encode(text)
+
+    def tokenize_media(self, prompt: MediaPrompt) -> MediaTokens:
+        """Image tokens counted by the model's processor rule (vision.py); ValueError
+        for images the rule refuses."""
+        if self._vision is None:
+            raise NotImplementedError("this model's workers take no images")
+        return self._vision.tokenize(prompt, self._tokenizer.encode)
 
     def start(self, request: GenerationRequest) -> Generation:
         """Raises EngineBusy when every healthy worker has its max_in_flight requests."""
@@ -90,6 +101,7 @@ class RemoteEngine(Engine):
             hashes,
             piece=self._tokenizer.piece,
             stop_ids=self._tokenizer.stop_ids,
+            vision=self._vision,
         )
         self._loop.call(self._spawn, dispatch)
         return gen
@@ -169,3 +181,22 @@ class RemoteEngine(Engine):
         for replica in self._pool.replicas:
             if replica.client is not None:
                 await replica.client.aclose()
+
+
+def _vision(spec: RemoteSpec, tokenizer: GatewayTokenizer) -> RemoteVision | None:
+    """The model's vision when it sees and its workers can be sent images; otherwise
+    None (media is then refused with 1214), with the reason logged."""
+    if not spec.vision:
+        return None
+    kinds = sorted({w.kind for w in spec.workers if not adapter_for(w.kind).takes_images})
+    if kinds:
+        log.warning("images are refused: %s workers take no images", ", ".join(kinds))
+        return None
+    if not spec.tokenizer.is_dir():
+        log.warning("images are refused: the tokenizer is not a Hugging Face model folder")
+        return None
+    try:
+        return load_vision(spec.tokenizer, tokenizer.token_id)
+    except ValueError as exc:
+        log.warning("images are refused: %s", exc)
+        return None

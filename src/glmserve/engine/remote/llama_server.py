@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from glmserve.engine.remote.errors import stream_error
+from glmserve.engine.remote.vision import WireMedia
 from glmserve.engine.remote.wire import Adapter, Event, StreamReader, int_or_none
 from glmserve.engine.types import GenerationRequest
 
@@ -30,8 +31,13 @@ class LlamaServerAdapter(Adapter):
     path = "/completion"
 
     def body(
-        self, request: GenerationRequest, stop_ids: frozenset[int], model: str | None
+        self,
+        request: GenerationRequest,
+        stop_ids: frozenset[int],
+        model: str | None,
+        media: WireMedia | None = None,
     ) -> dict[str, Any]:
+        # takes_images is False: the engine never sends it media.
         s = request.sampling
         body: dict[str, Any] = {
             "prompt": list(request.prompt_tokens),

@@ -1,4 +1,7 @@
-"""SGLang's native ``/generate`` with ``input_ids``.
+"""SGLang's native ``/generate`` with ``input_ids``, and for requests with images
+``image_data`` beside them (one entry per image token in ``input_ids``, each a ``data:``
+URL, which SGLang's image loader takes like a file name or URL; its processor expands
+each image token into the image's tokens, and ``meta_info.prompt_tokens`` counts them).
 
 Each streamed event carries ``output_ids`` (all IDs so far, or only the new ones when
 the server streams incremental output) and ``meta_info`` with ``prompt_tokens``,
@@ -14,6 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from glmserve.engine.remote.errors import http_error, stream_error
+from glmserve.engine.remote.vision import WireMedia
 from glmserve.engine.remote.wire import (
     Adapter,
     Event,
@@ -29,9 +33,14 @@ __all__ = ["SglangAdapter"]
 class SglangAdapter(Adapter):
     kind = "sglang"
     path = "/generate"
+    takes_images = True
 
     def body(
-        self, request: GenerationRequest, stop_ids: frozenset[int], model: str | None
+        self,
+        request: GenerationRequest,
+        stop_ids: frozenset[int],
+        model: str | None,
+        media: WireMedia | None = None,
     ) -> dict[str, Any]:
         s = request.sampling
         params: dict[str, Any] = {
@@ -43,7 +52,18 @@ class SglangAdapter(Adapter):
         if s.grammar is not None:
             params["ebnf"] = s.grammar
         # One model per SGLang server: /generate takes no model name.
-        return {"input_ids": list(request.prompt_tokens), "sampling_params": params, "stream": True}
+        if media is None:
+            return {
+                "input_ids": list(request.prompt_tokens),
+                "sampling_params": params,
+                "stream": True,
+            }
+        return {
+            "input_ids": media.token_ids,
+            "image_data": list(media.images),
+            "sampling_params": params,
+            "stream": True,
+        }
 
     def reader(self, prompt_tokens: int, piece: Callable[[int], bytes]) -> StreamReader:
         return _Reader(prompt_tokens)

@@ -78,6 +78,10 @@ class RemoteSpec:
     connect_timeout: float = 5.0
     read_timeout: float = 600.0
     """Longest silence tolerated on a worker's stream (a long prompt's prefill)."""
+    vision: bool = False
+    """The model sees (its capabilities): images go to the workers when the tokenizer's
+    folder describes its image processor and every worker kind takes images
+    (engine/remote/vision.py)."""
 
     def __post_init__(self) -> None:
         if not self.workers:

@@ -37,6 +37,10 @@ class GatewayTokenizer(ABC):
         """The token's bytes, special tokens as their text (the output parsers need
         ``<think>`` and ``<tool_call>``)."""
 
+    def token_id(self, text: str) -> int | None:
+        """The ID of a token given by its text (special tokens), if the vocabulary has it."""
+        return None
+
     def close(self) -> None:
         return None
 
@@ -137,6 +141,10 @@ class HfTokenizer(GatewayTokenizer):
             assert self._bos_id is not None
             ids.insert(0, self._bos_id)
         return ids
+
+    def token_id(self, text: str) -> int | None:
+        found: int | None = self._tok.token_to_id(text)
+        return found
 
     def piece(self, token: int) -> bytes:
         known = self._pieces.get(token)

@@ -1,17 +1,29 @@
-"""vLLM's OpenAI-compatible ``/v1/completions`` with a token-ID prompt.
+"""vLLM's OpenAI-compatible ``/v1/completions`` with a token-ID prompt, and for requests
+with images its token-in/token-out ``/inference/v1/generate``.
 
 Token IDs come back per chunk in ``choices[0].token_ids`` (``return_token_ids``); the
 last chunk carries ``usage`` with ``prompt_tokens_details.cached_tokens`` when the
 server runs with ``--enable-prompt-tokens-details``. Grammars go in
 ``structured_outputs.grammar`` (vLLM ignores the old ``guided_grammar`` field).
+
+``/inference/v1/generate`` (registered by ``vllm serve --enable-scale-out``) takes the
+token prompt in ``token_ids``, the images as ``content_parts`` (``image_url`` parts with
+``data:`` URLs; vLLM runs the model's processor, which expands each image token into the
+image's tokens) and the sampling in ``sampling_params``. Its stream has the same
+``choices`` and ``usage`` chunks; with ``return_token_ids`` the first chunk also carries
+the expanded prompt (``prompt_token_ids``), whose length is the request's prompt tokens.
+A request is aborted by its id at ``/inference/v1/abort_requests``; vLLM names it
+``generate-tokens-<request_id>``.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from typing import Any
 
 from glmserve.engine.remote.errors import WorkerFailed, stream_error
+from glmserve.engine.remote.vision import WireMedia
 from glmserve.engine.remote.wire import (
     Adapter,
     Event,
@@ -24,14 +36,27 @@ from glmserve.engine.types import GenerationRequest
 __all__ = ["VllmAdapter"]
 
 
+GENERATE_PATH = "/inference/v1/generate"
+ABORT_PATH = "/inference/v1/abort_requests"
+
+
 class VllmAdapter(Adapter):
     kind = "vllm"
     path = "/v1/completions"
+    takes_images = True
+
+    def endpoint(self, media: WireMedia | None) -> str:
+        return self.path if media is None else GENERATE_PATH
 
     def body(
-        self, request: GenerationRequest, stop_ids: frozenset[int], model: str | None
+        self,
+        request: GenerationRequest,
+        stop_ids: frozenset[int],
+        model: str | None,
+        media: WireMedia | None = None,
     ) -> dict[str, Any]:
-        s = request.sampling
+        if media is not None:
+            return _generate_body(request, stop_ids, model, media)
         body: dict[str, Any] = {
             "prompt": list(request.prompt_tokens),
             "max_tokens": request.max_tokens,
@@ -39,18 +64,47 @@ class VllmAdapter(Adapter):
             "stream_options": {"include_usage": True},
             "return_token_ids": True,
             "return_tokens_as_token_ids": True,
-            **sampling_fields(request, stop_ids),
+            **_sampling(request, stop_ids),
         }
-        if s.seed is not None:
-            body["seed"] = s.seed
-        if s.grammar is not None:
-            body["structured_outputs"] = {"grammar": s.grammar}
         if model is not None:
             body["model"] = model
         return body
 
+    def abort(self, body: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
+        rid = body.get("request_id")
+        if not isinstance(rid, str):
+            return None  # /v1/completions: closing the stream aborts it
+        return ABORT_PATH, {"request_ids": [f"generate-tokens-{rid}"]}
+
     def reader(self, prompt_tokens: int, piece: Callable[[int], bytes]) -> StreamReader:
         return _Reader(prompt_tokens)
+
+
+def _sampling(request: GenerationRequest, stop_ids: frozenset[int]) -> dict[str, Any]:
+    s = request.sampling
+    fields = sampling_fields(request, stop_ids)
+    if s.seed is not None:
+        fields["seed"] = s.seed
+    if s.grammar is not None:
+        fields["structured_outputs"] = {"grammar": s.grammar}
+    return fields
+
+
+def _generate_body(
+    request: GenerationRequest, stop_ids: frozenset[int], model: str | None, media: WireMedia
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "request_id": f"glmserve-{uuid.uuid4().hex}",
+        "token_ids": media.token_ids,
+        "content_parts": [{"type": "image_url", "url": url} for url in media.images],
+        "sampling_params": {"max_tokens": request.max_tokens, **_sampling(request, stop_ids)},
+        "stream": True,
+        "stream_options": {"include_usage": True},
+        "return_token_ids": True,
+    }
+    if model is not None:
+        body["model"] = model
+    return body
 
 
 class _Reader(StreamReader):
@@ -61,6 +115,9 @@ class _Reader(StreamReader):
         if "error" in data:
             raise stream_error(data["error"], self._prompt_tokens)
         event = Event()
+        prompt = data.get("prompt_token_ids")  # the generate endpoint's first chunk
+        if isinstance(prompt, list):
+            event.prompt_tokens = len(prompt)
         for choice in data.get("choices") or []:
             event.tokens.extend(t for t in choice.get("token_ids") or [] if isinstance(t, int))
             reason = choice.get("finish_reason")

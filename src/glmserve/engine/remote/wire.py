@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from glmserve.engine.remote.vision import WireMedia
 from glmserve.engine.types import GenerationRequest
 
 __all__ = ["Event", "StreamReader", "Adapter", "int_or_none", "sampling_fields"]
@@ -47,12 +48,28 @@ class Adapter(ABC):
     path: str
     """The generation endpoint, relative to the worker's base URL."""
     health_path: str = "/health"
+    takes_images: bool = False
+    """The worker takes images with a token prompt (``body``'s ``media``)."""
+
+    def endpoint(self, media: WireMedia | None) -> str:
+        """The endpoint of a request, with or without images."""
+        return self.path
 
     @abstractmethod
     def body(
-        self, request: GenerationRequest, stop_ids: frozenset[int], model: str | None
+        self,
+        request: GenerationRequest,
+        stop_ids: frozenset[int],
+        model: str | None,
+        media: WireMedia | None = None,
     ) -> dict[str, Any]:
-        """The JSON body of a streaming, token-in/token-out generation request."""
+        """The JSON body of a streaming, token-in/token-out generation request;
+        ``media``: its token prompt and images, for a request with images."""
+
+    def abort(self, body: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
+        """The endpoint and body that abort the request sent with ``body``, for workers
+        where closing the stream is not the documented way (None: closing is)."""
+        return None
 
     @abstractmethod
     def reader(self, prompt_tokens: int, piece: Callable[[int], bytes]) -> StreamReader: ...
