@@ -15,7 +15,7 @@ from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any
 
-__all__ = ["GatewayTokenizer", "HfTokenizer", "GgufTokenizer", "load_tokenizer"]
+__all__ = ["GatewayTokenizer", "HfTokenizer", "GgufTokenizer", "load_tokenizer", "read_json"]
 
 
 class GatewayTokenizer(ABC):
@@ -83,7 +83,8 @@ def _token_text(value: Any) -> str | None:
     return None
 
 
-def _read_json(path: Path) -> dict[str, Any]:
+def read_json(path: Path) -> dict[str, Any]:
+    """A model folder's JSON object file ({} when absent); ValueError when it is not one."""
     if not path.is_file():
         return {}
     try:
@@ -116,9 +117,9 @@ class HfTokenizer(GatewayTokenizer):
             decoder = json.dumps(json.loads(text).get("decoder"))
         except Exception as exc:  # the Rust side raises a plain Exception
             raise ValueError(f"{source}: cannot be read: {exc}") from None
-        config = _read_json(folder / "tokenizer_config.json")
-        generation = _read_json(folder / "generation_config.json")
-        model = _read_json(folder / "config.json")
+        config = read_json(folder / "tokenizer_config.json")
+        generation = read_json(folder / "generation_config.json")
+        model = read_json(folder / "config.json")
         self.bos_token = _token_text(config.get("bos_token")) or ""
         self.eos_token = _token_text(config.get("eos_token")) or ""
         self.chat_template = _chat_template(folder, config)

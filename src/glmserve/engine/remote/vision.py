@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import base64
 import io
-import json
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -36,6 +35,7 @@ from glmserve.engine.media import (
     MediaTokens,
     image_placeholder,
 )
+from glmserve.engine.remote.tokenizer import read_json
 
 __all__ = ["ImageRule", "RemoteVision", "WireMedia", "load_vision", "png_data_url"]
 
@@ -179,10 +179,10 @@ def load_vision(folder: Path, token_id: Callable[[str], int | None]) -> RemoteVi
     the reason when the folder does not describe a model glmserve can send images to."""
     source = folder / "preprocessor_config.json"
     if source.is_file():
-        config = _json(source)
+        config = read_json(source)
     elif (folder / "processor_config.json").is_file():
         source = folder / "processor_config.json"
-        inner = _json(source).get("image_processor")
+        inner = read_json(source).get("image_processor")
         if not isinstance(inner, dict):
             raise ValueError(f"{source}: no image_processor")
         config = inner
@@ -194,13 +194,3 @@ def load_vision(folder: Path, token_id: Callable[[str], int | None]) -> RemoteVi
         raise ValueError(f"{folder}: the tokenizer has no {', '.join(missing)} token")
     begin, image, end = (i for i in ids.values() if i is not None)
     return RemoteVision(_rule(config, source), begin, image, end)
-
-
-def _json(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except ValueError as exc:
-        raise ValueError(f"{path}: not valid JSON: {exc}") from None
-    if not isinstance(data, dict):
-        raise ValueError(f"{path}: not a JSON object")
-    return data
