@@ -76,7 +76,9 @@ class SlotTable:
         idle = [s for s in self.slots if not s.busy]
         if not idle:
             return None
-        source, reuse = self._best_source(tokens)
+        limit = self._limit(tokens)
+        common = {s.id: common_prefix(s.tokens, tokens) for s in self.slots}
+        source, reuse = self._best_source(tokens, common, limit)
         if source is not None and not source.busy:
             target = source
             self._kv.seq_rm(target.id, reuse, -1)
@@ -86,7 +88,7 @@ class SlotTable:
             # docs/architecture.md, "Batch composition"), then (fast mode) the longest
             # shared prefix, then an empty slot, then the least recently used cache.
             busy = {s.id for s in self.slots if s.busy}
-            shared = {s.id: 0 if self.exact else self._reusable(s, tokens) for s in idle}
+            shared = {s.id: 0 if self.exact else min(common[s.id], limit) for s in idle}
             target = min(
                 idle,
                 key=lambda s: (runs(busy | {s.id}), -shared[s.id], len(s.tokens) > 0, s.last_used),
@@ -113,18 +115,14 @@ class SlotTable:
     def cells_in_use(self) -> int:
         return sum(len(s.tokens) for s in self.slots)
 
-    def _best_source(self, tokens: list[int]) -> tuple[Slot | None, int]:
+    def _best_source(
+        self, tokens: list[int], common: dict[int, int], limit: int
+    ) -> tuple[Slot | None, int]:
         best: Slot | None = None
         best_reuse = 0
-        # The last prompt token is always computed, for its logits. In the exact mode the
-        # last two are: llama.cpp computes attention for a single query with other kernels
-        # than for several, so a token computed alone would differ from the same token
-        # computed in a prompt chunk (docs/architecture.md).
-        limit = self._limit(tokens)
         for slot in self.slots:
-            common = common_prefix(slot.tokens, tokens)
-            reuse = min(common, limit)
-            whole = common >= len(tokens) - 1 and not slot.busy  # a repeated short prompt
+            reuse = min(common[slot.id], limit)
+            whole = common[slot.id] >= len(tokens) - 1 and not slot.busy  # a repeated short prompt
             reuse = reuse if reuse >= MIN_REUSE or whole else 0
             better = reuse > best_reuse
             tie_prefers_idle = reuse == best_reuse and best is not None and best.busy
@@ -133,8 +131,9 @@ class SlotTable:
         return (best, best_reuse) if best_reuse > 0 else (None, 0)
 
     def _limit(self, tokens: list[int]) -> int:
-        """The most of a prompt a hit may reuse: all but the tokens always computed."""
+        """The most of a prompt a hit may reuse: all but the tokens always computed. The
+        last prompt token is always computed, for its logits; in the exact mode the last
+        two are: llama.cpp computes attention for a single query with other kernels than
+        for several, so a token computed alone would differ from the same token computed
+        in a prompt chunk (docs/architecture.md)."""
         return max(len(tokens) - (2 if self.exact else 1), 0)
-
-    def _reusable(self, slot: Slot, tokens: list[int]) -> int:
-        return min(common_prefix(slot.tokens, tokens), self._limit(tokens))
