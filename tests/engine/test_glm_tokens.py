@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from glmserve.chat import glm47
-from glmserve.engine.llama import LlamaEngine
+from glmserve.engine.llama.engine import LlamaEngine
 from glmserve.engine.types import GenerationRequest, SamplingParams
 from tests.e2e.tiny_glm import build
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from glmserve.config import ConfigError, load_settings
-from glmserve.serving.models import load_models, template_beside
+from glmserve.serving.models.registry import load_models, template_beside
 from tests.e2e.tiny_glm import build
 
 TEMPLATE = Path("/work/shared/glm/templates/glm-4.7.jinja").read_text()

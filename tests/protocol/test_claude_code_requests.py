@@ -21,7 +21,7 @@ from glmserve.chat.template import ChatTemplate
 from glmserve.errors import GlmServeError
 from glmserve.protocol.anthropic import parse_messages_request, to_chat_request
 from glmserve.protocol.chat import ChatCompletionRequest, function_tools
-from glmserve.serving.completions import render_request
+from glmserve.serving.service import render_request
 
 FIXTURES = Path(__file__).parent / "claude_code"
 TEMPLATE = Path("/work/shared/glm/templates/glm-4.7.jinja")

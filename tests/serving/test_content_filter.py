@@ -1,4 +1,4 @@
-"""The content-filter hook (serving/content_filter.py) on the real pipeline and engine:
+"""The content-filter hook (serving/run/content_filter.py) on the real pipeline and engine:
 the scripted GLM model (tests/support/scripted_glm.py) in its worker process. glmserve
 ships no filter; the one here stands for a deployment's."""
 
@@ -15,7 +15,7 @@ from glmserve.config import load_settings
 from glmserve.errors import SensitiveContent
 from glmserve.protocol.chat import parse_chat_request
 from glmserve.serving import CompletionService, completion_result
-from glmserve.serving.models import ModelRegistry, load_models
+from glmserve.serving.models.registry import ModelRegistry, load_models
 from tests.support.scripted_glm import Script, build_scripted_glm
 
 SCRIPT = "I think about the forbidden word.</think>Here it is: forbidden. Done.<|user|>"

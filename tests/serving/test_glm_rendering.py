@@ -25,7 +25,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from glmserve.catalog import builtin_spec
 from glmserve.chat.template import ChatTemplate
 from glmserve.protocol.chat import function_tools, parse_chat_request
-from glmserve.serving.completions import render_request as render_prompt
+from glmserve.serving.service import render_request as render_prompt
 
 TEMPLATES = Path("/work/shared/glm/templates")
 MODELS = {"glm-4.5": "glm-4.5.jinja", "glm-4.6": "glm-4.6.jinja", "glm-4.7": "glm-4.7.jinja"}

@@ -6,7 +6,7 @@ import json
 
 from glmserve.catalog import builtin_spec
 from glmserve.protocol.chat import parse_chat_request
-from glmserve.serving.sampling import sampling
+from glmserve.serving.prepare.sampling import sampling
 
 USER = [{"role": "user", "content": "Hi"}]
 

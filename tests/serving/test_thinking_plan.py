@@ -15,9 +15,9 @@ from glmserve.catalog import ThinkingBudgets, builtin_spec
 from glmserve.chat import glm45, glm47
 from glmserve.chat.template import ChatTemplate
 from glmserve.protocol.chat import function_tools, parse_chat_request
-from glmserve.serving.completions import render_request
-from glmserve.serving.plan import strict_tools
-from glmserve.serving.sampling import thinking_budget
+from glmserve.serving.prepare.sampling import thinking_budget
+from glmserve.serving.prepare.steering_plan import strict_tools
+from glmserve.serving.service import render_request
 
 USER = [{"role": "user", "content": "Hi"}]
 TOOLS = [

@@ -13,8 +13,8 @@ from glmserve.platform.admission import Attempt
 from glmserve.platform.tasks import TaskOutcome, status_body
 from glmserve.protocol.chat import parse_chat_request
 from glmserve.protocol.responses import error_body
-from glmserve.serving.completion import Completion, completion_result
-from glmserve.serving.completions import CompletionService
+from glmserve.serving.run.completion import Completion, completion_result
+from glmserve.serving.service import CompletionService
 from glmserve.store import TaskRow
 
 __all__ = ["ChatTasks"]
