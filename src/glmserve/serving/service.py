@@ -90,6 +90,11 @@ class CompletionService:
         self._prompt_log = prompt_log
         self._log_lock = threading.Lock()
 
+    @property
+    def limits(self) -> HttpSettings:
+        """The ``[http]`` limits a request is checked against (stored work parses with them)."""
+        return self._limits
+
     def prepare(
         self,
         request: ChatCompletionRequest,

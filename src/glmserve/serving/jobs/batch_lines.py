@@ -56,7 +56,10 @@ class ChatEndpoint:
     async def run(self, body: dict[str, Any], caller: str) -> tuple[int, dict[str, Any]]:
         completion: Completion | None = None
         try:
-            chat = parse_chat_request(json.dumps(body).encode("utf-8"))
+            chat = parse_chat_request(
+                json.dumps(body).encode("utf-8"),
+                max_depth=self._completions.limits.max_json_depth,
+            )
             prepared = await asyncio.to_thread(self._completions.prepare, chat)
             # A batch line answers with a whole body, whatever ``stream`` said.
             completion = self._completions.run(replace(prepared, stream=False), batch=True)
