@@ -1,4 +1,4 @@
-"""Every vLLM GLM parser test vector (../shared/glm/vectors), whole and streamed.
+"""Every vLLM GLM parser test vector (tests/support/shared.py finds them), whole and streamed.
 
 Each record runs through our parser whole, in chunks of 1 to 8 characters, in random
 splits and (for streaming records) in the record's own deltas; all must give the same

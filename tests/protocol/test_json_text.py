@@ -1,5 +1,5 @@
 """Decoding request bodies (protocol/json_text.py) and the size checks before
-tokenizing (protocol/sizes.py): issue 18."""
+tokenizing (protocol/sizes.py)."""
 
 from __future__ import annotations
 

@@ -103,7 +103,7 @@ class LlamaEngine(Engine):
                 n_batch=batch_size + max_running,
                 # Passes of batch_size tokens: a prompt chunk computed in 520-row passes
                 # (512 + 8 decode rows) read a 2,000-token prompt 5-10% slower than 512
-                # (docs/benchmarks.md, issue 13). The exact mode keeps one pass a step.
+                # (docs/benchmarks.md). The exact mode keeps one pass a step.
                 n_ubatch=None if batch_invariant else batch_size,
                 n_seq=max_running,
                 threads=threads,
