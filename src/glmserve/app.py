@@ -11,9 +11,10 @@ from dataclasses import dataclass, field
 from glmserve.config import Settings
 from glmserve.platform.auth import Authenticator
 from glmserve.platform.service import Platform, open_store
+from glmserve.serving.embeddings.jobs import EmbeddingJobs
 from glmserve.serving.embeddings.service import EmbeddingService, load_embeddings
-from glmserve.serving.jobs.async_chat import ChatTasks
-from glmserve.serving.jobs.batch_lines import BatchLines
+from glmserve.serving.jobs.chat import ChatJobs
+from glmserve.serving.jobs.table import JobTable
 from glmserve.serving.metrics import Metrics
 from glmserve.serving.models.registry import ModelRegistry, load_models
 from glmserve.serving.run.priority import Priority
@@ -32,8 +33,7 @@ class GlmServe:
     """Embedding models and the rerank endpoint (docs/embeddings.md)."""
     metrics: Metrics = field(init=False)
     completions: CompletionService = field(init=False)
-    chat_tasks: ChatTasks = field(init=False)
-    batch_lines: BatchLines = field(init=False)
+    jobs: JobTable = field(init=False)
     platform: Platform = field(init=False)
 
     def __post_init__(self) -> None:
@@ -47,13 +47,13 @@ class GlmServe:
             priority=Priority(self.models, idle),
             media=self.settings.media,
         )
-        self.chat_tasks = ChatTasks(self.completions)
         assert self.completions.priority is not None
-        self.batch_lines = BatchLines(
-            self.completions, self.models, self.completions.priority, self.embeddings
-        )
+        # Stored work: one table, one handler per endpoint kind (serving/jobs/table.py).
+        self.jobs = JobTable(self.completions.priority)
+        self.jobs.register("chat", ChatJobs(self.completions, self.models))
+        self.jobs.register("embeddings", EmbeddingJobs(self.embeddings))
         self.platform = Platform.open(
-            self.settings.platform, self.repository, self.chat_tasks, self.batch_lines
+            self.settings.platform, self.repository, self.jobs.tasks, self.jobs.lines
         )
 
     @property

@@ -13,8 +13,10 @@ import pytest
 
 from glmserve.config import HttpSettings, load_settings
 from glmserve.errors import SensitiveContent
+from glmserve.platform.ids import tool_call_id
 from glmserve.protocol.chat import parse_chat_request
-from glmserve.serving import CompletionService, completion_result
+from glmserve.protocol.responses import result_body
+from glmserve.serving import CompletionService, collect_result
 from glmserve.serving.models.registry import ModelRegistry, load_models
 from tests.support.scripted_glm import Script, build_scripted_glm
 
@@ -78,7 +80,7 @@ def test_a_blocked_output_without_a_stream_is_1301(models: ModelRegistry) -> Non
 
     async def run() -> None:
         completion = service.run(service.prepare(_request("Say it", stream=False)))
-        await completion_result(completion)
+        await collect_result(completion)
 
     with pytest.raises(SensitiveContent) as caught:
         asyncio.run(run())
@@ -97,7 +99,7 @@ def test_without_a_filter_nothing_is_blocked(models: ModelRegistry, tmp_path: Pa
 
     async def run() -> dict:  # type: ignore[type-arg]
         completion = service.run(service.prepare(_request("my password", stream=False)))
-        return await completion_result(completion)
+        return result_body(await collect_result(completion), tool_call_id)
 
     body = asyncio.run(run())
     assert body["choices"][0]["finish_reason"] == "stop"

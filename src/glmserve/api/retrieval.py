@@ -16,7 +16,7 @@ from glmserve.api.deps import embeddings_attempt, glmserve
 from glmserve.api.openapi import COMPLETION_ERRORS, documented
 from glmserve.app import GlmServe
 from glmserve.platform.admission import Attempt
-from glmserve.protocol.embeddings import EmbeddingsBody, RerankBody, json_object
+from glmserve.protocol.embeddings import EmbeddingsBody, RerankBody, embedding_body, json_object
 from glmserve.serving.embeddings.rerank import rerank as rerank_documents
 
 __all__ = ["router"]
@@ -30,7 +30,8 @@ async def embeddings(
     raw: Any = Depends(json_body),
     app: GlmServe = Depends(glmserve),
 ) -> dict[str, Any]:
-    return await app.embeddings.create(json_object(raw), metered)
+    done = await app.embeddings.create(json_object(raw), metered)
+    return embedding_body(done.model, done.vectors, done.prompt_tokens, done.encoding_format)
 
 
 @router.post("/rerank", **documented(RerankBody, errors=COMPLETION_ERRORS))

@@ -25,8 +25,8 @@ from glmserve.platform.admission import Attempt
 from glmserve.platform.ids import tool_call_id
 from glmserve.protocol.chat import ChatCompletionRequest, parse_chat_request
 from glmserve.protocol.deltas import StreamShaper
-from glmserve.protocol.responses import DONE_EVENT, ChunkEncoder, models_body
-from glmserve.serving import Completion, completion_result
+from glmserve.protocol.responses import DONE_EVENT, ChunkEncoder, models_body, result_body
+from glmserve.serving import Completion, collect_result
 
 __all__ = ["make_router"]
 
@@ -57,7 +57,8 @@ def make_router(*, coding: bool) -> APIRouter:
         if prepared.stream:
             keepalive = app.settings.keepalive_seconds
             return sse_response(_stream(completion), keepalive, completion.cancel)
-        body = await until_disconnect(request, completion_result(completion), completion.cancel)
+        result = await until_disconnect(request, collect_result(completion), completion.cancel)
+        body = result_body(result, tool_call_id)
         return JSONResponse(body)
 
     @router.get("/models", **documented(auth="none"))

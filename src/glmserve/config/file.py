@@ -17,7 +17,7 @@ from glmserve.config.media import MediaFile
 from glmserve.config.platform import Tier
 
 __all__ = [
-    "FileSettings",
+    "ConfigFile",
     "ModelFile",
     "PlatformFile",
     "LimitsFile",
@@ -187,7 +187,7 @@ class EmbeddingsFile(_Strict):
     models: list[_EmbeddingModelFile] = Field(default_factory=list)
 
 
-class FileSettings(_Strict):
+class ConfigFile(_Strict):
     server: _ServerFile = Field(default_factory=_ServerFile)
     anthropic: AnthropicFile = Field(default_factory=AnthropicFile)
     models: list[ModelFile] = Field(default_factory=list)

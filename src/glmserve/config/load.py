@@ -42,7 +42,7 @@ from glmserve.config.client import DEFAULT_HF_ENDPOINT, ClientSettings
 from glmserve.config.embeddings import embeddings
 from glmserve.config.file import (
     AnthropicFile,
-    FileSettings,
+    ConfigFile,
     LimitsFile,
     ModelFile,
     PlatformFile,
@@ -83,7 +83,7 @@ def load_settings(
     env = os.environ if environ is None else environ
     path_text = str(config_path) if config_path else env.get("GLMSERVE_CONFIG")
     path = Path(path_text).expanduser() if path_text else None
-    parsed = _read_file(path) if path else FileSettings()
+    parsed = _read_file(path) if path else ConfigFile()
     server = parsed.server
     where = str(path) if path else "settings"
 
@@ -155,7 +155,7 @@ def _claude_models(entry: AnthropicFile, served: list[str], where: str) -> Anthr
     return replace(defaults, **given)
 
 
-def _read_file(path: Path) -> FileSettings:
+def _read_file(path: Path) -> ConfigFile:
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -165,7 +165,7 @@ def _read_file(path: Path) -> FileSettings:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
     try:
-        return FileSettings.model_validate(raw)
+        return ConfigFile.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError(_explain(path, exc)) from None
 

@@ -103,6 +103,9 @@ class TaskRow:
     result_json: str | None
     created_at: int
     finished_at: int | None = None
+    endpoint: str = "chat"
+    """The kind of endpoint it was submitted to: its handler in the serving layer's job
+    table ("chat", and the families that register there)."""
 
 
 class Repository(Protocol):

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, get_args
+from typing import get_args
 from urllib.parse import urlsplit
+
+from glmserve.config.settings import RoutingPolicy, WorkerKind
 
 __all__ = ["WorkerKind", "Routing", "WORKER_KINDS", "ROUTINGS", "WorkerSpec", "RemoteSpec"]
 
-WorkerKind = Literal["vllm", "sglang", "llama-server"]
-Routing = Literal["prefix", "least-loaded", "round-robin"]
+# Declared once, with the settings they are read from.
+Routing = RoutingPolicy
 WORKER_KINDS: tuple[str, ...] = get_args(WorkerKind)
 ROUTINGS: tuple[str, ...] = get_args(Routing)
 
