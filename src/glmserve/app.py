@@ -89,6 +89,7 @@ class GlmServe:
         await self.platform.stop()
 
     def close(self) -> None:
+        self.completions.close()
         self.models.close()
         self.embeddings.close()
         self.platform.close()

@@ -75,7 +75,9 @@ async def messages(
     chat = to_chat_request(body, app.settings.claude_models.resolve(body.model))
     metered.describe(chat.model, None)
     prepared = await in_thread_until_disconnect(
-        request, lambda gone: app.completions.prepare(chat, coding=True, gone=gone)
+        request,
+        lambda gone: app.completions.prepare(chat, coding=True, gone=gone),
+        app.completions.executor,
     )
     completion = await app.completions.start(prepared, metered)
     if prepared.stream:
@@ -129,7 +131,9 @@ async def count_tokens(
     body = parse_messages_request(raw, count_only=True)
     chat = to_chat_request(body, app.settings.claude_models.resolve(body.model))
     tokens = await in_thread_until_disconnect(
-        request, lambda gone: app.completions.count_prompt_tokens(chat, coding=True, gone=gone)
+        request,
+        lambda gone: app.completions.count_prompt_tokens(chat, coding=True, gone=gone),
+        app.completions.executor,
     )
     return {"input_tokens": tokens}
 

@@ -28,7 +28,7 @@ class ChatTasks:
         """The stored form of a request (its JSON value, as api/body.py read it), checked
         now so a bad one is a 400 at once."""
         chat = parse_chat_request(body)
-        prepared = await asyncio.to_thread(self._completions.prepare, chat)
+        prepared = await self._completions.prepare_off_loop(chat)
         return TaskRow(
             id=prepared.id,
             key_id=key_id,
@@ -45,7 +45,7 @@ class ChatTasks:
         try:
             # Stored by new_task once it passed the body's checks: plain json is safe here.
             chat = parse_chat_request(json.loads(row.request_json))
-            prepared = await asyncio.to_thread(self._completions.prepare, chat)
+            prepared = await self._completions.prepare_off_loop(chat)
             prepared = replace(
                 prepared, id=row.id, request_id=row.request_id, created=row.created_at
             )

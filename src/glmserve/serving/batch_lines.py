@@ -57,7 +57,7 @@ class ChatEndpoint:
         completion: Completion | None = None
         try:
             chat = parse_chat_request(json.dumps(body).encode("utf-8"))
-            prepared = await asyncio.to_thread(self._completions.prepare, chat)
+            prepared = await self._completions.prepare_off_loop(chat)
             # A batch line answers with a whole body, whatever ``stream`` said.
             completion = self._completions.run(replace(prepared, stream=False), batch=True)
             return 200, await completion_result(completion)
