@@ -16,7 +16,7 @@ from glmserve.chat import grammar
 from glmserve.chat.schema_bounds import SchemaBudget, SchemaTooLarge, check_schema
 from glmserve.errors import InvalidField
 from glmserve.protocol.chat import ChatCompletionRequest, FunctionTool, NamedToolChoice
-from glmserve.serving.models import ServedModel
+from glmserve.serving.models.registry import ServedModel
 
 __all__ = ["Constraint", "check_schemas", "constraint_for"]
 
