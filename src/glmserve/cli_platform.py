@@ -32,6 +32,11 @@ def add_commands(commands: Any) -> None:
     create.add_argument("--name", required=True)
     create.add_argument("--tier", choices=TIERS, default="V0")
     create.add_argument("--balance", help="prepaid balance in USD (default: unlimited)")
+    create.add_argument(
+        "--safety-exempt",
+        action="store_true",
+        help="the key may turn content safety off (sensitive_word_check DISABLE)",
+    )
     actions.add_parser("list", parents=[common], help="list keys (never their secrets)")
     revoke = actions.add_parser(
         "revoke", parents=[common], help="revoke a key: it stops working at once"
@@ -82,6 +87,9 @@ def _keys(keys: KeyService, args: argparse.Namespace) -> int:
     if args.action == "create":
         balance = None if args.balance is None else _amount(args.balance)
         issued = keys.create(args.name, args.tier, balance)
+        if args.safety_exempt:
+            keys.set_safety_exempt(issued.row.id, True)
+            print("the key may turn content safety off (sensitive_word_check DISABLE)")
         print(f"created key {issued.row.id} ({issued.row.name}, tier {issued.row.tier})")
         print(f"API key (shown only this once, store it now): {issued.api_key}")
     elif args.action == "list":

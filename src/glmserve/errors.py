@@ -271,6 +271,30 @@ class DailyLimitExceeded(GlmServeError):
         return False
 
 
+class PermissionDenied(GlmServeError):
+    """1220: the key may not use this API, or this part of it."""
+
+    status = 403
+    code = "1220"
+
+    def __init__(self, api: str, reason: str = "") -> None:
+        detail = f" ({reason})" if reason else ""
+        super().__init__(f"You do not have permission to access {api}{detail}.")
+        self.api = api
+
+
+class ApiOffline(GlmServeError):
+    """1221: the API is turned off on this server (by its configuration)."""
+
+    status = 404
+    code = "1221"
+
+    def __init__(self, api: str, reason: str = "") -> None:
+        detail = f" ({reason})" if reason else ""
+        super().__init__(f"API {api} has been taken offline{detail}.")
+        self.api = api
+
+
 class DuplicateRequest(GlmServeError):
     """1231: the same key already has a request with this request_id in flight."""
 

@@ -4,6 +4,7 @@ POST /admin/keys                 {"name", "tier", "balance"?}  -> the key, shown
 GET  /admin/keys
 POST /admin/keys/{id}/revoke
 POST /admin/keys/{id}/top-up     {"amount"}   (USD)
+POST /admin/keys/{id}/safety     {"exempt": bool}  (may send sensitive_word_check DISABLE)
 GET  /admin/usage?key=&model=&since=&until=&user_id=   (days as YYYY-MM-DD, UTC)
 """
 
@@ -48,6 +49,10 @@ class TopUpBody(BaseModel):
     amount: Usd
 
 
+class SafetyBody(BaseModel):
+    exempt: bool
+
+
 @router.post("/keys", **documented(CreateKeyBody, auth="admin"))
 async def create_key(
     raw: Any = Depends(json_body), app: GlmServe = Depends(glmserve)
@@ -86,6 +91,21 @@ async def top_up(
     return key_body(await asyncio.to_thread(app.platform.keys.top_up, key_id, amount))
 
 
+@router.post("/keys/{key_id}/safety", **documented(SafetyBody, auth="admin", errors=(404,)))
+async def key_safety(
+    key_id: str, raw: Any = Depends(json_body), app: GlmServe = Depends(glmserve)
+) -> dict[str, Any]:
+    """Allow a key (or no longer) to turn content safety off per request."""
+    body = _object(raw)
+    if body.get("exempt") is None:
+        raise MissingField("exempt")
+    exempt = body["exempt"]
+    if not isinstance(exempt, bool):
+        raise InvalidField("exempt", "must be true or false.")
+    keys = app.platform.keys
+    return key_body(await asyncio.to_thread(keys.set_safety_exempt, key_id, exempt))
+
+
 @router.get("/usage", **documented(auth="admin", errors=(400,)))
 async def usage(
     key: str | None = None,
@@ -110,6 +130,7 @@ def key_body(row: KeyRow) -> dict[str, Any]:
         "balance": None if row.balance_nano is None else nano_to_usd(row.balance_nano),
         "created_at": row.created_at,
         "revoked_at": row.revoked_at,
+        "safety_exempt": row.safety_exempt,
     }
 
 

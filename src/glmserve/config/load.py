@@ -107,6 +107,10 @@ def load_settings(
     except ValueError as exc:
         raise ConfigError(f"{where}: {exc}") from None
     try:
+        safety = parsed.safety.settings([m.code for m in models])
+    except ValueError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+    try:
         embedding = embeddings(parsed.embeddings, path, default_threads(), where)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
@@ -123,6 +127,7 @@ def load_settings(
         embeddings=embedding,
         http=http_settings(parsed.http),
         media=parsed.media.settings(),
+        safety=safety,
     )
 
 

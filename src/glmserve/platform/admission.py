@@ -96,7 +96,7 @@ class Admission:
         self._renewer: asyncio.Task[None] | None = None
 
     def attempt(
-        self, caller: Principal, kind: Literal["chat", "async", "embeddings"] = "chat"
+        self, caller: Principal, kind: Literal["chat", "async", "embeddings", "moderate"] = "chat"
     ) -> Attempt:
         return Attempt(self, caller, kind)
 
@@ -160,7 +160,7 @@ class Attempt:
         self,
         admission: Admission,
         caller: Principal,
-        kind: Literal["chat", "async", "embeddings"],
+        kind: Literal["chat", "async", "embeddings", "moderate"],
     ) -> None:
         self._admission = admission
         self.caller = caller
@@ -229,7 +229,7 @@ class Attempt:
         elif completion.cancelled:
             status = "cancelled"
         admitted = self.admitted
-        kind: Literal["chat", "stream", "async", "embeddings"] = self.kind
+        kind: Literal["chat", "stream", "async", "embeddings", "moderate"] = self.kind
         if kind == "chat" and admitted is not None and admitted.stream:
             kind = "stream"
         now = time.time()

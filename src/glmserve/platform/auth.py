@@ -59,6 +59,8 @@ class Principal:
     balance_nano: int | None = None
     limited: bool = False
     """Limits and balance apply (a real key); False in open mode."""
+    safety_exempt: bool = False
+    """May turn content safety off per request (``sensitive_word_check`` DISABLE)."""
 
 
 class Authenticator(Protocol):
@@ -98,7 +100,9 @@ class KeyAuthenticator:
         row = self._jwt(credential.token) if credential.kind == "jwt" else self._key(credential)
         if row.revoked:
             raise AuthenticationFailed("Authentication failed: this API key has been revoked.")
-        return Principal(row.id, row.tier, row.balance_nano, limited=True)
+        return Principal(
+            row.id, row.tier, row.balance_nano, limited=True, safety_exempt=row.safety_exempt
+        )
 
     def _key(self, credential: Credential) -> KeyRow:
         key_id, dot, secret = credential.token.partition(".")

@@ -110,6 +110,13 @@ class KeyService:
         assert row is not None
         return row
 
+    def set_safety_exempt(self, key_id: str, exempt: bool) -> KeyRow:
+        """Allow the key (or no longer) to send ``sensitive_word_check`` DISABLE."""
+        row = self._repo.set_safety_exempt(key_id, exempt)
+        if row is None:
+            raise NotFound(f"API key {key_id!r} does not exist.")
+        return row
+
     def top_up(self, key_id: str, amount_nano: int) -> KeyRow:
         if amount_nano <= 0:
             raise InvalidField("amount", "must be positive.")

@@ -44,6 +44,8 @@ class KeyRow:
     """None: no balance accounting for this key (unlimited)."""
     created_at: int
     revoked_at: int | None = None
+    safety_exempt: bool = False
+    """May turn content safety off per request (``sensitive_word_check`` DISABLE)."""
 
     @property
     def revoked(self) -> bool:
@@ -59,7 +61,7 @@ class UsageRecord:
     key_id: str
     model: str
     request_id: str
-    kind: Literal["chat", "stream", "async", "batch", "embeddings"]
+    kind: Literal["chat", "stream", "async", "batch", "embeddings", "moderate"]
     status: Literal["success", "error", "cancelled"]
     created_at: int
     day: str
@@ -115,6 +117,7 @@ class Repository(Protocol):
     def count_keys(self) -> int: ...
     def revoke_key(self, key_id: str, at: int) -> bool: ...
     def top_up(self, key_id: str, amount_nano: int) -> KeyRow | None: ...
+    def set_safety_exempt(self, key_id: str, exempt: bool) -> KeyRow | None: ...
 
     # ledger
     def record_usage(self, record: UsageRecord) -> bool:

@@ -51,6 +51,7 @@ keys = Table(
     Column("balance_nano", BigInteger, nullable=True),
     Column("created_at", BigInteger, nullable=False),
     Column("revoked_at", BigInteger, nullable=True),
+    Column("safety_exempt", Boolean, nullable=False, server_default="0"),  # _v4_key_safety
 )
 
 usage = Table(
@@ -180,10 +181,19 @@ def _v3_usage_user_reasoning(conn: Connection) -> None:
         conn.execute(text("CREATE INDEX usage_by_user ON usage (user_id)"))
 
 
+def _v4_key_safety(conn: Connection) -> None:
+    """A key may be allowed to turn content safety off per request (docs/safety.md)."""
+    if "safety_exempt" not in {c["name"] for c in inspect(conn).get_columns("api_keys")}:
+        conn.execute(
+            text("ALTER TABLE api_keys ADD COLUMN safety_exempt BOOLEAN NOT NULL DEFAULT FALSE")
+        )
+
+
 MIGRATIONS: list[Callable[[Connection], None]] = [
     _v1_initial,
     _v2_files_and_batches,
     _v3_usage_user_reasoning,
+    _v4_key_safety,
 ]
 
 

@@ -71,6 +71,11 @@ class SqlRepository(SqlBatches):
             )
         return self.get_key(key_id)
 
+    def set_safety_exempt(self, key_id: str, exempt: bool) -> KeyRow | None:
+        with self._engine.begin() as conn:
+            conn.execute(update(keys).where(keys.c.id == key_id).values(safety_exempt=exempt))
+        return self.get_key(key_id)
+
     # --- ledger ----------------------------------------------------------------------
 
     def record_usage(self, record: UsageRecord) -> bool:
