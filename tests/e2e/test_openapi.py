@@ -10,11 +10,12 @@ import httpx
 import pytest
 from pydantic import BaseModel
 
-from glmserve.api.admin import CreateKeyBody, TopUpBody
+from glmserve.api.admin import CreateKeyBody, SafetyBody, TopUpBody
 from glmserve.platform.batch_input import BatchCreateBody
 from glmserve.protocol.anthropic import CountTokensRequest, MessagesRequest
 from glmserve.protocol.chat import ChatCompletionRequest
 from glmserve.protocol.embeddings import EmbeddingsBody, RerankBody
+from glmserve.protocol.moderations import ModerationsBody
 from glmserve.protocol.error_schemas import AnthropicErrorBody, ZaiErrorBody
 from tests.conftest import Server
 
@@ -34,6 +35,8 @@ BODIES: dict[tuple[str, str], type[BaseModel]] = {
     ("post", "/v1/batches"): BatchCreateBody,
     ("post", "/admin/keys"): CreateKeyBody,
     ("post", "/admin/keys/{key_id}/top-up"): TopUpBody,
+    ("post", "/admin/keys/{key_id}/safety"): SafetyBody,
+    ("post", "/api/paas/v4/moderations"): ModerationsBody,
 }
 NO_BODY = {("post", "/admin/keys/{key_id}/revoke")}
 NO_BODY |= {("post", f"{p}/batches/{{batch_id}}/cancel") for p in ("/api/paas/v4", "/v1")}
