@@ -15,8 +15,8 @@ from glmserve.platform.batch_input import BatchCreateBody
 from glmserve.protocol.anthropic import CountTokensRequest, MessagesRequest
 from glmserve.protocol.chat import ChatCompletionRequest
 from glmserve.protocol.embeddings import EmbeddingsBody, RerankBody
-from glmserve.protocol.moderations import ModerationsBody
 from glmserve.protocol.error_schemas import AnthropicErrorBody, ZaiErrorBody
+from glmserve.protocol.moderations import ModerationsBody
 from tests.conftest import Server
 
 BODIES: dict[tuple[str, str], type[BaseModel]] = {

@@ -69,6 +69,7 @@ async def _metered(
     request: Request, caller: Principal, kind: Literal["chat", "embeddings", "moderate"]
 ) -> AsyncIterator[Attempt]:
     metered = glmserve(request).platform.admission.attempt(caller, kind)
+    metered.surface = surface_of(request.url.path)
     try:
         yield metered
     except GlmServeError as exc:
@@ -77,6 +78,17 @@ async def _metered(
     finally:
         # Anything else (a client gone, a bug): the completion's own state tells.
         metered.close()
+
+
+def surface_of(path: str) -> str:
+    """Which surface a path is on (config.plans.Surface), for the plan counters."""
+    if path.startswith("/api/coding/"):
+        return "coding"
+    if path.startswith("/api/anthropic"):
+        return "anthropic"
+    if path.startswith("/v1/"):
+        return "openai"
+    return "paas"
 
 
 def admin(request: Request) -> None:

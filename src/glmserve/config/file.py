@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from glmserve.config.batches import BatchesFile, FilesFile
 from glmserve.config.http import HttpFile
 from glmserve.config.media import MediaFile
+from glmserve.config.plans import PlanCountingFile, PlanFile
 from glmserve.config.platform import Tier
 from glmserve.config.safety import SafetyFile
 
@@ -200,3 +201,5 @@ class FileSettings(_Strict):
     batches: BatchesFile = Field(default_factory=BatchesFile)
     media: MediaFile = Field(default_factory=MediaFile)
     safety: SafetyFile = Field(default_factory=SafetyFile)
+    plans: list[PlanFile] = Field(default_factory=list)
+    plan_counting: PlanCountingFile = Field(default_factory=PlanCountingFile)

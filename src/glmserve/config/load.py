@@ -49,6 +49,7 @@ from glmserve.config.file import (
     TierFile,
 )
 from glmserve.config.http import http_settings
+from glmserve.config.plans import plan_settings
 from glmserve.config.platform import (
     DEFAULT_CONCURRENCY,
     TIERS,
@@ -103,7 +104,8 @@ def load_settings(
     try:
         platform = platform_settings(parsed.platform, parsed.limits, env)
         files, batches = files_and_batches(parsed.files, parsed.batches, env)
-        platform = replace(platform, files=files, batches=batches)
+        plans = plan_settings(parsed.plans, parsed.plan_counting)
+        platform = replace(platform, files=files, batches=batches, plans=plans)
     except ValueError as exc:
         raise ConfigError(f"{where}: {exc}") from None
     try:

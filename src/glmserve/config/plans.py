@@ -30,6 +30,7 @@ __all__ = [
 Surface = Literal["paas", "coding", "anthropic", "openai"]
 """Where a request came: /api/paas/v4, /api/coding/paas/v4, /api/anthropic, /v1."""
 
+_COUNTED: tuple[Surface, ...] = ("coding", "anthropic")
 _HOURS = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-4]):([0-5]\d)$")
 _OFFSET = re.compile(r"^[+-]([01]\d|2[0-3]):([0-5]\d)$")
 
@@ -79,7 +80,7 @@ class Plan:
 @dataclass(frozen=True)
 class PlanSettings:
     plans: tuple[Plan, ...]
-    surfaces: tuple[Surface, ...] = ("coding", "anthropic")
+    surfaces: tuple[Surface, ...] = _COUNTED
 
     def get(self, name: str) -> Plan | None:
         return next((p for p in self.plans if p.name == name), None)
@@ -165,7 +166,7 @@ class PlanFile(_Strict):
 class PlanCountingFile(_Strict):
     """``[plan_counting]``: the surfaces where plan keys' prompts are counted."""
 
-    surfaces: list[Surface] = Field(default_factory=lambda: ["coding", "anthropic"])
+    surfaces: list[Surface] = Field(default_factory=lambda: list(_COUNTED))
 
 
 def plan_settings(plans: list[PlanFile], counting: PlanCountingFile) -> PlanSettings:

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Literal
 
 from glmserve.config.batches import BatchSettings, FileSettings
+from glmserve.config.plans import DEFAULT_PLANS, PlanSettings
 
 __all__ = [
     "TIERS",
@@ -86,3 +87,5 @@ class PlatformSettings:
     default_key_tier: Tier = "V3"
     files: FileSettings = field(default_factory=FileSettings)
     batches: BatchSettings = field(default_factory=BatchSettings)
+    plans: PlanSettings = DEFAULT_PLANS
+    """GLM Coding Plan quotas ([[plans]], [plan_counting]; docs/plans.md)."""

@@ -26,6 +26,7 @@ from glmserve.errors import BalanceExhausted, ClientGone, GlmServeError
 from glmserve.platform.auth import Principal
 from glmserve.platform.ids import completion_id
 from glmserve.platform.limits import Limiter, Reservation
+from glmserve.platform.plans import Plans
 from glmserve.platform.usage import (
     Ledger,
     Outcome,
@@ -51,6 +52,8 @@ class Admitted:
     stream: bool
     price: Price | None
     user_id: str | None = None
+    new_prompt: bool = True
+    """A new user turn, not a tool loop's follow-up: what a Coding Plan counts."""
 
 
 class Metered(Protocol):
@@ -87,10 +90,17 @@ _SETTLE_TIMEOUT = 120.0
 
 
 class Admission:
-    def __init__(self, limiter: Limiter, limits: LimitSettings, ledger: Ledger) -> None:
+    def __init__(
+        self,
+        limiter: Limiter,
+        limits: LimitSettings,
+        ledger: Ledger,
+        plans: Plans | None = None,
+    ) -> None:
         self.limiter = limiter
         self.limits = limits
         self.ledger = ledger
+        self.plans = plans
         self._held: dict[str, Reservation] = {}
         self._pending: set[asyncio.Task[None]] = set()
         self._renewer: asyncio.Task[None] | None = None
@@ -142,6 +152,8 @@ class Admission:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._renewer
         await self.limiter.close()
+        if self.plans is not None:
+            await self.plans.counter.close()
 
     async def _renew_forever(self) -> None:
         every = max(self.limits.lease_seconds / 3, 0.5)
@@ -167,6 +179,8 @@ class Attempt:
         self.kind = kind
         self.model = ""
         self.request_id = ""
+        self.surface = ""
+        """Where the request came (config.plans.Surface): where plans count prompts."""
         self.record_id = completion_id()
         self.admitted: Admitted | None = None
         self.completion: Metered | None = None
@@ -186,6 +200,15 @@ class Attempt:
         self._reservation = await self._admission.reserve(
             self.caller, self.model, admitted.client_request_id
         )
+        plans = self._admission.plans
+        if plans is not None:
+            try:
+                await plans.charge(self.caller, self.model, self.surface, admitted.new_prompt)
+            except BaseException:
+                if self._reservation is not None:
+                    await self._admission.release(self._reservation)
+                    self._reservation = None
+                raise
 
     def track(self, work: Metered) -> None:
         """The admitted work has started: its end, usage and outcome go on the record."""

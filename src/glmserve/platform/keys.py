@@ -20,7 +20,7 @@ from pathlib import Path
 
 from glmserve.config import TIERS
 from glmserve.errors import InvalidField, NotFound
-from glmserve.store import KeyRow, Repository
+from glmserve.store import KEY_STATUSES, KeyRow, Repository
 
 __all__ = ["IssuedKey", "KeyService", "load_master_key", "secret_hash", "MAX_BALANCE_NANO"]
 
@@ -63,9 +63,13 @@ def load_master_key(configured: str | None, data_dir: Path) -> bytes:
 
 
 class KeyService:
-    def __init__(self, repository: Repository, master_key: bytes) -> None:
+    def __init__(
+        self, repository: Repository, master_key: bytes, plans: tuple[str, ...] = ()
+    ) -> None:
         self._repo = repository
         self._master = master_key
+        self._plans = plans
+        """The names of the configured plans."""
 
     def secret_for(self, key_id: str) -> str:
         digest = hmac.new(self._master, b"glmserve-api-key:" + key_id.encode(), "sha256")
@@ -113,6 +117,26 @@ class KeyService:
     def set_safety_exempt(self, key_id: str, exempt: bool) -> KeyRow:
         """Allow the key (or no longer) to send ``sensitive_word_check`` DISABLE."""
         row = self._repo.set_safety_exempt(key_id, exempt)
+        if row is None:
+            raise NotFound(f"API key {key_id!r} does not exist.")
+        return row
+
+    def set_status(self, key_id: str, status: str) -> KeyRow:
+        """Hold the key (inactive, locked, suspended, restricted) or release it (active)."""
+        if status not in KEY_STATUSES:
+            raise InvalidField("status", f"must be one of {', '.join(KEY_STATUSES)}.")
+        row = self._repo.set_key_status(key_id, status)
+        if row is None:
+            raise NotFound(f"API key {key_id!r} does not exist.")
+        return row
+
+    def set_plan(self, key_id: str, plan: str | None, expires_at: int | None) -> KeyRow:
+        """Put the key on a Coding Plan (None: take it off), until ``expires_at``."""
+        if plan is not None and plan not in self._plans:
+            raise InvalidField("plan", f"must be one of {', '.join(self._plans)}, got {plan!r}.")
+        if expires_at is not None and not 0 < expires_at < 2**62:
+            raise InvalidField("expires_at", "must be a Unix time in seconds.")
+        row = self._repo.set_key_plan(key_id, plan, expires_at if plan is not None else None)
         if row is None:
             raise NotFound(f"API key {key_id!r} does not exist.")
         return row

@@ -49,6 +49,8 @@ class PreparedCompletion:
     user_id: str | None = None
     conversation: tuple[tuple[str, str], ...] = ()
     """The request's (role, text) turns, as the content filter sees them."""
+    new_prompt: bool = True
+    """A new user turn, not a tool loop's follow-up (what a Coding Plan counts)."""
     screened: bool = True
     """Content safety applies (False: ``sensitive_word_check`` DISABLE, allowed for
     the caller's key)."""
@@ -64,6 +66,7 @@ class PreparedCompletion:
             stream=self.stream,
             price=self.model.spec.price,
             user_id=self.user_id,
+            new_prompt=self.new_prompt,
         )
 
 

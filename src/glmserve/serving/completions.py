@@ -141,6 +141,7 @@ class CompletionService:
             user_id=request.user_id,
             conversation=_conversation(request) if self._filter is not None else (),
             screened=not request.safety_disabled,
+            new_prompt=is_new_prompt(request),
         )
 
     def count_prompt_tokens(
@@ -282,6 +283,19 @@ class CompletionService:
         if self._prompt_log is not None:
             with self._log_lock, self._prompt_log.open("a", encoding="utf-8") as out:
                 out.write(json.dumps(prompt, ensure_ascii=False) + "\n")
+
+
+def is_new_prompt(request: ChatCompletionRequest) -> bool:
+    """One user turn, as a Coding Plan counts prompts: the messages after the last
+    assistant turn hold no tool result. A tool loop's follow-up carries the results of
+    the calls the model made (with Claude Code, often beside a reminder text), and is
+    not counted again (docs/plans.md)."""
+    trailing: list[str] = []
+    for message in reversed(request.messages):
+        if message.role == "assistant":
+            break
+        trailing.append(message.role)
+    return "tool" not in trailing
 
 
 def _conversation(request: ChatCompletionRequest) -> tuple[tuple[str, str], ...]:
