@@ -1,4 +1,4 @@
-"""Content safety on the real pipeline and engine (serving/content_filter.py and the
+"""Content safety on the real pipeline and engine (serving/run/content_filter.py and the
 safety room): the scripted GLM model (tests/support/scripted_glm.py) in its worker
 process as the chat model, and a second scripted model as the guard, which answers
 "unsafe" when its prompt holds the trigger word and "safe" otherwise."""
@@ -13,17 +13,18 @@ from typing import Any
 
 import pytest
 
-from glmserve.config import load_settings
+from glmserve.config import HttpSettings, load_settings
 from glmserve.config.safety import SafetySettings
 from glmserve.errors import PermissionDenied, SensitiveContent
 from glmserve.platform.auth import Principal
 from glmserve.protocol.chat import parse_chat_request
 from glmserve.serving import CompletionService, completion_result
-from glmserve.serving.completions import PreparedCompletion
-from glmserve.serving.models import ModelRegistry, load_models
+from glmserve.serving.models.registry import ModelRegistry, load_models
+from glmserve.serving.run.completion import PreparedCompletion
 from glmserve.serving.safety import SafetyService
 from tests.support.scripted_glm import Script, build_scripted_glm
 
+DEPTH = HttpSettings.max_json_depth  # the default [http] nesting limit
 TRIGGER = "zorblax"  # the guard model's trigger word: one token of its vocabulary
 CHAT_SAFE = "I think about the weather.</think>It is sunny today. Done.<|user|>"
 CHAT_UNSAFE = f"I think about it.</think>Here it is: {TRIGGER} and more words follow.<|user|>"
@@ -56,7 +57,7 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ModelRegistry]:
 
 def _request(content: str, *, stream: bool, **extra: Any):  # type: ignore[no-untyped-def]
     body = {"model": "glm-4.7", "messages": [{"role": "user", "content": content}], **extra}
-    return parse_chat_request(json.dumps({**body, "stream": stream}).encode())
+    return parse_chat_request(json.dumps({**body, "stream": stream}).encode(), max_depth=DEPTH)
 
 
 def _service(models: ModelRegistry, **settings: Any) -> CompletionService:

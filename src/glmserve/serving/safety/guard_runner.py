@@ -9,13 +9,16 @@ import asyncio
 import json
 from typing import Any
 
+from glmserve.config import HttpSettings
 from glmserve.errors import EngineFailure, GlmServeError
 from glmserve.protocol.chat import parse_chat_request
-from glmserve.serving.completion import completion_result
-from glmserve.serving.completions import CompletionService
-from glmserve.serving.models import ModelRegistry
+from glmserve.serving.models.registry import ModelRegistry
+from glmserve.serving.run.completion import completion_result
+from glmserve.serving.service import CompletionService
 
 __all__ = ["GuardRunner"]
+
+_DEPTH = HttpSettings().max_json_depth  # the messages are ours: the default limit holds them
 
 
 class GuardRunner:
@@ -32,7 +35,7 @@ class GuardRunner:
             "do_sample": False,
             "thinking": {"type": "disabled"},
         }
-        request = parse_chat_request(json.dumps(body).encode())
+        request = parse_chat_request(json.dumps(body).encode(), max_depth=_DEPTH)
         try:
             prepared = await asyncio.to_thread(self._service.prepare, request)
             result = await completion_result(self._service.run(prepared))

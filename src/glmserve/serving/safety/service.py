@@ -9,7 +9,7 @@ from typing import Any
 from glmserve.config.safety import SafetySettings
 from glmserve.platform.admission import Attempt
 from glmserve.safety import GuardModel, KeywordList, SafetyPolicy
-from glmserve.serving.models import ModelRegistry
+from glmserve.serving.models.registry import ModelRegistry
 from glmserve.serving.safety.guard_runner import GuardRunner
 from glmserve.serving.safety.moderation import moderate
 
