@@ -33,6 +33,7 @@ def add_commands(commands: Any) -> None:
     create.add_argument("--name", required=True)
     create.add_argument("--tier", choices=TIERS, default="V0")
     create.add_argument("--balance", help="prepaid balance in USD (default: unlimited)")
+    create.add_argument("--apis", help="comma-separated APIs the key may call (default: all)")
     create.add_argument("--plan", help="put the key on this GLM Coding Plan (docs/plans.md)")
     create.add_argument("--plan-days", type=int, help="the plan ends after this many days")
     create.add_argument(
@@ -91,6 +92,9 @@ def _keys(keys: KeyService, args: argparse.Namespace) -> int:
     if args.action == "create":
         balance = None if args.balance is None else _amount(args.balance)
         issued = keys.create(args.name, args.tier, balance)
+        if args.apis is not None:
+            keys.set_apis(issued.row.id, [a.strip() for a in args.apis.split(",") if a.strip()])
+            print(f"may call: {args.apis}")
         if args.plan is not None:
             days = args.plan_days
             until = None if days is None else int(time.time()) + days * 86400

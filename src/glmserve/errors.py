@@ -297,6 +297,29 @@ class ApiOffline(GlmServeError):
         self.api = api
 
 
+class RateLimited(GlmServeError):
+    """1305: the server's requests per minute, all keys together, are used up."""
+
+    status = 429
+    code = "1305"
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            f"The API has triggered a rate limit (this server takes {limit} requests per "
+            "minute in all); please try again shortly."
+        )
+
+
+class PolicyBlocked(GlmServeError):
+    """1300: the operator's policy blocks the request (a blocked end user)."""
+
+    status = 403
+    code = "1300"
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"API call blocked by policy: {reason}.")
+
+
 class DuplicateRequest(GlmServeError):
     """1231: the same key already has a request with this request_id in flight."""
 
@@ -400,9 +423,10 @@ class BatchNotFound(GlmServeError):
 
 
 class FileTooLarge(GlmServeError):
-    """413: an upload over the size limit (Z.AI: 100 MB for a batch file)."""
+    """HTTP 435: an upload over the size limit (Z.AI's status for a file over its 100 MB,
+    with business code 1214)."""
 
-    status = 413
+    status = 435
     code = "1214"
 
     def __init__(self, limit: int) -> None:

@@ -10,7 +10,14 @@ import httpx
 import pytest
 from pydantic import BaseModel
 
-from glmserve.api.admin import CreateKeyBody, PlanBody, SafetyBody, StatusBody, TopUpBody
+from glmserve.api.admin import (
+    ApisBody,
+    CreateKeyBody,
+    PlanBody,
+    SafetyBody,
+    StatusBody,
+    TopUpBody,
+)
 from glmserve.platform.batch_input import BatchCreateBody
 from glmserve.protocol.anthropic import CountTokensRequest, MessagesRequest
 from glmserve.protocol.chat import ChatCompletionRequest
@@ -38,6 +45,7 @@ BODIES: dict[tuple[str, str], type[BaseModel]] = {
     ("post", "/admin/keys/{key_id}/safety"): SafetyBody,
     ("post", "/admin/keys/{key_id}/status"): StatusBody,
     ("post", "/admin/keys/{key_id}/plan"): PlanBody,
+    ("post", "/admin/keys/{key_id}/apis"): ApisBody,
     ("post", "/api/paas/v4/moderations"): ModerationsBody,
 }
 NO_BODY = {("post", "/admin/keys/{key_id}/revoke")}

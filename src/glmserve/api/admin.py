@@ -7,6 +7,7 @@ POST /admin/keys/{id}/top-up     {"amount"}   (USD)
 POST /admin/keys/{id}/safety     {"exempt": bool}  (may send sensitive_word_check DISABLE)
 POST /admin/keys/{id}/status     {"status": "active"|"inactive"|"locked"|"suspended"|"restricted"}
 POST /admin/keys/{id}/plan       {"plan": "lite"|null, "expires_at"?: Unix seconds}
+POST /admin/keys/{id}/apis       {"apis": ["chat", "coding", ...] | null}  (others: 1220)
 GET  /admin/keys/{id}/plan       the plan and its windows filling (docs/plans.md)
 GET  /admin/usage?key=&model=&since=&until=&user_id=   (days as YYYY-MM-DD, UTC)
 """
@@ -26,6 +27,7 @@ from glmserve.api.body import json_body
 from glmserve.api.deps import admin, glmserve
 from glmserve.api.openapi import documented
 from glmserve.app import GlmServe
+from glmserve.config.apis import ApiName
 from glmserve.errors import InvalidField, InvalidRequest, MissingField, NotFound
 from glmserve.platform.keys import MAX_BALANCE_NANO
 from glmserve.platform.usage import nano_to_usd, usd_to_nano
@@ -58,6 +60,10 @@ class SafetyBody(BaseModel):
 
 class StatusBody(BaseModel):
     status: Literal["active", "inactive", "locked", "suspended", "restricted"]
+
+
+class ApisBody(BaseModel):
+    apis: list[ApiName] | None
 
 
 class PlanBody(BaseModel):
@@ -147,6 +153,22 @@ async def key_plan(
     return key_body(await asyncio.to_thread(keys.set_plan, key_id, plan, expires))
 
 
+@router.post("/keys/{key_id}/apis", **documented(ApisBody, auth="admin", errors=(404,)))
+async def key_apis(
+    key_id: str, raw: Any = Depends(json_body), app: GlmServe = Depends(glmserve)
+) -> dict[str, Any]:
+    body = _object(raw)
+    if "apis" not in body:
+        raise MissingField("apis")
+    apis = body["apis"]
+    if apis is not None and (
+        not isinstance(apis, list) or not all(isinstance(a, str) for a in apis)
+    ):
+        raise InvalidField("apis", "must be a list of API names or null.")
+    keys = app.platform.keys
+    return key_body(await asyncio.to_thread(keys.set_apis, key_id, apis))
+
+
 @router.get("/keys/{key_id}/plan", **documented(auth="admin", errors=(404,)))
 async def key_plan_usage(key_id: str, app: GlmServe = Depends(glmserve)) -> dict[str, Any]:
     row = await asyncio.to_thread(app.platform.keys.get, key_id)
@@ -184,6 +206,7 @@ def key_body(row: KeyRow) -> dict[str, Any]:
         "status": row.status,
         "plan": row.plan,
         "plan_expires_at": row.plan_expires_at,
+        "apis": row.apis.split(",") if row.apis is not None else None,
     }
 
 

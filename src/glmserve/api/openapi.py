@@ -38,6 +38,7 @@ _STATUS_TEXT = {
     404: "Not found, or turned off here (1214, 1221, 1222)",
     408: "The body did not arrive in time (1210)",
     413: "The body is too large (1210)",
+    435: "The file is over the size limit (1214)",
     429: "Over a limit, or the model is busy (1113, 1302-1304, 1312)",
     500: "The engine failed (1234)",
     503: "A service the limits need is unreachable (1234)",

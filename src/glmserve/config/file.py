@@ -11,6 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from glmserve.config.apis import ApisFile
 from glmserve.config.batches import BatchesFile, FilesFile
 from glmserve.config.http import HttpFile
 from glmserve.config.media import MediaFile
@@ -148,6 +149,8 @@ class _ModelLimitsFile(_Strict):
 
 class LimitsFile(_Strict):
     lease_seconds: float = Field(default=30.0, ge=1, le=3600)
+    global_rpm: int = Field(default=0, ge=0)
+    blocked_user_ids: list[str] = Field(default_factory=list)
     V0: TierFile = Field(default_factory=TierFile)
     V1: TierFile = Field(default_factory=TierFile)
     V2: TierFile = Field(default_factory=TierFile)
@@ -203,3 +206,4 @@ class FileSettings(_Strict):
     safety: SafetyFile = Field(default_factory=SafetyFile)
     plans: list[PlanFile] = Field(default_factory=list)
     plan_counting: PlanCountingFile = Field(default_factory=PlanCountingFile)
+    apis: ApisFile = Field(default_factory=ApisFile)

@@ -130,6 +130,7 @@ def load_settings(
         http=http_settings(parsed.http),
         media=parsed.media.settings(),
         safety=safety,
+        disabled_apis=tuple(parsed.apis.disabled),
     )
 
 
@@ -360,7 +361,13 @@ def platform_settings(
         secret_key=secret_key,
         open_access=open_env in ("1", "true", "yes") if open_env else platform.open,
         data_dir=Path(data_dir).expanduser() if data_dir else None,
-        limits=LimitSettings(tiers=tiers, models=models, lease_seconds=limits.lease_seconds),
+        limits=LimitSettings(
+            tiers=tiers,
+            models=models,
+            lease_seconds=limits.lease_seconds,
+            global_rpm=limits.global_rpm,
+            blocked_user_ids=frozenset(limits.blocked_user_ids),
+        ),
         task_workers=platform.task_workers,
         task_retention_seconds=int(platform.task_retention_hours * 3600),
         default_key_tier=platform.default_key_tier,

@@ -168,6 +168,8 @@ class Settings:
     """Fetching and limits of images, video and documents in chat ([media])."""
     safety: SafetySettings = field(default_factory=SafetySettings)
     """Content safety: keyword list, guard model, moderation price ([safety])."""
+    disabled_apis: tuple[str, ...] = ()
+    """APIs turned off here ([apis] disabled; config/apis.py): they answer 1221."""
 
     @property
     def claude_models(self) -> AnthropicModels:

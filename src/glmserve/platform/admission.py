@@ -22,7 +22,7 @@ from typing import Any, Literal, Protocol
 
 from glmserve.catalog import Price
 from glmserve.config import LimitSettings
-from glmserve.errors import BalanceExhausted, ClientGone, GlmServeError
+from glmserve.errors import BalanceExhausted, ClientGone, GlmServeError, PolicyBlocked
 from glmserve.platform.auth import Principal
 from glmserve.platform.ids import completion_id
 from glmserve.platform.limits import Limiter, Reservation
@@ -197,6 +197,11 @@ class Attempt:
         self.admitted = admitted
         self.record_id = admitted.record_id
         self.describe(admitted.model, admitted.request_id)
+        if (
+            admitted.user_id is not None
+            and admitted.user_id in self._admission.limits.blocked_user_ids
+        ):
+            raise PolicyBlocked(f"the end user {admitted.user_id!r} is blocked on this server")
         self._reservation = await self._admission.reserve(
             self.caller, self.model, admitted.client_request_id
         )

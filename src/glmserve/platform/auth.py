@@ -74,6 +74,8 @@ class Principal:
     plan: str | None = None
     """The key's GLM Coding Plan (docs/plans.md)."""
     plan_expires_at: int | None = None
+    apis: tuple[str, ...] | None = None
+    """The APIs the key may call (config.apis.API_NAMES); None: every one."""
 
 
 class Authenticator(Protocol):
@@ -123,6 +125,7 @@ class KeyAuthenticator:
             status=row.status,
             plan=row.plan,
             plan_expires_at=row.plan_expires_at,
+            apis=tuple(row.apis.split(",")) if row.apis is not None else None,
         )
 
     def _key(self, credential: Credential) -> KeyRow:

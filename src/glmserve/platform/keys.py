@@ -15,10 +15,12 @@ import hmac
 import os
 import secrets
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from glmserve.config import TIERS
+from glmserve.config.apis import API_NAMES
 from glmserve.errors import InvalidField, NotFound
 from glmserve.store import KEY_STATUSES, KeyRow, Repository
 
@@ -126,6 +128,19 @@ class KeyService:
         if status not in KEY_STATUSES:
             raise InvalidField("status", f"must be one of {', '.join(KEY_STATUSES)}.")
         row = self._repo.set_key_status(key_id, status)
+        if row is None:
+            raise NotFound(f"API key {key_id!r} does not exist.")
+        return row
+
+    def set_apis(self, key_id: str, apis: Sequence[str] | None) -> KeyRow:
+        """Limit the key to these APIs (None: every one)."""
+        if apis is not None:
+            unknown = [a for a in apis if a not in API_NAMES]
+            if unknown or not apis:
+                raise InvalidField(
+                    "apis", f"must be a non-empty list of {', '.join(API_NAMES)}, or null."
+                )
+        row = self._repo.set_key_apis(key_id, ",".join(dict.fromkeys(apis)) if apis else None)
         if row is None:
             raise NotFound(f"API key {key_id!r} does not exist.")
         return row

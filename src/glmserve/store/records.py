@@ -57,6 +57,8 @@ class KeyRow:
     """The GLM Coding Plan the key is on (docs/plans.md); None: none."""
     plan_expires_at: int | None = None
     """When the plan ends (Unix seconds; 1309 after it); None: it does not."""
+    apis: str | None = None
+    """The APIs the key may call, comma-separated (docs/api.md, "API names"); None: all."""
 
     @property
     def revoked(self) -> bool:
@@ -130,6 +132,7 @@ class Repository(Protocol):
     def top_up(self, key_id: str, amount_nano: int) -> KeyRow | None: ...
     def set_safety_exempt(self, key_id: str, exempt: bool) -> KeyRow | None: ...
     def set_key_status(self, key_id: str, status: KeyStatus) -> KeyRow | None: ...
+    def set_key_apis(self, key_id: str, apis: str | None) -> KeyRow | None: ...
     def set_key_plan(
         self, key_id: str, plan: str | None, expires_at: int | None
     ) -> KeyRow | None: ...

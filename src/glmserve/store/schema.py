@@ -55,6 +55,7 @@ keys = Table(
     Column("status", String(16), nullable=False, server_default="active"),  # _v5_key_plans
     Column("plan", String(64), nullable=True),
     Column("plan_expires_at", BigInteger, nullable=True),
+    Column("apis", String(500), nullable=True),
 )
 
 usage = Table(
@@ -193,8 +194,8 @@ def _v4_key_safety(conn: Connection) -> None:
 
 
 def _v5_key_plans(conn: Connection) -> None:
-    """A key's status (active, inactive, locked, suspended, restricted) and its Coding
-    Plan with the plan's expiry (docs/plans.md)."""
+    """A key's status (active, inactive, locked, suspended, restricted), its Coding Plan
+    with the plan's expiry (docs/plans.md) and the APIs it may call (docs/api.md)."""
     present = {c["name"] for c in inspect(conn).get_columns("api_keys")}
     if "status" not in present:
         conn.execute(
@@ -204,6 +205,8 @@ def _v5_key_plans(conn: Connection) -> None:
         conn.execute(text("ALTER TABLE api_keys ADD COLUMN plan VARCHAR(64)"))
     if "plan_expires_at" not in present:
         conn.execute(text("ALTER TABLE api_keys ADD COLUMN plan_expires_at BIGINT"))
+    if "apis" not in present:
+        conn.execute(text("ALTER TABLE api_keys ADD COLUMN apis VARCHAR(500)"))
 
 
 MIGRATIONS: list[Callable[[Connection], None]] = [

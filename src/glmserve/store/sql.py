@@ -88,6 +88,11 @@ class SqlRepository(SqlBatches):
             conn.execute(update(keys).where(keys.c.id == key_id).values(status=status))
         return self.get_key(key_id)
 
+    def set_key_apis(self, key_id: str, apis: str | None) -> KeyRow | None:
+        with self._engine.begin() as conn:
+            conn.execute(update(keys).where(keys.c.id == key_id).values(apis=apis))
+        return self.get_key(key_id)
+
     def set_key_plan(self, key_id: str, plan: str | None, expires_at: int | None) -> KeyRow | None:
         with self._engine.begin() as conn:
             conn.execute(
