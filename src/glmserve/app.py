@@ -17,6 +17,7 @@ from glmserve.serving.jobs.batch_lines import BatchLines
 from glmserve.serving.metrics import Metrics
 from glmserve.serving.models.registry import ModelRegistry, load_models
 from glmserve.serving.run.priority import Priority
+from glmserve.serving.safety import SafetyService
 from glmserve.serving.service import CompletionService
 from glmserve.store import Repository
 
@@ -31,6 +32,8 @@ class GlmServe:
     embeddings: EmbeddingService = field(default_factory=lambda: EmbeddingService([]))
     """Embedding models and the rerank endpoint (docs/embeddings.md)."""
     metrics: Metrics = field(init=False)
+    safety: SafetyService = field(init=False)
+    """Content safety ([safety]): chat's content filter and ``/moderations``."""
     completions: CompletionService = field(init=False)
     chat_tasks: ChatTasks = field(init=False)
     batch_lines: BatchLines = field(init=False)
@@ -38,6 +41,7 @@ class GlmServe:
 
     def __post_init__(self) -> None:
         self.metrics = Metrics(self.models)
+        self.safety = SafetyService(self.settings.safety, self.models)
         idle = self.settings.platform.batches.idle_ms / 1000
         self.completions = CompletionService(
             self.models,
@@ -46,6 +50,7 @@ class GlmServe:
             limits=self.settings.http,
             priority=Priority(self.models, idle),
             media=self.settings.media,
+            content_filter=self.safety.content_filter,
         )
         self.chat_tasks = ChatTasks(self.completions)
         assert self.completions.priority is not None

@@ -10,12 +10,20 @@ import httpx
 import pytest
 from pydantic import BaseModel
 
-from glmserve.api.admin import CreateKeyBody, TopUpBody
+from glmserve.api.admin import (
+    ApisBody,
+    CreateKeyBody,
+    PlanBody,
+    SafetyBody,
+    StatusBody,
+    TopUpBody,
+)
 from glmserve.platform.batch_input import BatchCreateBody
 from glmserve.protocol.anthropic import CountTokensRequest, MessagesRequest
 from glmserve.protocol.chat import ChatCompletionRequest
 from glmserve.protocol.embeddings import EmbeddingsBody, RerankBody
 from glmserve.protocol.error_schemas import AnthropicErrorBody, ZaiErrorBody
+from glmserve.protocol.moderations import ModerationsBody
 from tests.conftest import Server
 
 BODIES: dict[tuple[str, str], type[BaseModel]] = {
@@ -34,6 +42,11 @@ BODIES: dict[tuple[str, str], type[BaseModel]] = {
     ("post", "/v1/batches"): BatchCreateBody,
     ("post", "/admin/keys"): CreateKeyBody,
     ("post", "/admin/keys/{key_id}/top-up"): TopUpBody,
+    ("post", "/admin/keys/{key_id}/safety"): SafetyBody,
+    ("post", "/admin/keys/{key_id}/status"): StatusBody,
+    ("post", "/admin/keys/{key_id}/plan"): PlanBody,
+    ("post", "/admin/keys/{key_id}/apis"): ApisBody,
+    ("post", "/api/paas/v4/moderations"): ModerationsBody,
 }
 NO_BODY = {("post", "/admin/keys/{key_id}/revoke")}
 NO_BODY |= {("post", f"{p}/batches/{{batch_id}}/cancel") for p in ("/api/paas/v4", "/v1")}

@@ -41,7 +41,7 @@ _UPLOAD_BODY = {
         }
     },
 }
-_UPLOAD = documented(errors=(400, 408, 413))
+_UPLOAD = documented(errors=(400, 408, 413, 435))
 _UPLOAD["openapi_extra"]["requestBody"] = _UPLOAD_BODY
 
 

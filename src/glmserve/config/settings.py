@@ -15,6 +15,7 @@ from glmserve.config.embeddings import EmbeddingSettings
 from glmserve.config.http import HttpSettings
 from glmserve.config.media import MediaSettings
 from glmserve.config.platform import PlatformSettings
+from glmserve.config.safety import SafetySettings
 
 __all__ = [
     "AnthropicModels",
@@ -165,6 +166,10 @@ class Settings:
     """Request limits, client timeouts, CORS (config/http.py)."""
     media: MediaSettings = field(default_factory=MediaSettings)
     """Fetching and limits of images, video and documents in chat ([media])."""
+    safety: SafetySettings = field(default_factory=SafetySettings)
+    """Content safety: keyword list, guard model, moderation price ([safety])."""
+    disabled_apis: tuple[str, ...] = ()
+    """APIs turned off here ([apis] disabled; config/apis.py): they answer 1221."""
 
     @property
     def claude_models(self) -> AnthropicModels:
