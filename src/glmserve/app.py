@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from glmserve.config import Settings
 from glmserve.platform.auth import Authenticator
 from glmserve.platform.service import Platform, open_store
+from glmserve.serving.agents import AgentService
+from glmserve.serving.agents.tasks import AgentTasks
 from glmserve.serving.async_chat import ChatTasks
 from glmserve.serving.batch_lines import BatchLines
 from glmserve.serving.completions import CompletionService
@@ -18,6 +20,7 @@ from glmserve.serving.embeddings import EmbeddingService, load_embeddings
 from glmserve.serving.metrics import Metrics
 from glmserve.serving.models import ModelRegistry, load_models
 from glmserve.serving.priority import Priority
+from glmserve.serving.task_runners import TaskRunners
 from glmserve.store import Repository
 
 __all__ = ["GlmServe"]
@@ -35,6 +38,8 @@ class GlmServe:
     chat_tasks: ChatTasks = field(init=False)
     batch_lines: BatchLines = field(init=False)
     platform: Platform = field(init=False)
+    agents: AgentService = field(init=False)
+    """The agents API (docs/agents.md)."""
 
     def __post_init__(self) -> None:
         self.metrics = Metrics(self.models)
@@ -52,9 +57,14 @@ class GlmServe:
         self.batch_lines = BatchLines(
             self.completions, self.models, self.completions.priority, self.embeddings
         )
+        runners = TaskRunners(self.chat_tasks)
         self.platform = Platform.open(
-            self.settings.platform, self.repository, self.chat_tasks, self.batch_lines
+            self.settings.platform, self.repository, runners, self.batch_lines
         )
+        self.agents = AgentService(
+            self.completions, self.models, self.platform.files, self.settings.agents
+        )
+        runners.agents = AgentTasks(self.agents)
 
     @property
     def auth(self) -> Authenticator:

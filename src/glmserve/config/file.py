@@ -11,6 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from glmserve.config.agents import AgentsFile
 from glmserve.config.batches import BatchesFile, FilesFile
 from glmserve.config.http import HttpFile
 from glmserve.config.media import MediaFile
@@ -198,3 +199,4 @@ class FileSettings(_Strict):
     files: FilesFile = Field(default_factory=FilesFile)
     batches: BatchesFile = Field(default_factory=BatchesFile)
     media: MediaFile = Field(default_factory=MediaFile)
+    agents: AgentsFile = Field(default_factory=AgentsFile)

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Literal
 
 from glmserve.catalog import ModelSpec
+from glmserve.config.agents import AgentSettings
 from glmserve.config.embeddings import EmbeddingSettings
 from glmserve.config.http import HttpSettings
 from glmserve.config.media import MediaSettings
@@ -165,6 +166,8 @@ class Settings:
     """Request limits, client timeouts, CORS (config/http.py)."""
     media: MediaSettings = field(default_factory=MediaSettings)
     """Fetching and limits of images, video and documents in chat ([media])."""
+    agents: AgentSettings = field(default_factory=AgentSettings)
+    """The agents API ([agents], docs/agents.md)."""
 
     @property
     def claude_models(self) -> AnthropicModels:
