@@ -24,7 +24,7 @@ from pptx import Presentation
 from zai import ZaiClient
 
 from tests.platform.gateway import ADMIN_KEY, SECRET_KEY, Gateway, auth
-from tests.support.scripted_glm import END_TOKENS, Script, build_scripted_glm
+from tests.support.scripted_glm import END_TOKENS, Script, ScriptedGlm, build_scripted_glm
 
 OUTLINE = "# Widget launch\n> The plan for Q3\n\n## Why now\n- Demand\n\n## Plan\n- Ship\n"
 DECK = (
@@ -72,9 +72,10 @@ def _config(tmp: Path, gguf: Path, chromium: str, workers: int) -> Path:
 
 
 class Slides:
-    def __init__(self, tmp: Path, gguf: Path, chromium: str) -> None:
+    def __init__(self, tmp: Path, model: ScriptedGlm, chromium: str) -> None:
         self.tmp = tmp
-        self.gguf = gguf
+        self.model = model
+        self.gguf = model.path
         self.chromium = chromium
         self.prompts = tmp / "prompts.jsonl"
         self.gateway = self.start(workers=2)
@@ -86,8 +87,8 @@ class Slides:
         env = {"GLMSERVE_PROMPT_LOG": str(self.prompts)}
         return Gateway(config, self.tmp / f"server-{workers}.log", env=env)
 
-    def client(self) -> ZaiClient:
-        return ZaiClient(api_key=self.key, base_url=self.gateway.zai_base)
+    def client(self, key: str | None = None) -> ZaiClient:
+        return ZaiClient(api_key=key or self.key, base_url=self.gateway.zai_base)
 
     def new_prompts(self) -> list[str]:
         lines = self.prompts.read_text().splitlines() if self.prompts.exists() else []
@@ -107,9 +108,9 @@ class Slides:
         assert response.status_code == 200, response.text
         return response.content
 
-    def wait(self, async_id: str) -> dict[str, Any]:
+    def wait(self, async_id: str, key: str | None = None) -> dict[str, Any]:
         """Poll the async result until the run is over (bounded: about two minutes)."""
-        client = self.client()
+        client = self.client(key)
         for _ in range(1200):
             result = client.agents.async_result(agent_id="slides_glm_agent", async_id=async_id)
             if result.status != "pending":
@@ -122,8 +123,8 @@ class Slides:
 def slides(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Slides]:
     chromium = _chromium()
     tmp = tmp_path_factory.mktemp("slides")
-    gguf = build_scripted_glm(tmp / "scripted-glm.gguf", SCRIPTS).path
-    fixture = Slides(tmp, gguf, chromium)
+    model = build_scripted_glm(tmp / "scripted-glm.gguf", SCRIPTS)
+    fixture = Slides(tmp, model, chromium)
     try:
         yield fixture
     finally:
@@ -299,17 +300,27 @@ def test_an_async_run_survives_a_gateway_restart(slides: Slides) -> None:
     started on the same database."""
     slides.gateway.stop()
     slides.gateway = idle = slides.start(workers=0)
+    key = idle.create_key("V3")
     try:
-        accepted = slides.post("", {"agent_id": "slides_glm_agent", "messages": BRIEF}).json()
+        accepted = slides.post(
+            "", {"agent_id": "slides_glm_agent", "messages": BRIEF}, key=key
+        ).json()
         async_id = accepted["async_id"]
-        pending = slides.post("/async-result", {"async_id": async_id}).json()
+        pending = slides.post("/async-result", {"async_id": async_id}, key=key).json()
         assert pending["status"] == "pending"
     finally:
         idle.stop()
     slides.gateway = slides.start(workers=2)
-    done = slides.wait(async_id)
+    done = slides.wait(async_id, key=key)
     assert done["status"] == "success"
     assert done["conversation_id"] == accepted["conversation_id"]
+    # one record, the run's (the submission wrote none), summing both calls
+    ledger = slides.gateway.usage(key, settled=1)
+    assert ledger["requests"] == 1 and ledger["errors"] == 0
+    assert ledger["completion_tokens"] == done["usage"]["completion_tokens"]
+    assert ledger["completion_tokens"] == sum(
+        slides.model.completion_tokens[STEPS.index(s)] for s in ("OUTLINE", "SLIDES")
+    )
 
 
 SLIDES = "slides_glm_agent"

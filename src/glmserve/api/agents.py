@@ -48,9 +48,9 @@ async def invoke(
     agents = app.agents
     if agents.runs_async(agent_request):
         # Long runs: stored now, run by the async task workers, fetched by async_id.
-        metered.close()  # its ledger record is the run's, written by the worker
         row = await agents.submit(agent_request, metered.caller)
         await app.platform.tasks.submit(metered.caller, row)
+        metered.hand_off()  # the worker's run writes the ledger record
         return JSONResponse(agents.accepted(row))
     started = await agents.start(agent_request, metered.caller, metered)
     if agent_request.stream:
