@@ -16,9 +16,9 @@ from typing import Any
 from glmserve.errors import ClientGone, EngineFailure, SensitiveContent
 from glmserve.protocol.chat import parse_chat_request
 from glmserve.protocol.responses import ChatUsage
-from glmserve.serving.completion import Completion
-from glmserve.serving.completions import CompletionService
-from glmserve.serving.models import ServedModel
+from glmserve.serving.models.registry import ServedModel
+from glmserve.serving.run.completion import Completion
+from glmserve.serving.service import CompletionService
 
 __all__ = ["AgentRun", "Messages"]
 
@@ -69,7 +69,7 @@ class AgentRun:
         if self.model.spec.capabilities.thinking:
             # Each step asks for its text only; a step that reasons asks for it in words.
             body["thinking"] = {"type": "disabled"}
-        chat = parse_chat_request(body)
+        chat = parse_chat_request(body, max_depth=self._completions.limits.max_json_depth)
         prepared = await asyncio.to_thread(self._completions.prepare, chat)
         if self._cancelled:
             raise ClientGone()

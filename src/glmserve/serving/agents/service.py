@@ -32,8 +32,8 @@ from glmserve.serving.agents.slides import SlidesAgent
 from glmserve.serving.agents.slides_export import Exporter, find_chromium
 from glmserve.serving.agents.translation import GeneralTranslation
 from glmserve.serving.agents.video import VIDEO_AGENTS, video_unavailable
-from glmserve.serving.completions import CompletionService
-from glmserve.serving.models import ModelRegistry, ServedModel
+from glmserve.serving.models.registry import ModelRegistry, ServedModel
+from glmserve.serving.service import CompletionService
 from glmserve.store import TaskRow
 
 __all__ = ["AgentService", "AsyncRunNotFound", "Started", "agents_model", "ASYNC_PREFIX"]
