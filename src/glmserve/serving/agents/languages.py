@@ -76,7 +76,7 @@ def known_code(code: str) -> str | None:
     """The canonical form of a language code (case-insensitive; ``zh`` is zh-CN), or
     None if the agent does not know it."""
     lowered = code.strip().lower().replace("_", "-")
-    return _BY_LOWER.get(_ALIASES.get(lowered, lowered))
+    return _BY_LOWER.get(_ALIASES.get(lowered, lowered).lower())
 
 
 def language_name(code: str) -> str:
