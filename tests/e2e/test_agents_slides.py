@@ -175,18 +175,27 @@ def _render(browser: Any, html: str, shots: Path) -> int:
 def test_streamed_deck_renders_and_exports_to_pptx(
     slides: Slides, browser: Any, tmp_path: Path
 ) -> None:
+    notes = "Sales doubled in the spring; the beta has 40 testers."
+    uploaded = httpx.post(
+        f"{slides.gateway.zai_base}files",
+        headers=auth(slides.key),
+        files={"file": ("notes.md", notes.encode(), "text/markdown")},
+        data={"purpose": "agent"},
+        timeout=30,
+    ).json()
     slides.new_prompts()
     chunks = list(
         slides.client().agents.invoke(
             agent_id="slides_glm_agent",
             messages=[{"role": "user", "content": BRIEF}],
-            custom_variables={"pages": 3, "export": "pptx"},
+            custom_variables={"pages": 3, "export": "pptx", "files": [uploaded["id"]]},
             stream=True,
         )
     )
     prompts = slides.new_prompts()
     assert slides.steps(prompts) == ["OUTLINE", "SLIDES"]
     assert BRIEF in prompts[0] and OUTLINE.strip() in prompts[1]
+    assert all(f'<material name="notes.md">\n{notes}\n</material>' in p for p in prompts)
     contents = [c.choices[0].delta.content for c in chunks if c.choices[0].delta.content]
     text = "".join(c["text"] for c in contents if c["type"] == "text")
     assert text == DECK.strip()  # the parser trims the message

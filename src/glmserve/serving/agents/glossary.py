@@ -13,9 +13,10 @@ import json
 import re
 from typing import Any
 
-from glmserve.errors import FileNotFound, InvalidField
+from glmserve.errors import InvalidField
 from glmserve.platform.auth import Principal
 from glmserve.platform.files import Files
+from glmserve.serving.agents.material import read_text_file
 
 __all__ = ["Term", "read_glossary", "parse_terms", "MAX_TERMS"]
 
@@ -23,7 +24,6 @@ Term = tuple[str, str]
 MAX_TERMS = 500
 """A glossary is put into every prompt: more terms than this are refused."""
 FIELD = "custom_variables.glossary"
-AGENT_PURPOSE = "agent"
 
 _SPLIT = re.compile(r"\t|\s*(?:->|→|=>|=)\s*|\s*,\s*")
 
@@ -39,19 +39,7 @@ async def read_glossary(value: Any, caller: Principal, files: Files) -> list[Ter
 
 
 async def _from_file(file_id: str, caller: Principal, files: Files) -> list[Term]:
-    try:
-        row = await files.own(caller.key_id, file_id)
-    except FileNotFound:  # another key's file is reported like a missing one
-        raise InvalidField(FIELD, f"file {file_id!r} does not exist.") from None
-    if row.purpose != AGENT_PURPOSE:
-        raise InvalidField(
-            FIELD, f"file {file_id!r} was uploaded with purpose {row.purpose!r}, not 'agent'."
-        )
-    data = await files.read(row)
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise InvalidField(FIELD, f"file {file_id!r} is not UTF-8 text.") from None
+    _, text = await read_text_file(files, caller, file_id, FIELD)
     stripped = text.strip()
     if stripped.startswith(("{", "[")):
         try:
