@@ -10,6 +10,7 @@ files go to the file store, owned by the caller's key, and come back as URLs.
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from html import escape
@@ -136,7 +137,7 @@ class SlidesAgent:
             filename=name,
             purpose=OUTPUT_PURPOSE,
             bytes=len(data),
-            created_at=_now(),
+            created_at=int(time.time()),
         )
         await self._files.save(row, data)
         url = f"{job.base_url.rstrip('/')}/api/paas/v4/files/{row.id}/content"
@@ -150,12 +151,6 @@ class SlidesAgent:
                 "pages": deck.page_count,
             },
         }
-
-
-def _now() -> int:
-    import time
-
-    return int(time.time())
 
 
 def _choice(variables: dict[str, Any], name: str, allowed: tuple[str, ...], default: str) -> str:
