@@ -258,6 +258,15 @@ def test_glossary_file_is_used_and_other_keys_files_are_refused(agents: Agents) 
     (prompt,) = agents.prompts.new()
     assert "- Widget → Machin" in prompt
 
+    spreadsheet = httpx.post(
+        f"{agents.gateway.zai_base}files",
+        headers=auth(agents.key),
+        files={"file": ("terms.xlsx", b"PK\x03\x04", "application/octet-stream")},
+        data={"purpose": "agent"},
+        timeout=30,
+    )
+    assert spreadsheet.status_code == 400 and spreadsheet.json()["error"]["code"] == "1214"
+
     other = agents.gateway.create_key("V0")
     refused = agents.post(_translate("general", glossary=file_id), key=other)
     assert refused.status_code == 400
