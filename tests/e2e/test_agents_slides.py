@@ -45,6 +45,8 @@ SCRIPTS = [
 ]
 SCRIPTS.append(Script("No step was named.<|user|>"))
 BRIEF = "Help the Widget team present its launch plan."
+SHOTS = Path(__file__).resolve().parents[2] / "docs" / "agents"
+"""Screenshots of the rendered pages, which docs/agents.md shows."""
 
 
 def _chromium() -> str:
@@ -147,7 +149,7 @@ def _files(contents: list[Any]) -> dict[str, dict[str, Any]]:
     return {c["file_url"]["format"]: c["file_url"] for c in contents if c["type"] == "file_url"}
 
 
-def _render(browser: Any, html: str, shots: Path) -> int:
+def _render(browser: Any, html: str, shots: Path, name: str = "page") -> int:
     """Open the deck in Chromium from a 127.0.0.1 address; screenshot each page. Returns
     the page count; fails on any console error or request elsewhere."""
     context = browser.new_context(viewport={"width": 1400, "height": 900})
@@ -165,7 +167,7 @@ def _render(browser: Any, html: str, shots: Path) -> int:
     for i in range(count):
         box = sections.nth(i).bounding_box()
         assert box is not None and box["width"] > 0 and box["height"] > 0
-        sections.nth(i).screenshot(path=str(shots / f"page-{i + 1}.png"))
+        sections.nth(i).screenshot(path=str(shots / f"{name}-{i + 1}.png"))
     context.close()
     assert errors == []
     assert set(hosts) == {"127.0.0.1"}
@@ -209,7 +211,8 @@ def test_streamed_deck_renders_and_exports_to_pptx(
 
     html = slides.download(files["html"]["url"]).decode()
     assert "Build the beta in July" in html
-    assert _render(browser, html, tmp_path) == 4
+    SHOTS.mkdir(exist_ok=True)
+    assert _render(browser, html, SHOTS, "slides") == 4
     deck = Presentation(io.BytesIO(slides.download(files["pptx"]["url"])))
     assert len(deck.slides) == 4
     titles = [s.shapes[0].text_frame.text for s in deck.slides]
@@ -300,7 +303,8 @@ def test_a_poster_is_one_page(slides: Slides, browser: Any, tmp_path: Path) -> N
     contents = [c["choices"][0]["delta"].get("content") for c in chunks]
     files = _files([c for c in contents if c])
     assert slides.steps(slides.new_prompts()) == ["OUTLINE", "POSTER"]
-    assert _render(browser, slides.download(files["html"]["url"]).decode(), tmp_path) == 1
+    SHOTS.mkdir(exist_ok=True)
+    assert _render(browser, slides.download(files["html"]["url"]).decode(), SHOTS, "poster") == 1
     assert len(Presentation(io.BytesIO(slides.download(files["pptx"]["url"]))).slides) == 1
 
 
