@@ -116,3 +116,27 @@ def test_pptx_has_a_slide_per_page() -> None:
         deck = parse_deck(DECK, kind)
         assert deck.page_count == pages
         assert len(Presentation(io.BytesIO(pptx(deck))).slides) == pages
+
+
+def test_strategy_config_applies_to_its_strategy_only() -> None:
+    from glmserve.serving.agents.translation import _strategy_config
+
+    assert _strategy_config({"cot": {"reason_lang": "from"}}, "cot") == {"reason_lang": "from"}
+    with pytest.raises(InvalidField, match=r"strategy_config\.cot"):
+        _strategy_config({"cot": {"reason_lang": "from"}}, "general")
+    with pytest.raises(InvalidField, match=r"strategy_config\.general\.reason_lang"):
+        _strategy_config({"general": {"reason_lang": "from"}}, "general")
+    with pytest.raises(InvalidField, match=r"reason_lang"):
+        _strategy_config({"cot": {"reason_lang": "both"}}, "cot")
+
+
+def test_the_cot_analysis_is_written_in_the_language_asked_for() -> None:
+    from glmserve.serving.agents.translation_prompts import Brief, step_messages
+
+    for reason_lang, language in (("from", "English"), ("to", "French")):
+        brief = Brief(text="Hello", source="en", target="fr", reason_lang=reason_lang)
+        (system, user) = step_messages("ANALYZE", brief, {})
+        assert f"Write the analysis in {language};" in user["content"]
+        assert "The source text is in English." in system["content"]
+    same = Brief(text="Hello", source="en", target="en")
+    assert "polish" in step_messages("TRANSLATE", same, {})[0]["content"]
