@@ -35,7 +35,7 @@ _UPLOAD_BODY = {
                 "required": ["file", "purpose"],
                 "properties": {
                     "file": {"type": "string", "format": "binary"},
-                    "purpose": {"type": "string", "enum": ["batch", "file-extract"]},
+                    "purpose": {"type": "string", "enum": ["batch", "agent", "file-extract"]},
                 },
             }
         }

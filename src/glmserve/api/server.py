@@ -15,6 +15,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from glmserve import __version__, console
 from glmserve.api import (
     admin,
+    agents,
     anthropic,
     batch_routes,
     moderations,
@@ -77,6 +78,8 @@ def create_app(app: GlmServe) -> FastAPI:
     api.include_router(retrieval.router, prefix=OPENAI_PREFIX)
     api.include_router(batch_routes.router, prefix=ZAI_PREFIX)
     api.include_router(batch_routes.router, prefix=OPENAI_PREFIX)
+    for prefix in agents.PREFIXES:
+        api.include_router(agents.router, prefix=prefix)
     api.include_router(admin.router, prefix="/admin")
     api.add_api_route("/health", _health, methods=["GET"], **documented(auth="none"))
     console.install(api)  # the web console at /console (docs/console.md)

@@ -12,6 +12,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from glmserve.config.apis import ApisFile
+from glmserve.config.agents import AgentsFile
 from glmserve.config.batches import BatchesFile, FilesFile
 from glmserve.config.http import HttpFile
 from glmserve.config.media import MediaFile
@@ -207,3 +208,4 @@ class FileSettings(_Strict):
     plans: list[PlanFile] = Field(default_factory=list)
     plan_counting: PlanCountingFile = Field(default_factory=PlanCountingFile)
     apis: ApisFile = Field(default_factory=ApisFile)
+    agents: AgentsFile = Field(default_factory=AgentsFile)

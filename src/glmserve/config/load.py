@@ -37,6 +37,7 @@ from glmserve.catalog import (
     builtin_spec,
     generic_spec,
 )
+from glmserve.config.agents import agent_settings
 from glmserve.config.batches import files_and_batches
 from glmserve.config.client import DEFAULT_HF_ENDPOINT, ClientSettings
 from glmserve.config.embeddings import embeddings
@@ -116,6 +117,10 @@ def load_settings(
         embedding = embeddings(parsed.embeddings, path, default_threads(), where)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
+    try:
+        agents = agent_settings(parsed.agents, [m.code for m in models], where)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
     return Settings(
         host=host or env.get("GLMSERVE_HOST") or server.host or DEFAULT_HOST,
         port=_port(port, env.get("GLMSERVE_PORT"), server.port),
@@ -131,6 +136,7 @@ def load_settings(
         media=parsed.media.settings(),
         safety=safety,
         disabled_apis=tuple(parsed.apis.disabled),
+        agents=agents,
     )
 
 
