@@ -11,8 +11,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from glmserve.config.apis import ApisFile
 from glmserve.config.agents import AgentsFile
+from glmserve.config.apis import ApisFile
 from glmserve.config.batches import BatchesFile, FilesFile
 from glmserve.config.http import HttpFile
 from glmserve.config.media import MediaFile
