@@ -15,6 +15,7 @@ ROOT = Path(glmserve.__file__).parent
 FORBIDDEN = {
     "chat": {"serving", "platform", "api", "console"},
     "engine": {"serving", "platform", "api", "console"},
+    "safety": {"serving", "platform", "api", "console", "chat", "engine", "store"},
     "protocol": {"serving", "platform", "api", "console"},
     "store": {"serving", "platform", "api", "console"},
     "config": {"serving", "platform", "api", "console", "chat", "engine", "protocol", "store"},

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from glmserve.config import Settings
 from glmserve.platform.auth import Authenticator
 from glmserve.platform.service import Platform, open_store
+from glmserve.serving.agents import AgentService
+from glmserve.serving.agents.tasks import AgentTasks
 from glmserve.serving.embeddings.jobs import EmbeddingJobs
 from glmserve.serving.embeddings.service import EmbeddingService, load_embeddings
 from glmserve.serving.jobs.chat import ChatJobs
@@ -18,6 +20,7 @@ from glmserve.serving.jobs.table import JobTable
 from glmserve.serving.metrics import Metrics
 from glmserve.serving.models.registry import ModelRegistry, load_models
 from glmserve.serving.run.priority import Priority
+from glmserve.serving.safety import SafetyService
 from glmserve.serving.service import CompletionService
 from glmserve.store import Repository
 
@@ -32,12 +35,17 @@ class GlmServe:
     embeddings: EmbeddingService = field(default_factory=lambda: EmbeddingService([]))
     """Embedding models and the rerank endpoint (docs/embeddings.md)."""
     metrics: Metrics = field(init=False)
+    safety: SafetyService = field(init=False)
+    """Content safety ([safety]): chat's content filter and ``/moderations``."""
     completions: CompletionService = field(init=False)
     jobs: JobTable = field(init=False)
     platform: Platform = field(init=False)
+    agents: AgentService = field(init=False)
+    """The agents API (docs/agents.md)."""
 
     def __post_init__(self) -> None:
         self.metrics = Metrics(self.models)
+        self.safety = SafetyService(self.settings.safety, self.models)
         idle = self.settings.platform.batches.idle_ms / 1000
         self.completions = CompletionService(
             self.models,
@@ -46,6 +54,7 @@ class GlmServe:
             limits=self.settings.http,
             priority=Priority(self.models, idle),
             media=self.settings.media,
+            content_filter=self.safety.content_filter,
         )
         assert self.completions.priority is not None
         # Stored work: one table, one handler per endpoint kind (serving/jobs/table.py).
@@ -55,6 +64,10 @@ class GlmServe:
         self.platform = Platform.open(
             self.settings.platform, self.repository, self.jobs.tasks, self.jobs.lines
         )
+        self.agents = AgentService(
+            self.completions, self.models, self.platform.files, self.settings.agents
+        )
+        self.jobs.register_runner("agents", AgentTasks(self.agents))
 
     @property
     def auth(self) -> Authenticator:
@@ -89,6 +102,7 @@ class GlmServe:
         await self.platform.stop()
 
     def close(self) -> None:
+        self.completions.close()
         self.models.close()
         self.embeddings.close()
         self.platform.close()

@@ -29,6 +29,7 @@ class Echo:
     def __init__(self) -> None:
         self.prepared = 0
         self.runs = 0
+        self.callers: list[str] = []
         self.gate: asyncio.Event | None = None
         """When set, each run waits for it (so the test can preempt it first)."""
 
@@ -44,8 +45,9 @@ class Echo:
             work=body["text"],
         )
 
-    async def run(self, job: PreparedJob, attempt: Attempt | None) -> JobResult:
+    async def run(self, job: PreparedJob, attempt: Attempt | None, caller: str) -> JobResult:
         self.runs += 1
+        self.callers.append(caller)
         if self.gate is not None:
             await self.gate.wait()
         text: str = job.work
@@ -77,7 +79,7 @@ def test_a_line_runs_to_an_outcome_with_typed_usage() -> None:
     assert outcome.status_code == 200 and outcome.body == {"echo": "abc", "model": "served-m"}
     assert (outcome.prompt_tokens, outcome.completion_tokens) == (3, 3)
     assert outcome.finish_reason == "stop" and outcome.price == PRICE
-    assert outcome.model == "served-m" and echo.prepared == 1
+    assert outcome.model == "served-m" and echo.prepared == 1 and echo.callers == ["key"]
 
 
 def test_a_bad_line_is_a_failed_outcome_named_by_its_model() -> None:

@@ -13,7 +13,16 @@ from fastapi.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from glmserve import __version__, console
-from glmserve.api import admin, anthropic, batch_routes, platform_routes, retrieval, zai
+from glmserve.api import (
+    admin,
+    agents,
+    anthropic,
+    batch_routes,
+    moderations,
+    platform_routes,
+    retrieval,
+    zai,
+)
 from glmserve.api.deps import glmserve
 from glmserve.api.errors import install_error_handlers
 from glmserve.api.metrics import CountRequests, metrics_endpoint
@@ -65,9 +74,12 @@ def create_app(app: GlmServe) -> FastAPI:
     api.include_router(anthropic.base_router, prefix=anthropic.PREFIX)
     api.include_router(platform_routes.router, prefix=ZAI_PREFIX)
     api.include_router(retrieval.router, prefix=ZAI_PREFIX)
+    api.include_router(moderations.router, prefix=ZAI_PREFIX)
     api.include_router(retrieval.router, prefix=OPENAI_PREFIX)
     api.include_router(batch_routes.router, prefix=ZAI_PREFIX)
     api.include_router(batch_routes.router, prefix=OPENAI_PREFIX)
+    for prefix in agents.PREFIXES:
+        api.include_router(agents.router, prefix=prefix)
     api.include_router(admin.router, prefix="/admin")
     api.add_api_route("/health", _health, methods=["GET"], **documented(auth="none"))
     console.install(api)  # the web console at /console (docs/console.md)

@@ -13,8 +13,10 @@ from glmserve.store.batch_records import (
 )
 from glmserve.store.database import StoreError, default_database_url, open_repository
 from glmserve.store.records import (
+    KEY_STATUSES,
     NANO_PER_USD,
     KeyRow,
+    KeyStatus,
     Repository,
     TaskRow,
     TaskStatus,
@@ -29,7 +31,9 @@ __all__ = [
     "BatchStatus",
     "FileRow",
     "LineStatus",
+    "KEY_STATUSES",
     "KeyRow",
+    "KeyStatus",
     "Repository",
     "StoreError",
     "TaskRow",

@@ -36,7 +36,7 @@ class EmbeddingJobs:
             work=body,
         )
 
-    async def run(self, job: PreparedJob, attempt: Attempt | None) -> JobResult:
+    async def run(self, job: PreparedJob, attempt: Attempt | None, caller: str) -> JobResult:
         done = await self._embeddings.create(job.work, attempt)
         body = embedding_body(done.model, done.vectors, done.prompt_tokens, done.encoding_format)
         return JobResult(status=200, body=body, usage=JobUsage(prompt_tokens=done.prompt_tokens))

@@ -11,6 +11,7 @@ from typing import Any
 
 from glmserve.catalog import Price
 from glmserve.platform.admission import Attempt
+from glmserve.platform.auth import Principal
 from glmserve.platform.ids import tool_call_id
 from glmserve.protocol.chat import parse_chat_request
 from glmserve.protocol.responses import result_body
@@ -32,7 +33,7 @@ class ChatJobs:
         # Through the bytes, so a batch line's nesting is bounded as an HTTP body's is.
         raw = json.dumps(body, ensure_ascii=False).encode("utf-8")
         chat = parse_chat_request(raw, max_depth=self._completions.limits.max_json_depth)
-        prepared = await asyncio.to_thread(self._completions.prepare, chat)
+        prepared = await self._completions.prepare_off_loop(chat)
         if task is not None:
             prepared = replace(
                 prepared, id=task.id, request_id=task.request_id, created=task.created_at
@@ -45,14 +46,19 @@ class ChatJobs:
             work=prepared,
         )
 
-    async def run(self, job: PreparedJob, attempt: Attempt | None) -> JobResult:
+    async def run(self, job: PreparedJob, attempt: Attempt | None, caller: str) -> JobResult:
         prepared: PreparedCompletion = job.work
         completion: Completion | None = None
         try:
             if attempt is not None:
                 completion = await self._completions.start(prepared, attempt)
-            else:  # a batch line answers with a whole body, whatever ``stream`` said
-                completion = self._completions.run(replace(prepared, stream=False), batch=True)
+            else:
+                # Content safety as on the synchronous endpoint; batch lines never turn
+                # it off. A batch line answers with a whole body, whatever ``stream`` said.
+                verdict = await self._completions.screen(prepared, Principal(caller))
+                completion = self._completions.run(
+                    replace(prepared, stream=False), batch=True, input_verdict=verdict
+                )
             result = await collect_result(completion)
         except asyncio.CancelledError:
             if completion is not None:

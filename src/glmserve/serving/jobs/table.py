@@ -82,9 +82,10 @@ class JobHandler(Protocol):
         whose id, request_id and creation time it keeps."""
         ...
 
-    async def run(self, job: PreparedJob, attempt: Attempt | None) -> JobResult:
-        """Run the job to its end: admitted and metered through ``attempt`` (an async
-        task), or without admission (``None``: a batch line, at low priority)."""
+    async def run(self, job: PreparedJob, attempt: Attempt | None, caller: str) -> JobResult:
+        """Run the job of the key ``caller`` to its end: admitted and metered through
+        ``attempt`` (an async task), or without admission (``None``: a batch line, at
+        low priority)."""
         ...
 
     def batch_price(self, model: str) -> Price | None:
@@ -101,12 +102,19 @@ class JobTable:
     def __init__(self, priority: Priority) -> None:
         self._priority = priority
         self._handlers: dict[str, JobHandler] = {}
+        self._runners: dict[str, TaskRunner] = {}
         self._prepared: dict[str, PreparedJob] = {}
         """Tasks prepared on submission, until a worker of this process runs them."""
 
     def register(self, kind: str, handler: JobHandler) -> None:
         """Serve an endpoint kind ("chat", "embeddings", ...) as stored work."""
         self._handlers[kind] = handler
+
+    def register_runner(self, kind: str, runner: TaskRunner) -> None:
+        """A family whose async tasks run through a task runner of its own (the agents
+        room, which stores and shapes its runs itself): its rows, stored with ``kind``
+        as their endpoint, go to ``runner``. Such a family has no batch lines."""
+        self._runners[kind] = runner
 
     def handler(self, kind: str) -> JobHandler:
         found = self._handlers.get(kind)
@@ -149,12 +157,15 @@ class JobTable:
         return _Lines(self)
 
     async def run_task(self, row: TaskRow, attempt: Attempt) -> TaskOutcome:
+        runner = self._runners.get(row.endpoint)
+        if runner is not None:
+            return await runner.run(row, attempt)
         job = self._prepared.pop(row.id, None)
         try:
             handler = self.handler(row.endpoint)
             if job is None:  # stored by another gateway, or before a restart
                 job = await handler.prepare(json.loads(row.request_json), row)
-            result = await handler.run(job, attempt)
+            result = await handler.run(job, attempt, row.key_id)
         except GlmServeError as exc:
             return "FAIL", self.failed_task(row, exc), exc
         if result.error is not None:
@@ -162,6 +173,9 @@ class JobTable:
         return "SUCCESS", {**result.body, "task_status": "SUCCESS"}, None
 
     def failed_task(self, row: TaskRow, error: GlmServeError) -> dict[str, Any]:
+        runner = self._runners.get(row.endpoint)
+        if runner is not None:
+            return runner.failed(row, error)
         return {**status_body(row), "task_status": "FAIL", **error_body(error)}
 
     # --- batch lines (platform/batches.py's LineRunner) ----------------------------------
@@ -185,7 +199,7 @@ class JobTable:
                 async with self._priority.batch_work(model):
                     if job is None:
                         job = await handler.prepare(body)
-                    result = await handler.run(job, None)
+                    result = await handler.run(job, None, key_id)
             except Preempted:
                 continue
             except GlmServeError as exc:
