@@ -39,7 +39,9 @@ from glmserve.store import TaskRow
 __all__ = ["AgentService", "AsyncRunNotFound", "Started", "agents_model", "ASYNC_PREFIX"]
 
 ASYNC_PREFIX = "agent-"
-"""Async agent runs share the async task table with async chat; their ids say which."""
+"""Async agent runs share the async task table with async chat (stored with the endpoint
+kind "agents", which the job table routes by); the prefix keeps chat's result route and
+the agents' apart."""
 
 
 class AsyncRunNotFound(GlmServeError):
