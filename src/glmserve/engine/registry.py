@@ -25,7 +25,7 @@ from glmserve.engine.llama.embedding_worker import EmbeddingEngine, EmbeddingEng
 from glmserve.engine.llama.native import NativeModel
 from glmserve.engine.llama.weights import WeightsError, default_model_path
 from glmserve.engine.llama.worker import LlamaWorkerSpec, WorkerEngine
-from glmserve.engine.remote import RemoteEngine, RemoteSpec, WorkerSpec
+from glmserve.engine.remote import RemoteEngine, RemoteSpec
 from glmserve.engine.types import Engine
 
 __all__ = [
@@ -61,11 +61,8 @@ def _llama(config: ModelConfig, weights: Path) -> Engine:
 def _remote(config: ModelConfig, tokenizer: Path) -> Engine:
     """``tokenizer``: the model's Hugging Face folder or GGUF. Workers that are down are
     not an error (they are probed until they answer); bad values raise ValueError."""
-    workers = tuple(
-        WorkerSpec(w.url, w.kind, w.model, w.api_key, w.max_in_flight) for w in config.workers
-    )
     spec = RemoteSpec(
-        workers=workers,
+        workers=config.workers,
         tokenizer=tokenizer,
         context_size=config.context_size,
         routing=config.routing,
