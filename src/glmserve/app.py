@@ -6,6 +6,7 @@ passed to the HTTP layer.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from glmserve.config import Settings
@@ -22,6 +23,8 @@ from glmserve.store import Repository
 
 __all__ = ["GlmServe"]
 
+_PREPARE_THREADS = 16
+
 
 @dataclass
 class GlmServe:
@@ -35,8 +38,13 @@ class GlmServe:
     chat_tasks: ChatTasks = field(init=False)
     batch_lines: BatchLines = field(init=False)
     platform: Platform = field(init=False)
+    preparing: ThreadPoolExecutor = field(init=False)
+    """Threads that prepare chat requests (render, tokenize, fetch and decode media):
+    their own, so that slow preparing cannot take the threads of the database and
+    file work every other route needs."""
 
     def __post_init__(self) -> None:
+        self.preparing = ThreadPoolExecutor(_PREPARE_THREADS, thread_name_prefix="glmserve-prepare")
         self.metrics = Metrics(self.models)
         idle = self.settings.platform.batches.idle_ms / 1000
         self.completions = CompletionService(
@@ -89,6 +97,8 @@ class GlmServe:
         await self.platform.stop()
 
     def close(self) -> None:
+        self.preparing.shutdown(wait=False, cancel_futures=True)
+        self.completions.close()
         self.models.close()
         self.embeddings.close()
         self.platform.close()

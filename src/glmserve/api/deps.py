@@ -13,7 +13,7 @@ from glmserve.errors import AdminRequired, GlmServeError
 from glmserve.platform.admission import Attempt
 from glmserve.platform.auth import Principal, read_credential
 
-__all__ = ["glmserve", "principal", "attempt", "embeddings_attempt", "admin"]
+__all__ = ["glmserve", "principal", "attempt", "embeddings_attempt", "admin", "admin_or_none"]
 
 
 def glmserve(request: Request) -> GlmServe:
@@ -70,3 +70,13 @@ def admin(request: Request) -> None:
     given = read_credential(request.headers).token
     if not configured or not hmac.compare_digest(given.encode(), configured.encode()):
         raise AdminRequired()
+
+
+def admin_or_none(request: Request) -> bool:
+    """Whether the caller gave the admin key (routes open to all that tell the admin
+    more)."""
+    try:
+        admin(request)
+    except AdminRequired:
+        return False
+    return True

@@ -5,12 +5,14 @@ write fails)."""
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import threading
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from fastapi import Request
 
+from glmserve.api.deps import glmserve
 from glmserve.errors import ClientGone
 
 __all__ = ["until_disconnect", "in_thread_until_disconnect"]
@@ -29,13 +31,17 @@ async def until_disconnect(request: Request, work: Awaitable[T], cancel: Callabl
 
 
 async def in_thread_until_disconnect(request: Request, work: Callable[[threading.Event], T]) -> T:
-    """Run ``work(gone)`` off the event loop; ``gone`` is set when the client disconnects,
-    and ``work`` checks it between its steps (serving's ``prepare`` does). A request
-    whose client left ends with ``ClientGone``."""
+    """Run ``work(gone)`` off the event loop, on the application's preparing threads;
+    ``gone`` is set when the client disconnects, and ``work`` checks it between its
+    steps (serving's ``prepare`` does). A request whose client left ends with
+    ``ClientGone``."""
     gone = threading.Event()
     watcher = asyncio.create_task(_watch(request, gone.set))
+    pool = glmserve(request).preparing
     try:
-        result = await asyncio.to_thread(work, gone)
+        # As asyncio.to_thread does: the work sees the request's context variables.
+        run = contextvars.copy_context().run
+        result = await asyncio.get_running_loop().run_in_executor(pool, run, work, gone)
     finally:
         watcher.cancel()
     if gone.is_set():

@@ -54,7 +54,9 @@ class Platform:
     ) -> Platform:
         keys = KeyService(repository, load_master_key(settings.secret_key, data_dir(settings)))
         auth: Authenticator = (
-            OpenAuthenticator() if settings.open_access else KeyAuthenticator(keys)
+            OpenAuthenticator()
+            if settings.open_access
+            else KeyAuthenticator(keys, max_lifetime_seconds=settings.jwt_max_lifetime_seconds)
         )
         ledger = Ledger(repository)
         limiter: Limiter
@@ -91,6 +93,7 @@ class Platform:
         await self.admission.stop()
 
     def close(self) -> None:
+        self.files.close()
         self.repository.close()
 
 

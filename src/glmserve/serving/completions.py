@@ -90,6 +90,10 @@ class CompletionService:
         self._prompt_log = prompt_log
         self._log_lock = threading.Lock()
 
+    def close(self) -> None:
+        """Stop the media fetcher's threads."""
+        self._media.close()
+
     def prepare(
         self,
         request: ChatCompletionRequest,
