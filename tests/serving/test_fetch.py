@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import socket
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -106,3 +108,60 @@ def test_only_http_urls(url: str) -> None:
 def test_wrong_content_type(local: str) -> None:
     with pytest.raises(FetchError, match="not video/"):
         fetch_url(f"{local}/a.png", FetchPolicy(5, 1000, allow_private=True), ("video/",))
+
+
+def test_a_lookup_that_hangs_ends_at_the_deadline(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``getaddrinfo`` has no timeout: a resolver that never answers must not hold the
+    fetch past its deadline (the lookup is left to its own thread, released after)."""
+    release = threading.Event()
+    real = socket.getaddrinfo
+
+    def hanging(*args: Any, **kwargs: Any) -> Any:
+        release.wait(60)  # bounded: the test releases it at the end
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", hanging)
+    fetcher = Fetcher()
+    try:
+        with pytest.raises(FetchError, match="did not arrive within 1 seconds"):
+            fetcher.fetch("http://example.invalid/a.png", FetchPolicy(1, 1000), IMAGE)
+    finally:
+        release.set()
+        fetcher.close()
+
+
+def test_a_dripping_body_ends_at_the_deadline(drip: str) -> None:
+    with pytest.raises(FetchError, match="did not arrive within 1 seconds"):
+        fetch_url(drip, FetchPolicy(1, 10**6, allow_private=True), IMAGE)
+
+
+class _Drip(BaseHTTPRequestHandler):
+    release = threading.Event()
+
+    def do_GET(self) -> None:
+        self.close_connection = True
+        self.send_response(200)
+        self.send_header("Content-Type", "image/png")
+        self.end_headers()
+        try:
+            for _ in range(300):  # at most about 60 s
+                if _Drip.release.is_set():
+                    return
+                self.wfile.write(b"x")
+                self.wfile.flush()
+                time.sleep(0.2)
+        except OSError:
+            pass
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def drip() -> Iterator[str]:
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Drip)
+    httpd.daemon_threads = True
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/slow.png"
+    _Drip.release.set()
+    httpd.shutdown()
