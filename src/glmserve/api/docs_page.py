@@ -26,9 +26,12 @@ _STYLE = (
 
 
 def install_docs_page(api: FastAPI) -> None:
+    rendered: list[str] = []  # once: the schema does not change while the app runs
+
     async def docs_page() -> HTMLResponse:
-        page = render(api.openapi())
-        return HTMLResponse(page, headers={"content-security-policy": _POLICY})
+        if not rendered:
+            rendered.append(render(api.openapi()))
+        return HTMLResponse(rendered[0], headers={"content-security-policy": _POLICY})
 
     api.add_api_route("/docs", docs_page, methods=["GET"], include_in_schema=False)
 
