@@ -1,4 +1,4 @@
-"""The fetch policy for media URLs (serving/fetch.py), against real sockets."""
+"""The fetch policy for media URLs (serving/media/fetch.py), against real sockets."""
 
 from __future__ import annotations
 
@@ -11,7 +11,13 @@ from typing import Any
 
 import pytest
 
-from glmserve.serving.fetch import Fetched, Fetcher, FetchError, FetchPolicy, address_allowed
+from glmserve.serving.media.fetch import (
+    Fetched,
+    Fetcher,
+    FetchError,
+    FetchPolicy,
+    address_allowed,
+)
 
 IMAGE = ("image/",)
 
