@@ -27,6 +27,7 @@ from glmserve.store import Repository
 __all__ = ["GlmServe"]
 
 
+
 @dataclass
 class GlmServe:
     settings: Settings

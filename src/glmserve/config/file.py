@@ -133,6 +133,8 @@ class PlatformFile(_Strict):
     task_workers: int = Field(default=2, ge=0, le=64)
     task_retention_hours: float = Field(default=72, gt=0)
     default_key_tier: Tier = "V3"
+    jwt_max_lifetime_seconds: int = Field(default=210, ge=1, le=30 * 24 * 3600)
+    admin_metrics: bool = False
 
 
 class TierFile(_Strict):

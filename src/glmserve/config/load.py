@@ -348,6 +348,8 @@ def platform_settings(
     admin_key = env.get("GLMSERVE_ADMIN_KEY") or platform.admin_key
     if admin_key is not None and len(admin_key) < 16:
         raise ValueError("the admin key (GLMSERVE_ADMIN_KEY) must be at least 16 characters")
+    if platform.admin_metrics and not admin_key:
+        raise ValueError("[platform] admin_metrics = true needs an admin key (admin_key)")
     secret_key = env.get("GLMSERVE_SECRET_KEY") or platform.secret_key
     if secret_key is not None and len(secret_key) < 32:
         raise ValueError("the secret key (GLMSERVE_SECRET_KEY) must be at least 32 characters")
@@ -377,4 +379,6 @@ def platform_settings(
         task_workers=platform.task_workers,
         task_retention_seconds=int(platform.task_retention_hours * 3600),
         default_key_tier=platform.default_key_tier,
+        jwt_max_lifetime_seconds=platform.jwt_max_lifetime_seconds,
+        admin_metrics=platform.admin_metrics,
     )

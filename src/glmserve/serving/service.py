@@ -112,7 +112,9 @@ class CompletionService:
         return await asyncio.get_running_loop().run_in_executor(self.executor, work)
 
     def close(self) -> None:
+        """Stop the preparing threads and the media fetcher's threads."""
         self.executor.shutdown(wait=False, cancel_futures=True)
+        self._media.close()
 
     @property
     def limits(self) -> HttpSettings:
