@@ -84,7 +84,9 @@ async def messages(
     if prepared.stream:
         keepalive = app.settings.keepalive_seconds
         return sse_response(_stream(completion), keepalive, completion.cancel, wire.PING_EVENT)
-    deltas = await until_disconnect(request, finished_deltas(completion), completion.cancel)
+    deltas = await until_disconnect(
+        request, finished_deltas(completion, refusal=True), completion.cancel
+    )
     return JSONResponse(
         wire.message_body(
             id=prepared.id,

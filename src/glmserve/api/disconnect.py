@@ -5,6 +5,7 @@ write fails)."""
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import threading
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor
@@ -38,7 +39,9 @@ async def in_thread_until_disconnect(
     thread when the client leaves never starts. A request whose client left ends with
     ``ClientGone``."""
     gone = threading.Event()
-    future = asyncio.get_running_loop().run_in_executor(executor, work, gone)
+    # As asyncio.to_thread does: the work sees the request's context variables.
+    run = contextvars.copy_context().run
+    future = asyncio.get_running_loop().run_in_executor(executor, run, work, gone)
 
     def left() -> None:
         gone.set()

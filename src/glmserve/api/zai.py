@@ -81,9 +81,10 @@ async def _stream(completion: Completion) -> AsyncIterator[bytes]:
     for fields in shaper.flush():
         yield encoder.delta(**fields)
     # Z.AI: a stream that fails mid-way reports it in finish_reason, not as an error code.
+    flagged = completion.content_filter
     if prepared.include_usage:
-        yield encoder.finish(completion.finish_reason, None)
+        yield encoder.finish(completion.finish_reason, None, flagged)
         yield encoder.usage(completion.usage)
     else:
-        yield encoder.finish(completion.finish_reason, completion.usage)
+        yield encoder.finish(completion.finish_reason, completion.usage, flagged)
     yield DONE_EVENT
