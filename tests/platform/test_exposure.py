@@ -242,6 +242,13 @@ def test_health_shows_the_engine_pid_to_the_admin_only(gateway: Gateway) -> None
     assert plain["status"] == admin["status"] == "ok"
     assert all("pid" not in m for m in plain["models"])
     assert all(isinstance(m["pid"], int) for m in admin["models"])
+    # the console's status: the same for an API key (the engine is up, no pid)
+    key = gateway.create_key("V0")
+    console = "/console/api/status"
+    tenant = httpx.get(gateway.base + console, headers=auth(key), timeout=30).json()["data"]
+    operator = httpx.get(gateway.base + console, headers=auth(ADMIN_KEY), timeout=30).json()
+    assert all(m["up"] and "pid" not in m["stats"] for m in tenant)
+    assert all(isinstance(m["stats"]["pid"], int) for m in operator["data"])
 
 
 def test_metrics_need_the_admin_key_when_configured(gateway: Gateway) -> None:
