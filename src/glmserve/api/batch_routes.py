@@ -37,13 +37,13 @@ _UPLOAD_BODY = {
                 "required": ["file", "purpose"],
                 "properties": {
                     "file": {"type": "string", "format": "binary"},
-                    "purpose": {"type": "string", "enum": ["batch", "file-extract"]},
+                    "purpose": {"type": "string", "enum": ["batch", "agent", "file-extract"]},
                 },
             }
         }
     },
 }
-_UPLOAD = documented(errors=(400, 408, 413))
+_UPLOAD = documented(errors=(400, 408, 413, 435))
 _UPLOAD["openapi_extra"]["requestBody"] = _UPLOAD_BODY
 
 

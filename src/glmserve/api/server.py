@@ -13,7 +13,17 @@ from fastapi.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from glmserve import __version__, console
-from glmserve.api import access_log, admin, anthropic, batch_routes, platform_routes, retrieval, zai
+from glmserve.api import (
+    access_log,
+    admin,
+    agents,
+    anthropic,
+    batch_routes,
+    moderations,
+    platform_routes,
+    retrieval,
+    zai,
+)
 from glmserve.api.deps import admin_or_none, glmserve
 from glmserve.api.docs_page import install_docs_page
 from glmserve.api.errors import install_error_handlers
@@ -67,9 +77,12 @@ def create_app(app: GlmServe) -> FastAPI:
     api.include_router(anthropic.base_router, prefix=anthropic.PREFIX)
     api.include_router(platform_routes.router, prefix=ZAI_PREFIX)
     api.include_router(retrieval.router, prefix=ZAI_PREFIX)
+    api.include_router(moderations.router, prefix=ZAI_PREFIX)
     api.include_router(retrieval.router, prefix=OPENAI_PREFIX)
     api.include_router(batch_routes.router, prefix=ZAI_PREFIX)
     api.include_router(batch_routes.router, prefix=OPENAI_PREFIX)
+    for prefix in agents.PREFIXES:
+        api.include_router(agents.router, prefix=prefix)
     api.include_router(admin.router, prefix="/admin")
     api.add_api_route("/health", _health, methods=["GET"], **documented(auth="none"))
     install_docs_page(api)  # a plain page, no scripts (api/docs_page.py)

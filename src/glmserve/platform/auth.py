@@ -21,7 +21,15 @@ from typing import Any, Literal, Protocol
 
 import jwt
 
-from glmserve.errors import AuthenticationFailed, CredentialMissing, TokenExpired, TokenInvalid
+from glmserve.errors import (
+    AccountInactive,
+    AccountLocked,
+    AccountSuspended,
+    AuthenticationFailed,
+    CredentialMissing,
+    TokenExpired,
+    TokenInvalid,
+)
 from glmserve.platform.keys import KeyService, secret_hash
 from glmserve.store import KeyRow
 
@@ -60,6 +68,15 @@ class Principal:
     balance_nano: int | None = None
     limited: bool = False
     """Limits and balance apply (a real key); False in open mode."""
+    safety_exempt: bool = False
+    """May turn content safety off per request (``sensitive_word_check`` DISABLE)."""
+    status: str = "active"
+    """The key's status (store.KeyStatus); only "active" and "restricted" get here."""
+    plan: str | None = None
+    """The key's GLM Coding Plan (docs/plans.md)."""
+    plan_expires_at: int | None = None
+    apis: tuple[str, ...] | None = None
+    """The APIs the key may call (config.apis.API_NAMES); None: every one."""
 
 
 class Authenticator(Protocol):
@@ -106,7 +123,18 @@ class KeyAuthenticator:
         row = self._jwt(credential.token) if credential.kind == "jwt" else self._key(credential)
         if row.revoked:
             raise AuthenticationFailed("Authentication failed: this API key has been revoked.")
-        return Principal(row.id, row.tier, row.balance_nano, limited=True)
+        _check_status(row)
+        return Principal(
+            row.id,
+            row.tier,
+            row.balance_nano,
+            limited=True,
+            safety_exempt=row.safety_exempt,
+            status=row.status,
+            plan=row.plan,
+            plan_expires_at=row.plan_expires_at,
+            apis=tuple(row.apis.split(",")) if row.apis is not None else None,
+        )
 
     def _key(self, credential: Credential) -> KeyRow:
         key_id, dot, secret = credential.token.partition(".")
@@ -165,3 +193,14 @@ class KeyAuthenticator:
                 f"the JWT lives too long: 'exp' is at most {self._max_lifetime_ms // 1000} "
                 "seconds after 'timestamp'"
             )
+
+
+def _check_status(row: KeyRow) -> None:
+    """An administrator's hold on the key (1110, 1112, 1121); "restricted" (1313) only
+    limits a plan's surfaces (platform/plans.py)."""
+    if row.status == "inactive":
+        raise AccountInactive()
+    if row.status == "locked":
+        raise AccountLocked()
+    if row.status == "suspended":
+        raise AccountSuspended()

@@ -27,8 +27,11 @@ from glmserve.store import FileRow, Repository
 
 __all__ = ["Files", "file_body", "UPLOAD_PURPOSES", "OUTPUT_PURPOSE"]
 
-UPLOAD_PURPOSES = ("batch",)
-"""What may be uploaded: the files a Z.AI purpose serves here (batch input)."""
+UPLOAD_PURPOSES = ("batch", "agent")
+"""What may be uploaded: the files a Z.AI purpose serves here (batch input; agent
+glossaries and material, docs/agents.md)."""
+AGENT_SUFFIXES = (".txt", ".csv", ".tsv", ".json", ".md")
+"""The agents read text files only (a glossary, a brief's material)."""
 OUTPUT_PURPOSE = "batch_output"
 """Files a batch writes (its output and error files)."""
 
@@ -71,8 +74,12 @@ class Files:
             raise FileTooLarge(self.settings.max_bytes)
         if not data:
             raise InvalidField("file", "the file is empty.")
-        if not filename.lower().endswith(".jsonl"):
+        if purpose == "batch" and not filename.lower().endswith(".jsonl"):
             raise InvalidField("file", "a batch file must be a .jsonl file (one request a line).")
+        if purpose == "agent" and not filename.lower().endswith(AGENT_SUFFIXES):
+            raise InvalidField(
+                "file", f"an agent file must be UTF-8 text: {', '.join(AGENT_SUFFIXES)}."
+            )
         count = await asyncio.to_thread(self._repo.count_files, caller.key_id, purpose)
         if count >= self.settings.max_files_per_key:
             raise InvalidField(

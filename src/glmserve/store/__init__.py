@@ -18,8 +18,10 @@ from glmserve.store.database import (
     private_dir,
 )
 from glmserve.store.records import (
+    KEY_STATUSES,
     NANO_PER_USD,
     KeyRow,
+    KeyStatus,
     Repository,
     TaskRow,
     TaskStatus,
@@ -34,7 +36,9 @@ __all__ = [
     "BatchStatus",
     "FileRow",
     "LineStatus",
+    "KEY_STATUSES",
     "KeyRow",
+    "KeyStatus",
     "Repository",
     "StoreError",
     "TaskRow",
