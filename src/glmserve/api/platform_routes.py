@@ -55,7 +55,7 @@ async def tokenizer(
     count = await in_thread_until_disconnect(
         request,
         lambda gone: app.completions.prompt_count(chat, gone=gone),
-        app.completions.executor,
+        app.completions.executor_for(chat),
     )
     tokens = count.total
     task_id = completion_id()

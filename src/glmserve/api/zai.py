@@ -51,7 +51,7 @@ def make_router(*, coding: bool) -> APIRouter:
         prepared = await in_thread_until_disconnect(
             request,
             lambda gone: app.completions.prepare(chat, coding=coding, gone=gone),
-            app.completions.executor,
+            app.completions.executor_for(chat),
         )
         # Admission (balance, limits, request_id) then start; the record is written by
         # the ``attempt`` dependency when the response is over, whatever its end.

@@ -47,7 +47,7 @@ from glmserve.protocol.chat import (
 )
 from glmserve.protocol.sizes import check_sizes
 from glmserve.safety import SAFE, Verdict
-from glmserve.serving.media.loader import LoadedMedia, MediaLoader
+from glmserve.serving.media.loader import LoadedMedia, MediaLoader, fetches_media
 from glmserve.serving.metrics import Metrics
 from glmserve.serving.models.registry import ModelRegistry, ServedModel
 from glmserve.serving.prepare.constraints import check_schemas, constraint_for
@@ -60,6 +60,9 @@ from glmserve.serving.run.priority import Priority
 from glmserve.serving.run.steering import Steerer
 
 __all__ = ["CompletionService", "PreparedCompletion", "PromptCount", "render_request"]
+
+_MEDIA_PREPARE_THREADS = 8
+"""As many as the media fetcher's threads: each waits on one fetch at a time."""
 
 
 @dataclass(frozen=True)
@@ -103,17 +106,29 @@ class CompletionService:
         self.executor = ThreadPoolExecutor(
             max_workers=prepare_threads, thread_name_prefix="glmserve-prepare"
         )
+        # A request whose media is fetched from a URL waits on another server while it
+        # is prepared (up to [media] fetch_timeout_seconds): it is prepared on threads
+        # of its own, so that slow servers cannot take the threads every other request
+        # is prepared on (docs/security.md, "Media fetches").
+        self.media_executor = ThreadPoolExecutor(
+            max_workers=_MEDIA_PREPARE_THREADS, thread_name_prefix="glmserve-prepare-media"
+        )
+
+    def executor_for(self, request: ChatCompletionRequest) -> ThreadPoolExecutor:
+        """The threads ``request`` is prepared on: the media ones if it fetches a URL."""
+        return self.media_executor if fetches_media(request.messages) else self.executor
 
     async def prepare_off_loop(
         self, request: ChatCompletionRequest, *, coding: bool = False
     ) -> PreparedCompletion:
         """``prepare`` on this service's executor (batch lines, async tasks)."""
         work = functools.partial(self.prepare, request, coding=coding)
-        return await asyncio.get_running_loop().run_in_executor(self.executor, work)
+        return await asyncio.get_running_loop().run_in_executor(self.executor_for(request), work)
 
     def close(self) -> None:
         """Stop the preparing threads and the media fetcher's threads."""
         self.executor.shutdown(wait=False, cancel_futures=True)
+        self.media_executor.shutdown(wait=False, cancel_futures=True)
         self._media.close()
 
     @property
