@@ -35,6 +35,7 @@ from glmserve.platform.admission import Attempt
 from glmserve.platform.ids import completion_id, now_seconds
 from glmserve.protocol.chat import (
     ChatCompletionRequest,
+    NamedToolChoice,
     function_tools,
     has_media,
     template_messages,
@@ -278,6 +279,13 @@ def render_request(
             reasoning_effort=request.reasoning_effort,
         )
     shown = tools if spec.capabilities.tools else None
+    if tools and shown is None and not _forced_call(request):
+        # The template cannot show them, so the model would answer as if there were none.
+        raise InvalidField(
+            "tools",
+            f"model {spec.code} does not support tools: its prompt format cannot show them "
+            "(a call can still be forced with tool_choice 'required' or a named function).",
+        )
     try:
         return render_prompt(
             template,
@@ -287,6 +295,11 @@ def render_request(
         )
     except TemplateError as exc:
         raise InvalidField("messages", f"the model's chat template rejected them: {exc}") from None
+
+
+def _forced_call(request: ChatCompletionRequest) -> bool:
+    """tool_choice forces a call: a grammar writes it, so the prompt need not show tools."""
+    return request.tool_choice == "required" or isinstance(request.tool_choice, NamedToolChoice)
 
 
 def _count(model: ServedModel, prompt: str, media: LoadedMedia | None) -> PromptCount:
