@@ -20,6 +20,7 @@ FORBIDDEN = {
     "config": {"serving", "platform", "api", "chat", "engine", "protocol", "store"},
     "platform": {"chat", "engine", "serving", "api", "protocol"},
     "serving": {"api"},
+    "search": {"serving", "platform", "api"},
 }
 
 

@@ -18,6 +18,7 @@ from glmserve.serving.embeddings import EmbeddingService, load_embeddings
 from glmserve.serving.metrics import Metrics
 from glmserve.serving.models import ModelRegistry, load_models
 from glmserve.serving.priority import Priority
+from glmserve.serving.web_search import WebSearchService
 from glmserve.store import Repository
 
 __all__ = ["GlmServe"]
@@ -35,6 +36,8 @@ class GlmServe:
     chat_tasks: ChatTasks = field(init=False)
     batch_lines: BatchLines = field(init=False)
     platform: Platform = field(init=False)
+    web_search: WebSearchService = field(init=False)
+    """Web search, the reader and the chat tool's searches (docs/search.md)."""
 
     def __post_init__(self) -> None:
         self.metrics = Metrics(self.models)
@@ -55,6 +58,7 @@ class GlmServe:
         self.platform = Platform.open(
             self.settings.platform, self.repository, self.chat_tasks, self.batch_lines
         )
+        self.web_search = WebSearchService(self.settings)
 
     @property
     def auth(self) -> Authenticator:
@@ -91,4 +95,5 @@ class GlmServe:
     def close(self) -> None:
         self.models.close()
         self.embeddings.close()
+        self.web_search.close()
         self.platform.close()

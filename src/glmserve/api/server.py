@@ -14,6 +14,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from glmserve import __version__, console
 from glmserve.api import admin, anthropic, batch_routes, platform_routes, retrieval, zai
+from glmserve.api import web_search as web_search_routes
 from glmserve.api.deps import glmserve
 from glmserve.api.errors import install_error_handlers
 from glmserve.api.metrics import CountRequests, metrics_endpoint
@@ -66,6 +67,8 @@ def create_app(app: GlmServe) -> FastAPI:
     api.include_router(platform_routes.router, prefix=ZAI_PREFIX)
     api.include_router(retrieval.router, prefix=ZAI_PREFIX)
     api.include_router(retrieval.router, prefix=OPENAI_PREFIX)
+    api.include_router(web_search_routes.router, prefix=ZAI_PREFIX)
+    api.include_router(web_search_routes.router, prefix=CODING_PREFIX)
     api.include_router(batch_routes.router, prefix=ZAI_PREFIX)
     api.include_router(batch_routes.router, prefix=OPENAI_PREFIX)
     api.include_router(admin.router, prefix="/admin")

@@ -27,6 +27,7 @@ from glmserve.protocol.chat import ChatCompletionRequest, parse_chat_request
 from glmserve.protocol.deltas import StreamShaper
 from glmserve.protocol.responses import DONE_EVENT, ChunkEncoder, models_body
 from glmserve.serving import Completion, completion_result
+from glmserve.serving.web_search import Grounding
 
 __all__ = ["make_router"]
 
@@ -46,6 +47,9 @@ def make_router(*, coding: bool) -> APIRouter:
     ) -> Response:
         chat = parse_chat_request(raw)
         metered.describe(chat.model, chat.request_id)
+        # A web_search tool: glmserve searches and puts the results in the prompt.
+        grounding = await app.web_search.ground(chat, metered)
+        chat = grounding.request
         # Rendering and tokenizing a long conversation takes a while: not on the event
         # loop, and given up when the client leaves.
         prepared = await in_thread_until_disconnect(
@@ -56,8 +60,11 @@ def make_router(*, coding: bool) -> APIRouter:
         completion = await app.completions.start(prepared, metered)
         if prepared.stream:
             keepalive = app.settings.keepalive_seconds
-            return sse_response(_stream(completion), keepalive, completion.cancel)
+            events = _stream(completion, grounding)
+            return sse_response(events, keepalive, completion.cancel)
         body = await until_disconnect(request, completion_result(completion), completion.cancel)
+        if grounding.shown is not None:
+            body["web_search"] = grounding.shown
         return JSONResponse(body)
 
     @router.get("/models", **documented(auth="none"))
@@ -69,15 +76,20 @@ def make_router(*, coding: bool) -> APIRouter:
     return router
 
 
-async def _stream(completion: Completion) -> AsyncIterator[bytes]:
+async def _stream(completion: Completion, grounding: Grounding) -> AsyncIterator[bytes]:
     prepared = completion.prepared
     encoder = ChunkEncoder(id=prepared.id, created=prepared.created, model=prepared.model.code)
     shaper = StreamShaper(tool_stream=prepared.tool_stream, new_id=tool_call_id)
+    results = {"web_search": grounding.shown} if grounding.shown is not None else None
+    if results is not None and grounding.sequence == "before":
+        yield encoder.delta(top=results, content="")
     async for delta in completion.deltas():
         for fields in shaper.push(delta):
             yield encoder.delta(**fields)
     for fields in shaper.flush():
         yield encoder.delta(**fields)
+    if results is not None and grounding.sequence == "after":
+        yield encoder.delta(top=results, content="")
     # Z.AI: a stream that fails mid-way reports it in finish_reason, not as an error code.
     if prepared.include_usage:
         yield encoder.finish(completion.finish_reason, None)

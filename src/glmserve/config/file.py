@@ -15,6 +15,7 @@ from glmserve.config.batches import BatchesFile, FilesFile
 from glmserve.config.http import HttpFile
 from glmserve.config.media import MediaFile
 from glmserve.config.platform import Tier
+from glmserve.config.search import ReaderFile, SearchFile
 
 __all__ = [
     "FileSettings",
@@ -198,3 +199,5 @@ class FileSettings(_Strict):
     files: FilesFile = Field(default_factory=FilesFile)
     batches: BatchesFile = Field(default_factory=BatchesFile)
     media: MediaFile = Field(default_factory=MediaFile)
+    search: SearchFile = Field(default_factory=SearchFile)
+    reader: ReaderFile = Field(default_factory=ReaderFile)

@@ -110,6 +110,10 @@ def load_settings(
         embedding = embeddings(parsed.embeddings, path, default_threads(), where)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
+    try:
+        search = parsed.search.settings(path.parent if path else None)
+    except ValueError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
     return Settings(
         host=host or env.get("GLMSERVE_HOST") or server.host or DEFAULT_HOST,
         port=_port(port, env.get("GLMSERVE_PORT"), server.port),
@@ -123,6 +127,8 @@ def load_settings(
         embeddings=embedding,
         http=http_settings(parsed.http),
         media=parsed.media.settings(),
+        search=search,
+        reader=parsed.reader.settings(),
     )
 
 

@@ -15,6 +15,7 @@ from glmserve.config.embeddings import EmbeddingSettings
 from glmserve.config.http import HttpSettings
 from glmserve.config.media import MediaSettings
 from glmserve.config.platform import PlatformSettings
+from glmserve.config.search import ReaderSettings, SearchSettings
 
 __all__ = [
     "AnthropicModels",
@@ -165,6 +166,10 @@ class Settings:
     """Request limits, client timeouts, CORS (config/http.py)."""
     media: MediaSettings = field(default_factory=MediaSettings)
     """Fetching and limits of images, video and documents in chat ([media])."""
+    search: SearchSettings = field(default_factory=SearchSettings)
+    """The web search back end ([search], docs/search.md)."""
+    reader: ReaderSettings = field(default_factory=ReaderSettings)
+    """The web reader's fetching and cache ([reader], docs/search.md)."""
 
     @property
     def claude_models(self) -> AnthropicModels:

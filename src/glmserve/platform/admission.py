@@ -96,7 +96,7 @@ class Admission:
         self._renewer: asyncio.Task[None] | None = None
 
     def attempt(
-        self, caller: Principal, kind: Literal["chat", "async", "embeddings"] = "chat"
+        self, caller: Principal, kind: Literal["chat", "async", "embeddings", "tools"] = "chat"
     ) -> Attempt:
         return Attempt(self, caller, kind)
 
@@ -160,7 +160,7 @@ class Attempt:
         self,
         admission: Admission,
         caller: Principal,
-        kind: Literal["chat", "async", "embeddings"],
+        kind: Literal["chat", "async", "embeddings", "tools"],
     ) -> None:
         self._admission = admission
         self.caller = caller
@@ -173,6 +173,11 @@ class Attempt:
         self._reservation: Reservation | None = None
         self._started = time.monotonic()
         self._closed = False
+
+    def sibling(self, kind: Literal["chat", "async", "embeddings", "tools"]) -> Attempt:
+        """Another attempt for the same caller: work a request runs on the side (a web
+        search inside a chat) gets its own record; the caller closes it."""
+        return Attempt(self._admission, self.caller, kind)
 
     def describe(self, model: str, request_id: str | None) -> None:
         self.model = model
@@ -229,7 +234,7 @@ class Attempt:
         elif completion.cancelled:
             status = "cancelled"
         admitted = self.admitted
-        kind: Literal["chat", "stream", "async", "embeddings"] = self.kind
+        kind: Literal["chat", "stream", "async", "embeddings", "tools"] = self.kind
         if kind == "chat" and admitted is not None and admitted.stream:
             kind = "stream"
         now = time.time()

@@ -366,7 +366,6 @@ def _check_message(i: int, message: Message) -> None:
 _NOT_RUN = {
     "retrieval": "glmserve has no knowledge bases; retrieval tools are not supported.",
     "mcp": "glmserve does not call MCP servers from chat; mcp tools are not supported.",
-    "web_search": "web search in chat is not supported yet.",
 }
 
 

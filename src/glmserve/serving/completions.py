@@ -36,6 +36,7 @@ from glmserve.platform.ids import completion_id, now_seconds
 from glmserve.protocol.chat import (
     ChatCompletionRequest,
     NamedToolChoice,
+    WebSearchTool,
     function_tools,
     has_media,
     template_messages,
@@ -102,6 +103,7 @@ class CompletionService:
         (``clear_thinking: false``) is the default. ``gone``: set when the client has
         left; the work stops at the next step (api/disconnect.py)."""
         check_sizes(request, self._limits)
+        _refuse_unrun_search(request)
         model = self._model(request)
         media = self._load_media(model, request)
         tools = self._tools(request)
@@ -295,6 +297,17 @@ def render_request(
         )
     except TemplateError as exc:
         raise InvalidField("messages", f"the model's chat template rejected them: {exc}") from None
+
+
+def _refuse_unrun_search(request: ChatCompletionRequest) -> None:
+    """An enabled web_search tool still here was not run (the search runs on the chat
+    routes, serving/web_search/grounding.py, not for async or batch requests)."""
+    for index, tool in enumerate(request.tools or []):
+        if isinstance(tool, WebSearchTool) and str(tool.web_search.get("enable")).lower() == "true":
+            raise InvalidField(
+                f"tools[{index}].type",
+                "'web_search' is run for chat/completions only, not for async or batch requests.",
+            )
 
 
 def _forced_call(request: ChatCompletionRequest) -> bool:

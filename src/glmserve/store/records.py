@@ -59,7 +59,7 @@ class UsageRecord:
     key_id: str
     model: str
     request_id: str
-    kind: Literal["chat", "stream", "async", "batch", "embeddings"]
+    kind: Literal["chat", "stream", "async", "batch", "embeddings", "tools"]
     status: Literal["success", "error", "cancelled"]
     created_at: int
     day: str
