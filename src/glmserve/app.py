@@ -19,6 +19,7 @@ from glmserve.serving.metrics import Metrics
 from glmserve.serving.models import ModelRegistry, load_models
 from glmserve.serving.priority import Priority
 from glmserve.serving.web_search import WebSearchService
+from glmserve.serving.web_search.mcp_servers import McpServers
 from glmserve.store import Repository
 
 __all__ = ["GlmServe"]
@@ -38,6 +39,8 @@ class GlmServe:
     platform: Platform = field(init=False)
     web_search: WebSearchService = field(init=False)
     """Web search, the reader and the chat tool's searches (docs/search.md)."""
+    mcp: McpServers = field(init=False)
+    """The MCP servers coding tools add (docs/search.md, "MCP servers")."""
 
     def __post_init__(self) -> None:
         self.metrics = Metrics(self.models)
@@ -59,6 +62,7 @@ class GlmServe:
             self.settings.platform, self.repository, self.chat_tasks, self.batch_lines
         )
         self.web_search = WebSearchService(self.settings)
+        self.mcp = McpServers(self.web_search, self.platform.admission)
 
     @property
     def auth(self) -> Authenticator:

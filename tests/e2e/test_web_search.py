@@ -9,6 +9,7 @@ which refuse private addresses. Both are keyed: every call is in the ledger.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +17,9 @@ from typing import Any
 
 import httpx
 import pytest
+from mcp import ClientSession
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared._httpx_utils import create_mcp_http_client
 from openai import OpenAI
 from zai import ZaiClient
 from zai.core import APIStatusError
@@ -432,3 +436,54 @@ def test_chat_web_search_errors(local: Server, hardened: Server) -> None:
     assert r.status_code == 400 and "[search] backend" in r.json()["error"]["message"]
     r = httpx.post(f"{hardened.zai_base}async/chat/completions", json=body)
     assert r.status_code == 400 and "web_search" in r.json()["error"]["message"]
+
+
+async def _mcp(url: str, key: str | None, tool: str, arguments: dict[str, Any]) -> Any:
+    """List the server's tools and call one, with the official MCP client SDK."""
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    async with (
+        create_mcp_http_client(headers=headers) as http,
+        streamable_http_client(url, http_client=http) as streams,
+        ClientSession(streams[0], streams[1]) as session,
+    ):
+        await session.initialize()
+        listed = await session.list_tools()
+        result = await session.call_tool(tool, arguments)
+        return listed, result
+
+
+def test_mcp_servers_list_and_call_their_tools_with_a_key(local: Server, site: Site) -> None:
+    key_id, key = _key(local)
+    url = f"{local.base}/api/mcp/web_search_prime/mcp"
+    listed, result = asyncio.run(_mcp(url, key, "webSearchPrime", {"search_query": QUESTION}))
+    assert [t.name for t in listed.tools] == ["webSearchPrime"]
+    schema = listed.tools[0].input_schema
+    assert (
+        schema["required"] == ["search_query"] and "search_recency_filter" in schema["properties"]
+    )
+    assert not result.is_error
+    found = json.loads(result.content[0].text)
+    assert found[0]["title"] == "River otter care" and found[0]["refer"] == "ref_1"
+
+    url = f"{local.base}/api/mcp/web_reader/mcp"
+    arguments = {"url": f"{site.base}/article.html", "with_links_summary": True}
+    listed, result = asyncio.run(_mcp(url, key, "webReader", arguments))
+    assert [t.name for t in listed.tools] == ["webReader"]
+    page = json.loads(result.content[0].text)
+    assert page["title"] == "Kestrel 2.0 release notes" and "compaction" in page["content"]
+    assert page["links"]["About us"] == f"{site.base}/about"
+    rows = {row["model"]: row for row in _usage(local, key_id, 2)}
+    assert rows["search-prime"]["requests"] == 1 and rows["web-reader"]["requests"] == 1
+
+    refused = asyncio.run(_mcp(url, key, "webReader", {"url": "ftp://example.com/x"}))[1]
+    assert refused.is_error and "1214" in refused.content[0].text
+
+
+def test_mcp_servers_refuse_callers_without_a_key(local: Server) -> None:
+    url = f"{local.base}/api/mcp/web_search_prime/mcp"
+    r = httpx.post(url, json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"})
+    assert r.status_code == 401 and r.json()["error"]["code"] == "1001"
+    bad = httpx.post(url, json={}, headers={"Authorization": "Bearer nope.nope"})
+    assert bad.status_code == 401
+    with pytest.raises(BaseException):  # noqa: B017 - the SDK raises its transport error
+        asyncio.run(_mcp(url, None, "webSearchPrime", {"search_query": "x"}))

@@ -17,6 +17,7 @@ from glmserve.api import admin, anthropic, batch_routes, platform_routes, retrie
 from glmserve.api import web_search as web_search_routes
 from glmserve.api.deps import glmserve
 from glmserve.api.errors import install_error_handlers
+from glmserve.api.mcp import mount_mcp
 from glmserve.api.metrics import CountRequests, metrics_endpoint
 from glmserve.api.openapi import documented, openapi
 from glmserve.app import GlmServe
@@ -49,7 +50,8 @@ def create_app(app: GlmServe) -> FastAPI:
         # uvicorn has drained in-flight requests) every ledger record is written.
         await app.start()
         try:
-            yield
+            async with app.mcp.running():
+                yield
         finally:
             await app.stop()
 
@@ -72,6 +74,7 @@ def create_app(app: GlmServe) -> FastAPI:
     api.include_router(batch_routes.router, prefix=ZAI_PREFIX)
     api.include_router(batch_routes.router, prefix=OPENAI_PREFIX)
     api.include_router(admin.router, prefix="/admin")
+    mount_mcp(api, app)
     api.add_api_route("/health", _health, methods=["GET"], **documented(auth="none"))
     console.install(api)  # the web console at /console (docs/console.md)
     api.add_api_route("/metrics", metrics_endpoint, methods=["GET"], include_in_schema=False)
