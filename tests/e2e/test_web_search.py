@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -487,3 +490,46 @@ def test_mcp_servers_refuse_callers_without_a_key(local: Server) -> None:
     assert bad.status_code == 401
     with pytest.raises(BaseException):  # noqa: B017 - the SDK raises its transport error
         asyncio.run(_mcp(url, None, "webSearchPrime", {"search_query": "x"}))
+
+
+@pytest.fixture(scope="module")
+def claude_code() -> Path:
+    """The pinned Claude Code (scripts/install-claude-code.sh, as test_claude_code.py)."""
+    if shutil.which("npm") is None:
+        pytest.skip("npm (Node.js 18+) is needed to install Claude Code")
+    script = Path(__file__).resolve().parents[2] / "scripts" / "install-claude-code.sh"
+    done = subprocess.run([str(script)], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    return Path(done.stdout.strip())
+
+
+def test_claude_code_adds_the_mcp_servers_and_reports_them_connected(
+    local: Server, claude_code: Path, tmp_path: Path
+) -> None:
+    _, key = _key(local)
+    keep = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "TERM", "TMPDIR")}
+    env = {
+        **keep,
+        "HOME": str(tmp_path),
+        "CLAUDE_CONFIG_DIR": str(tmp_path / ".claude"),
+        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+        "DISABLE_AUTOUPDATER": "1",
+        "DISABLE_TELEMETRY": "1",
+        "DISABLE_ERROR_REPORTING": "1",
+    }
+    for name, path in (("web-search-prime", "web_search_prime"), ("web-reader", "web_reader")):
+        added = subprocess.run(
+            [str(claude_code), "mcp", "add", "-s", "user", "-t", "http", name,
+             f"{local.base}/api/mcp/{path}/mcp", "--header", f"Authorization: Bearer {key}"],
+            env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        assert added.returncode == 0, added.stdout + added.stderr
+    listed = subprocess.run(
+        [str(claude_code), "mcp", "list"],
+        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert listed.returncode == 0, listed.stdout + listed.stderr
+    lines = listed.stdout.splitlines()
+    for name, path in (("web-search-prime", "web_search_prime"), ("web-reader", "web_reader")):
+        (line,) = [x for x in lines if x.startswith(f"{name}:")]
+        assert f"/api/mcp/{path}/mcp" in line and "Connected" in line, listed.stdout
