@@ -45,7 +45,7 @@ def make_router(*, coding: bool) -> APIRouter:
         metered: Attempt = Depends(attempt),
         raw: Any = Depends(json_body),
     ) -> Response:
-        chat = parse_chat_request(raw)
+        chat = parse_chat_request(raw, max_depth=app.settings.http.max_json_depth)
         metered.describe(chat.model, chat.request_id)
         # A web_search tool: glmserve searches and puts the results in the prompt.
         grounding = await app.web_search.ground(chat, metered)

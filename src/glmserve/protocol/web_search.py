@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -215,6 +216,13 @@ def parse_reader_request(raw: Mapping[str, Any], *, max_timeout: float) -> Reade
         raise InvalidField("url", "must be an http(s) URL")
     if not url.strip().lower().startswith(("http://", "https://")):
         raise InvalidField("url", "only http and https URLs can be read")
+    try:
+        parts = urlsplit(url.strip())
+        _ = parts.port
+    except ValueError as exc:
+        raise InvalidField("url", f"it is not a valid URL ({exc})") from None
+    if not parts.hostname:
+        raise InvalidField("url", "it has no host")
     timeout = raw.get("timeout")
     seconds: float | None = None
     if timeout is not None:

@@ -52,8 +52,11 @@ class SearchBackend(Protocol):
 
 def host_matches(link: str, domain: str) -> bool:
     """``link``'s host is ``domain`` or one of its subdomains."""
-    host = (urlsplit(link).hostname or "").lower().rstrip(".")
-    wanted = domain.lower().strip().rstrip(".")
-    if "://" in wanted:
-        wanted = (urlsplit(wanted).hostname or "").lower()
-    return host == wanted or host.endswith("." + wanted)
+    try:
+        host = (urlsplit(link).hostname or "").lower().rstrip(".")
+        wanted = domain.lower().strip().rstrip(".")
+        if "://" in wanted:
+            wanted = (urlsplit(wanted).hostname or "").lower()
+    except ValueError:  # not a URL: nothing matches it
+        return False
+    return bool(wanted) and (host == wanted or host.endswith("." + wanted))

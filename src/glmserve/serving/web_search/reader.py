@@ -1,4 +1,4 @@
-"""The web reader: a URL fetched with the safe fetcher chat's images use (serving/fetch.py:
+"""The web reader: a URL fetched with the safe fetcher chat's images use (serving/media/fetch.py:
 non-public addresses refused unless ``[reader] allow_private_urls``, every redirect
 checked again, size and time bounded), its main content extracted as Markdown or text
 (search/pages.py), PDFs read as text. Answers are kept in a bounded cache (least
@@ -16,7 +16,7 @@ from glmserve.config.search import ReaderSettings
 from glmserve.errors import UnreadablePage
 from glmserve.protocol.web_search import ReaderRequest
 from glmserve.search.pages import Page, PageError, read_html, read_pdf
-from glmserve.serving.fetch import FetchError, FetchPolicy, fetch_url
+from glmserve.serving.media.fetch import FetchError, FetchPolicy, fetch_url
 
 __all__ = ["MAX_TIMEOUT", "Reader"]
 
@@ -55,6 +55,8 @@ class Reader:
         try:
             fetched = fetch_url(request.url, policy, _ACCEPT)
         except FetchError as exc:
+            raise UnreadablePage(f"{request.url} cannot be read: {exc}") from None
+        except ValueError as exc:  # a redirect to a URL that does not parse
             raise UnreadablePage(f"{request.url} cannot be read: {exc}") from None
         try:
             if fetched.content_type == "application/pdf":

@@ -27,7 +27,7 @@ from glmserve.protocol.web_search import (
 )
 from glmserve.search import BackendDown, Hit, SearchBackend, SearchQuery
 from glmserve.search.backends import open_backend
-from glmserve.serving.embedding_work import EmbeddingWork
+from glmserve.serving.embeddings.work import EmbeddingWork
 from glmserve.serving.web_search.grounding import Grounding, grounded_request, search_tools
 from glmserve.serving.web_search.reader import MAX_TIMEOUT, Reader
 
