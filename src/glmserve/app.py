@@ -19,6 +19,7 @@ from glmserve.serving.models.registry import ModelRegistry, load_models
 from glmserve.serving.run.priority import Priority
 from glmserve.serving.service import CompletionService
 from glmserve.serving.web_search import WebSearchService
+from glmserve.serving.web_search.mcp_chat import McpChat
 from glmserve.serving.web_search.mcp_servers import McpServers
 from glmserve.store import Repository
 
@@ -41,6 +42,8 @@ class GlmServe:
     """Web search, the reader and the chat tool's searches (docs/search.md)."""
     mcp: McpServers = field(init=False)
     """The MCP servers coding tools add (docs/search.md, "MCP servers")."""
+    mcp_chat: McpChat = field(init=False)
+    """Chat requests with mcp tools: glmserve as the MCP client (docs/search.md)."""
 
     def __post_init__(self) -> None:
         self.metrics = Metrics(self.models)
@@ -63,6 +66,8 @@ class GlmServe:
         )
         self.web_search = WebSearchService(self.settings)
         self.mcp = McpServers(self.web_search, self.platform.admission)
+        private = self.settings.reader.allow_private_urls
+        self.mcp_chat = McpChat(self.completions, self.mcp.servers, private)
 
     @property
     def auth(self) -> Authenticator:

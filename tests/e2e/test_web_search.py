@@ -14,20 +14,24 @@ import json
 import os
 import shutil
 import subprocess
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import uvicorn
 from mcp import ClientSession
 from mcp.client.streamable_http import streamable_http_client
+from mcp.server.mcpserver import MCPServer
 from mcp.shared._httpx_utils import create_mcp_http_client
 from openai import OpenAI
 from zai import ZaiClient
 from zai.core import APIStatusError
 
-from tests.conftest import Server
+from tests.conftest import Server, free_port
 from tests.e2e.search_site import Site
 from tests.search.corpus import write_corpus
 from tests.support.scripted_glm import Script, build_scripted_glm
@@ -36,7 +40,17 @@ from tests.support.searxng import FakeSearxng, corpus
 ADMIN = "search-admin-key-0123456789abcdef"
 ANSWER = "River otters eat fish, crayfish and frogs [ref_1]."
 TRIGGER = "SEARCHGROUNDED"
-SCRIPTS = [Script(ANSWER + "<|user|>", when=TRIGGER), Script("Done.<|user|>")]
+MCP_CALL = (
+    "<tool_call>city_weather<arg_key>city</arg_key><arg_value>Paris</arg_value>"
+    "</tool_call><|observation|>"
+)
+MCP_ANSWER = "It is 21 degrees in Paris."
+SCRIPTS = [
+    Script(MCP_ANSWER + "<|user|>", when="<tool_response>"),
+    Script(ANSWER + "<|user|>", when=TRIGGER),
+    Script(MCP_CALL, when="MCPWEATHER"),
+    Script("Done.<|user|>"),
+]
 SEARCH_PROMPT = TRIGGER + " Answer from {{search_result}} and cite the sources."
 QUESTION = "What do river otters eat?"
 
@@ -533,3 +547,90 @@ def test_claude_code_adds_the_mcp_servers_and_reports_them_connected(
     for name, path in (("web-search-prime", "web_search_prime"), ("web-reader", "web_reader")):
         (line,) = [x for x in lines if x.startswith(f"{name}:")]
         assert f"/api/mcp/{path}/mcp" in line and "Connected" in line, listed.stdout
+
+
+@pytest.fixture(scope="module")
+def weather_mcp() -> Iterator[str]:
+    """An MCP server of the test's own (the official SDK's), over streamable HTTP."""
+    server = MCPServer("weather")
+
+    @server.tool(name="city_weather", description="The weather of a city")
+    def city_weather(city: str) -> str:
+        return f"21 degrees and sunny in {city}"
+
+    @server.tool(name="hidden_tool", description="Not in allowed_tools")
+    def hidden_tool() -> str:
+        return "never shown"
+
+    app = server.streamable_http_app(stateless_http=True, json_response=True)
+    port = free_port()
+    runner = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
+    thread = threading.Thread(target=runner.run, daemon=True)
+    thread.start()
+    for _ in range(600):
+        if runner.started:
+            break
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}/mcp"
+    runner.should_exit = True
+    thread.join(10)
+
+
+def test_chat_mcp_tool_calls_the_server_and_answers(
+    local: Server, local_dir: Path, weather_mcp: str
+) -> None:
+    client, key_id = _client(local)
+    tool = {
+        "type": "mcp",
+        "mcp": {
+            "server_label": "weather",
+            "server_url": weather_mcp,
+            "transport_type": "streamable-http",
+            "allowed_tools": ["city_weather"],
+        },
+    }
+    r = httpx.post(
+        f"{local.zai_base}chat/completions",
+        json={
+            "model": "glm-4.7",
+            "messages": [{"role": "user", "content": "MCPWEATHER in Paris?"}],
+            "tools": [tool],
+            "thinking": {"type": "disabled"},
+        },
+        headers={"Authorization": f"Bearer {client.api_key}"},
+        timeout=120,
+    )
+    assert r.status_code == 200, r.text
+    message = r.json()["choices"][0]["message"]
+    assert message["content"] == MCP_ANSWER
+    assert r.json()["choices"][0]["finish_reason"] == "stop"
+    listing, call = [c["mcp"] for c in message["tool_calls"]]
+    assert listing["type"] == "mcp_list_tools" and listing["server_label"] == "weather"
+    assert [t["name"] for t in listing["tools"]] == ["city_weather"]  # allowed_tools
+    assert call["type"] == "mcp_call" and call["name"] == "city_weather"
+    assert json.loads(call["arguments"]) == {"city": "Paris"}
+    assert call["output"] == "21 degrees and sunny in Paris" and call["error"] == ""
+    first, second = _prompts(local_dir)[-2:]
+    assert '"name": "city_weather"' in first and "hidden_tool" not in first
+    assert "<tool_response>21 degrees and sunny in Paris</tool_response>" in second
+    rows = {row["model"]: row for row in _usage(local, key_id, 2)}
+    assert rows["glm-4.7"]["requests"] == 2  # each turn of the model is on the ledger
+
+
+def test_chat_mcp_tool_refusals(local: Server, searx: Server, weather_mcp: str) -> None:
+    _, key = _key(searx)
+    body = {
+        "model": "glm-4.7",
+        "messages": [{"role": "user", "content": "MCPWEATHER?"}],
+        "tools": [{"type": "mcp", "mcp": {"server_label": "w", "server_url": weather_mcp}}],
+    }
+    headers = {"Authorization": f"Bearer {key}"}
+    # this server keeps the reader's default: no private addresses for MCP servers either
+    r = httpx.post(f"{searx.zai_base}chat/completions", json=body, headers=headers, timeout=60)
+    assert r.status_code == 400 and "non-public address" in r.json()["error"]["message"]
+    unknown = {**body, "tools": [{"type": "mcp", "mcp": {"server_label": "nosuch"}}]}
+    r = httpx.post(f"{searx.zai_base}chat/completions", json=unknown, headers=headers, timeout=60)
+    assert r.status_code == 400 and "web_search_prime" in r.json()["error"]["message"]
+    streamed = {**body, "stream": True}
+    r = httpx.post(f"{searx.zai_base}chat/completions", json=streamed, headers=headers, timeout=60)
+    assert r.status_code == 400 and "stream" in r.json()["error"]["message"]

@@ -137,7 +137,6 @@ def test_bad_input_gets_its_business_code(body: dict[str, Any] | bytes, code: st
     ("tool", "named"),
     [
         ({"type": "retrieval", "retrieval": {"knowledge_id": "k1"}}, "'retrieval'"),
-        ({"type": "mcp", "mcp": {"server_label": "docs"}}, "'mcp'"),
         ({"type": "code_interpreter", "code_interpreter": {}}, "'code_interpreter'"),
     ],
 )

@@ -50,6 +50,12 @@ def make_router(*, coding: bool) -> APIRouter:
         # A web_search tool: glmserve searches and puts the results in the prompt.
         grounding = await app.web_search.ground(chat, metered)
         chat = grounding.request
+        # mcp tools: glmserve calls the MCP servers between the model's turns.
+        answered = await app.mcp_chat.answer(chat, metered, coding=coding)
+        if answered is not None:
+            if grounding.shown is not None:
+                answered["web_search"] = grounding.shown
+            return JSONResponse(answered)
         # Rendering and tokenizing a long conversation takes a while: not on the event
         # loop, and given up when the client leaves.
         prepared = await in_thread_until_disconnect(

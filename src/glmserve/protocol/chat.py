@@ -362,10 +362,9 @@ def _check_message(i: int, message: Message, max_depth: int) -> None:
 
 
 # Tool types glmserve does not run: refused by name (1214), never dropped. A knowledge
-# base (``retrieval``) is Z.AI's hosted store; MCP servers named in chat are not called.
+# base (``retrieval``) is Z.AI's hosted store.
 _NOT_RUN = {
     "retrieval": "glmserve has no knowledge bases; retrieval tools are not supported.",
-    "mcp": "glmserve does not call MCP servers from chat; mcp tools are not supported.",
 }
 
 

@@ -35,6 +35,7 @@ from glmserve.platform.admission import Attempt
 from glmserve.platform.ids import completion_id, now_seconds
 from glmserve.protocol.chat import (
     ChatCompletionRequest,
+    McpTool,
     NamedToolChoice,
     WebSearchTool,
     function_tools,
@@ -168,6 +169,7 @@ class CompletionService:
     ) -> PromptCount:
         """The prompt's tokens with its image and video tokens (the tokenizer API)."""
         check_sizes(request, self._limits)
+        _refuse_unrun_search(request)
         model = self._model(request)
         media = self._load_media(model, request)
         prompt = self._render(model, request, self._tools(request), coding, media)
@@ -312,6 +314,12 @@ def _refuse_unrun_search(request: ChatCompletionRequest) -> None:
             raise InvalidField(
                 f"tools[{index}].type",
                 "'web_search' is run for chat/completions only, not for async or batch requests.",
+            )
+        if isinstance(tool, McpTool):
+            raise InvalidField(
+                f"tools[{index}].type",
+                "'mcp' is run for chat/completions only, not for async, batch or tokenizer "
+                "requests.",
             )
 
 
