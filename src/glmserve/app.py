@@ -65,7 +65,9 @@ class GlmServe:
             self.settings.platform, self.repository, self.chat_tasks, self.batch_lines
         )
         self.web_search = WebSearchService(self.settings)
-        self.mcp = McpServers(self.web_search, self.platform.admission)
+        self.mcp = McpServers(
+            self.web_search, self.platform.admission, self.completions, self.models
+        )
         private = self.settings.reader.allow_private_urls
         self.mcp_chat = McpChat(self.completions, self.mcp.servers, private)
 

@@ -1,7 +1,8 @@
 """glmserve's MCP servers on the official ``mcp`` SDK, with Z.AI's names (docs/search.md,
-"MCP servers"): ``web_search_prime`` (tool ``webSearchPrime``) and ``web_reader`` (tool
-``webReader``). Each tool call is one metered call of ``/web_search`` or ``/reader``:
-admitted for the caller the HTTP layer authenticated (``CALLER``), one ledger record.
+"MCP servers"): ``web_search_prime`` (tool ``webSearchPrime``), ``web_reader`` (tool
+``webReader``) and ``vision`` (the tools of Z.AI's vision MCP package, mcp_vision.py).
+A search or read is one metered call of ``/web_search`` or ``/reader``: admitted for the
+caller the HTTP layer authenticated (``CALLER``), one ledger record.
 
 Streamable HTTP, stateless, JSON responses: every POST is a whole exchange, which any
 number of gateway replicas can answer.
@@ -23,6 +24,9 @@ from starlette.types import ASGIApp
 from glmserve.errors import GlmServeError
 from glmserve.platform.admission import Admission
 from glmserve.platform.auth import Principal
+from glmserve.serving.models.registry import ModelRegistry
+from glmserve.serving.service import CompletionService
+from glmserve.serving.web_search.mcp_vision import vision_server
 from glmserve.serving.web_search.service import WebSearchService
 
 __all__ = ["CALLER", "McpServers"]
@@ -34,12 +38,19 @@ CALLER: ContextVar[Principal | None] = ContextVar("glmserve_mcp_caller", default
 class McpServers:
     """The MCP servers by their path name (``/api/mcp/<name>/mcp``)."""
 
-    def __init__(self, service: WebSearchService, admission: Admission) -> None:
+    def __init__(
+        self,
+        service: WebSearchService,
+        admission: Admission,
+        completions: CompletionService,
+        models: ModelRegistry,
+    ) -> None:
         self._service = service
         self._admission = admission
         self.servers: dict[str, MCPServer] = {
             "web_search_prime": self._search_server(),
             "web_reader": self._reader_server(),
+            "vision": vision_server(completions, models, admission, CALLER.get),
         }
         # The API key is the credential (checked before the SDK sees the request), so
         # the SDK's Host and Origin checks, made for servers bound to loopback, are off.
