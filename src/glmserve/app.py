@@ -11,12 +11,16 @@ from dataclasses import dataclass, field
 from glmserve.config import Settings
 from glmserve.platform.auth import Authenticator
 from glmserve.platform.service import Platform, open_store
+from glmserve.serving.agents import AgentService
+from glmserve.serving.agents.tasks import AgentTasks
 from glmserve.serving.embeddings.service import EmbeddingService, load_embeddings
 from glmserve.serving.jobs.async_chat import ChatTasks
 from glmserve.serving.jobs.batch_lines import BatchLines
+from glmserve.serving.jobs.task_runners import TaskRunners
 from glmserve.serving.metrics import Metrics
 from glmserve.serving.models.registry import ModelRegistry, load_models
 from glmserve.serving.run.priority import Priority
+from glmserve.serving.safety import SafetyService
 from glmserve.serving.service import CompletionService
 from glmserve.serving.web_search import WebSearchService
 from glmserve.serving.web_search.mcp_chat import McpChat
@@ -34,6 +38,8 @@ class GlmServe:
     embeddings: EmbeddingService = field(default_factory=lambda: EmbeddingService([]))
     """Embedding models and the rerank endpoint (docs/embeddings.md)."""
     metrics: Metrics = field(init=False)
+    safety: SafetyService = field(init=False)
+    """Content safety ([safety]): chat's content filter and ``/moderations``."""
     completions: CompletionService = field(init=False)
     chat_tasks: ChatTasks = field(init=False)
     batch_lines: BatchLines = field(init=False)
@@ -44,9 +50,12 @@ class GlmServe:
     """The MCP servers coding tools add (docs/search.md, "MCP servers")."""
     mcp_chat: McpChat = field(init=False)
     """Chat requests with mcp tools: glmserve as the MCP client (docs/search.md)."""
+    agents: AgentService = field(init=False)
+    """The agents API (docs/agents.md)."""
 
     def __post_init__(self) -> None:
         self.metrics = Metrics(self.models)
+        self.safety = SafetyService(self.settings.safety, self.models)
         idle = self.settings.platform.batches.idle_ms / 1000
         self.completions = CompletionService(
             self.models,
@@ -55,14 +64,16 @@ class GlmServe:
             limits=self.settings.http,
             priority=Priority(self.models, idle),
             media=self.settings.media,
+            content_filter=self.safety.content_filter,
         )
         self.chat_tasks = ChatTasks(self.completions)
         assert self.completions.priority is not None
         self.batch_lines = BatchLines(
             self.completions, self.models, self.completions.priority, self.embeddings
         )
+        runners = TaskRunners(self.chat_tasks)
         self.platform = Platform.open(
-            self.settings.platform, self.repository, self.chat_tasks, self.batch_lines
+            self.settings.platform, self.repository, runners, self.batch_lines
         )
         self.web_search = WebSearchService(self.settings)
         self.mcp = McpServers(
@@ -70,6 +81,10 @@ class GlmServe:
         )
         private = self.settings.reader.allow_private_urls
         self.mcp_chat = McpChat(self.completions, self.mcp.servers, private)
+        self.agents = AgentService(
+            self.completions, self.models, self.platform.files, self.settings.agents
+        )
+        runners.agents = AgentTasks(self.agents)
 
     @property
     def auth(self) -> Authenticator:
@@ -104,6 +119,7 @@ class GlmServe:
         await self.platform.stop()
 
     def close(self) -> None:
+        self.completions.close()
         self.models.close()
         self.embeddings.close()
         self.web_search.close()

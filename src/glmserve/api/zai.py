@@ -59,7 +59,9 @@ def make_router(*, coding: bool) -> APIRouter:
         # Rendering and tokenizing a long conversation takes a while: not on the event
         # loop, and given up when the client leaves.
         prepared = await in_thread_until_disconnect(
-            request, lambda gone: app.completions.prepare(chat, coding=coding, gone=gone)
+            request,
+            lambda gone: app.completions.prepare(chat, coding=coding, gone=gone),
+            app.completions.executor,
         )
         # Admission (balance, limits, request_id) then start; the record is written by
         # the ``attempt`` dependency when the response is over, whatever its end.
@@ -97,9 +99,10 @@ async def _stream(completion: Completion, grounding: Grounding) -> AsyncIterator
     if results is not None and grounding.sequence == "after":
         yield encoder.delta(top=results, content="")
     # Z.AI: a stream that fails mid-way reports it in finish_reason, not as an error code.
+    flagged = completion.content_filter
     if prepared.include_usage:
-        yield encoder.finish(completion.finish_reason, None)
+        yield encoder.finish(completion.finish_reason, None, flagged)
         yield encoder.usage(completion.usage)
     else:
-        yield encoder.finish(completion.finish_reason, completion.usage)
+        yield encoder.finish(completion.finish_reason, completion.usage, flagged)
     yield DONE_EVENT

@@ -245,8 +245,8 @@ class McpConnections:
             if not address_allowed(str(info[4][0])):
                 raise InvalidField(
                     f"tools[{index}].mcp.server_url",
-                    f"the host {parts.hostname} resolves to a non-public address "
-                    f"({info[4][0]}), which this server does not connect to",
+                    f"the host {parts.hostname} resolves to a non-public address, which "
+                    "this server does not connect to",
                 )
 
 

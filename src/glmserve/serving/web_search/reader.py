@@ -16,7 +16,7 @@ from glmserve.config.search import ReaderSettings
 from glmserve.errors import UnreadablePage
 from glmserve.protocol.web_search import ReaderRequest
 from glmserve.search.pages import Page, PageError, read_html, read_pdf
-from glmserve.serving.media.fetch import FetchError, FetchPolicy, fetch_url
+from glmserve.serving.media.fetch import Fetcher, FetchError, FetchPolicy
 
 __all__ = ["MAX_TIMEOUT", "Reader"]
 
@@ -30,6 +30,10 @@ class Reader:
         self._settings = settings
         self._cache: OrderedDict[tuple[Any, ...], tuple[float, dict[str, Any]]] = OrderedDict()
         self._lock = threading.Lock()
+        self._fetcher = Fetcher()
+
+    def close(self) -> None:
+        self._fetcher.close()
 
     def read(self, request: ReaderRequest) -> dict[str, Any]:
         """The ``reader_result`` of the request; raises UnreadablePage (1214)."""
@@ -53,7 +57,7 @@ class Reader:
             allow_private=settings.allow_private_urls,
         )
         try:
-            fetched = fetch_url(request.url, policy, _ACCEPT)
+            fetched = self._fetcher.fetch(request.url, policy, _ACCEPT)
         except FetchError as exc:
             raise UnreadablePage(f"{request.url} cannot be read: {exc}") from None
         except ValueError as exc:  # a redirect to a URL that does not parse

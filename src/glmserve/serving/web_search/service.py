@@ -46,6 +46,7 @@ class WebSearchService:
         return self._backend is not None
 
     def close(self) -> None:
+        self.reader.close()
         if self._backend is not None:
             self._backend.close()
 
