@@ -24,6 +24,7 @@ import httpx
 import pytest
 import uvicorn
 from mcp import ClientSession
+from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.server.mcpserver import MCPServer
 from mcp.shared._httpx_utils import create_mcp_http_client
@@ -634,3 +635,26 @@ def test_chat_mcp_tool_refusals(local: Server, searx: Server, weather_mcp: str) 
     streamed = {**body, "stream": True}
     r = httpx.post(f"{searx.zai_base}chat/completions", json=streamed, headers=headers, timeout=60)
     assert r.status_code == 400 and "stream" in r.json()["error"]["message"]
+
+
+async def _sse(url: str, tool: str, arguments: dict[str, Any]) -> Any:
+    async with (
+        sse_client(url) as streams,
+        ClientSession(streams[0], streams[1]) as session,
+    ):
+        await session.initialize()
+        return await session.list_tools(), await session.call_tool(tool, arguments)
+
+
+def test_mcp_servers_over_sse_with_the_key_in_the_url(local: Server) -> None:
+    key_id, key = _key(local)
+    url = f"{local.base}/api/mcp/web_search_prime/sse?Authorization={key}"
+    listed, result = asyncio.run(_sse(url, "webSearchPrime", {"search_query": QUESTION}))
+    assert [t.name for t in listed.tools] == ["webSearchPrime"]
+    assert json.loads(result.content[0].text)[0]["title"] == "River otter care"
+    rows = {row["model"]: row for row in _usage(local, key_id, 1)}
+    assert rows["search-prime"]["requests"] == 1  # billed to the key in the URL
+    r = httpx.get(f"{local.base}/api/mcp/web_search_prime/sse", timeout=10)
+    assert r.status_code == 401
+    stray = f"{local.base}/api/mcp/web_search_prime/messages/?session_id=0123abcd"
+    assert httpx.post(stray, json={}, timeout=10).status_code == 401  # no such session

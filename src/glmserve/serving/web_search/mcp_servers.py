@@ -4,8 +4,9 @@
 A search or read is one metered call of ``/web_search`` or ``/reader``: admitted for the
 caller the HTTP layer authenticated (``CALLER``), one ledger record.
 
-Streamable HTTP, stateless, JSON responses: every POST is a whole exchange, which any
-number of gateway replicas can answer.
+Streamable HTTP (``/mcp``), stateless, JSON responses: every POST is a whole exchange,
+which any number of gateway replicas can answer; and SSE (``/sse``), whose session stays
+with the process that opened it.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.transport_security import TransportSecuritySettings
+from starlette.applications import Starlette
 from starlette.types import ASGIApp
 
 from glmserve.errors import GlmServeError
@@ -55,15 +57,18 @@ class McpServers:
         # The API key is the credential (checked before the SDK sees the request), so
         # the SDK's Host and Origin checks, made for servers bound to loopback, are off.
         security = TransportSecuritySettings(enable_dns_rebinding_protection=False)
-        self.apps: dict[str, ASGIApp] = {
-            name: server.streamable_http_app(
+        self.apps: dict[str, ASGIApp] = {}
+        for name, server in self.servers.items():
+            streamable = server.streamable_http_app(
                 streamable_http_path="/mcp",
                 stateless_http=True,
                 json_response=True,
                 transport_security=security,
             )
-            for name, server in self.servers.items()
-        }
+            # The older SSE transport too (``/sse`` and its ``/messages/``), as Z.AI's
+            # servers have it; its sessions live in this process.
+            sse = server.sse_app(transport_security=security)
+            self.apps[name] = Starlette(routes=[*streamable.routes, *sse.routes])
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
