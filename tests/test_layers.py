@@ -22,6 +22,7 @@ FORBIDDEN = {
     "platform": {"chat", "engine", "serving", "api", "console", "protocol"},
     "serving": {"api", "console"},
     # the console is HTTP like api/: it reads what the app holds, never a lower layer's parts
+    "search": {"serving", "platform", "api", "console"},
     "console": {"chat", "engine", "store"},
 }
 

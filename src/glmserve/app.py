@@ -22,6 +22,9 @@ from glmserve.serving.models.registry import ModelRegistry, load_models
 from glmserve.serving.run.priority import Priority
 from glmserve.serving.safety import SafetyService
 from glmserve.serving.service import CompletionService
+from glmserve.serving.web_search import WebSearchService
+from glmserve.serving.web_search.mcp_chat import McpChat
+from glmserve.serving.web_search.mcp_servers import McpServers
 from glmserve.store import Repository
 
 __all__ = ["GlmServe"]
@@ -40,6 +43,12 @@ class GlmServe:
     completions: CompletionService = field(init=False)
     jobs: JobTable = field(init=False)
     platform: Platform = field(init=False)
+    web_search: WebSearchService = field(init=False)
+    """Web search, the reader and the chat tool's searches (docs/search.md)."""
+    mcp: McpServers = field(init=False)
+    """The MCP servers coding tools add (docs/search.md, "MCP servers")."""
+    mcp_chat: McpChat = field(init=False)
+    """Chat requests with mcp tools: glmserve as the MCP client (docs/search.md)."""
     agents: AgentService = field(init=False)
     """The agents API (docs/agents.md)."""
 
@@ -64,6 +73,12 @@ class GlmServe:
         self.platform = Platform.open(
             self.settings.platform, self.repository, self.jobs.tasks, self.jobs.lines
         )
+        self.web_search = WebSearchService(self.settings)
+        self.mcp = McpServers(
+            self.web_search, self.platform.admission, self.completions, self.models
+        )
+        private = self.settings.reader.allow_private_urls
+        self.mcp_chat = McpChat(self.completions, self.mcp.servers, private)
         self.agents = AgentService(
             self.completions, self.models, self.platform.files, self.settings.agents
         )
@@ -105,4 +120,5 @@ class GlmServe:
         self.completions.close()
         self.models.close()
         self.embeddings.close()
+        self.web_search.close()
         self.platform.close()

@@ -19,6 +19,7 @@ __all__ = [
     "attempt",
     "embeddings_attempt",
     "moderations_attempt",
+    "tools_attempt",
     "admin",
     "admin_or_none",
 ]
@@ -73,8 +74,16 @@ async def moderations_attempt(
         yield metered
 
 
+async def tools_attempt(
+    request: Request, caller: Principal = Depends(principal)
+) -> AsyncIterator[Attempt]:
+    """``attempt`` for web search and the reader: the ledger records them as "tools"."""
+    async for metered in _metered(request, caller, "tools"):
+        yield metered
+
+
 async def _metered(
-    request: Request, caller: Principal, kind: Literal["chat", "embeddings", "moderate"]
+    request: Request, caller: Principal, kind: Literal["chat", "embeddings", "moderate", "tools"]
 ) -> AsyncIterator[Attempt]:
     metered = glmserve(request).platform.admission.attempt(caller, kind)
     metered.surface = surface_of(request.url.path)

@@ -118,6 +118,10 @@ def load_settings(
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     try:
+        search = parsed.search.settings(path.parent if path else None)
+    except ValueError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+    try:
         agents = agent_settings(parsed.agents, [m.code for m in models], where)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
@@ -134,6 +138,8 @@ def load_settings(
         embeddings=embedding,
         http=http_settings(parsed.http),
         media=parsed.media.settings(),
+        search=search,
+        reader=parsed.reader.settings(),
         safety=safety,
         disabled_apis=tuple(parsed.apis.disabled),
         agents=agents,

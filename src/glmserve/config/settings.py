@@ -18,6 +18,7 @@ from glmserve.config.http import HttpSettings
 from glmserve.config.media import MediaSettings
 from glmserve.config.platform import PlatformSettings
 from glmserve.config.safety import SafetySettings
+from glmserve.config.search import ReaderSettings, SearchSettings
 
 __all__ = [
     "AnthropicModels",
@@ -192,6 +193,10 @@ class Settings:
     """Request limits, client timeouts, CORS (config/http.py)."""
     media: MediaSettings = field(default_factory=MediaSettings)
     """Fetching and limits of images, video and documents in chat ([media])."""
+    search: SearchSettings = field(default_factory=SearchSettings)
+    """The web search back end ([search], docs/search.md)."""
+    reader: ReaderSettings = field(default_factory=ReaderSettings)
+    """The web reader's fetching and cache ([reader], docs/search.md)."""
     safety: SafetySettings = field(default_factory=SafetySettings)
     """Content safety: keyword list, guard model, moderation price ([safety])."""
     disabled_apis: tuple[str, ...] = ()

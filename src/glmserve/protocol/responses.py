@@ -133,10 +133,12 @@ class ChunkEncoder:
         )
         self._head = "data: " + head[:-1] + ',"choices":['
 
-    def delta(self, **fields: Any) -> bytes:
-        """A chunk whose delta holds the given fields (content=..., tool_calls=...)."""
+    def delta(self, top: dict[str, Any] | None = None, **fields: Any) -> bytes:
+        """A chunk whose delta holds the given fields (content=..., tool_calls=...);
+        ``top``: fields of the chunk itself (the web_search tool's ``web_search``)."""
         delta = _dumps({"role": "assistant", **fields})
-        return f'{self._head}{{"index":0,"delta":{delta}}}]}}\n\n'.encode()
+        rest = "," + _dumps(top)[1:-1] if top else ""
+        return f'{self._head}{{"index":0,"delta":{delta}}}]{rest}}}\n\n'.encode()
 
     def finish(
         self,

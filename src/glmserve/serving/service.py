@@ -41,6 +41,9 @@ from glmserve.platform.auth import Principal
 from glmserve.platform.ids import completion_id, now_seconds
 from glmserve.protocol.chat import (
     ChatCompletionRequest,
+    McpTool,
+    NamedToolChoice,
+    WebSearchTool,
     function_tools,
     has_media,
     template_messages,
@@ -147,6 +150,7 @@ class CompletionService:
         (``clear_thinking: false``) is the default. ``gone``: set when the client has
         left; the work stops at the next step (api/disconnect.py)."""
         check_sizes(request, self._limits)
+        _refuse_unrun_search(request)
         check_schemas(request)
         model = self._model(request)
         media = self._load_media(model, request)
@@ -210,6 +214,7 @@ class CompletionService:
     ) -> PromptCount:
         """The prompt's tokens with its image and video tokens (the tokenizer API)."""
         check_sizes(request, self._limits)
+        _refuse_unrun_search(request)
         check_schemas(request)
         model = self._model(request)
         media = self._load_media(model, request)
@@ -375,6 +380,13 @@ def render_request(
             reasoning_effort=request.reasoning_effort,
         )
     shown = tools if spec.capabilities.tools else None
+    if tools and shown is None and not _forced_call(request):
+        # The template cannot show them, so the model would answer as if there were none.
+        raise InvalidField(
+            "tools",
+            f"model {spec.code} does not support tools: its prompt format cannot show them "
+            "(a call can still be forced with tool_choice 'required' or a named function).",
+        )
     try:
         return render_prompt(
             template,
@@ -384,6 +396,28 @@ def render_request(
         )
     except TemplateError as exc:
         raise InvalidField("messages", f"the model's chat template rejected them: {exc}") from None
+
+
+def _refuse_unrun_search(request: ChatCompletionRequest) -> None:
+    """An enabled web_search tool still here was not run (the search runs on the chat
+    routes, serving/web_search/grounding.py, not for async or batch requests)."""
+    for index, tool in enumerate(request.tools or []):
+        if isinstance(tool, WebSearchTool) and str(tool.web_search.get("enable")).lower() == "true":
+            raise InvalidField(
+                f"tools[{index}].type",
+                "'web_search' is run for chat/completions only, not for async or batch requests.",
+            )
+        if isinstance(tool, McpTool):
+            raise InvalidField(
+                f"tools[{index}].type",
+                "'mcp' is run for chat/completions only, not for async, batch or tokenizer "
+                "requests.",
+            )
+
+
+def _forced_call(request: ChatCompletionRequest) -> bool:
+    """tool_choice forces a call: a grammar writes it, so the prompt need not show tools."""
+    return request.tool_choice == "required" or isinstance(request.tool_choice, NamedToolChoice)
 
 
 def _count(model: ServedModel, prompt: str, media: LoadedMedia | None) -> PromptCount:

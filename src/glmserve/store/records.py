@@ -74,7 +74,7 @@ class UsageRecord:
     key_id: str
     model: str
     request_id: str
-    kind: Literal["chat", "stream", "async", "batch", "embeddings", "moderate"]
+    kind: Literal["chat", "stream", "async", "batch", "embeddings", "moderate", "tools"]
     status: Literal["success", "error", "cancelled"]
     created_at: int
     day: str

@@ -204,6 +204,28 @@ def test_playground_shows_a_tool_call_as_it_builds_and_sends_the_result(
     shot(page, "playground-tools")
 
 
+def test_playground_web_search_toggle_shows_the_results(
+    page: Any, console_server: Server, user_key: dict[str, str]
+) -> None:
+    sign_in(page, console_server, user_key["playground"])
+    page.wait_for_selector("#model option[value='glm-4.7']", state="attached")
+    page.select_option("#model", "glm-4.7")
+    page.check("#web_search")
+    page.fill("#message", "What do river otters eat?")
+    page.press("#message", "Enter")
+    page.wait_for_selector(".turn.assistant .usage:text-matches('completion')")
+    turn = page.locator(".turn.assistant").last
+    assert turn.locator(".answer").text_content() == ANSWER
+    first = turn.locator(".web-search li").first
+    assert first.get_attribute("data-refer") == "ref_1"
+    assert first.locator("a").text_content() == "River otter care"
+    assert first.locator("a").get_attribute("href") == "https://docs.example.com/guides/otters.md"
+    assert "2026-10-01" in (first.text_content() or "")
+    page.click("#copy-curl")
+    assert '"type": "web_search"' in (page.locator("#copied").text_content() or "")
+    shot(page, "playground-web-search")
+
+
 def test_copy_as_curl_and_python_run_as_printed(
     page: Any, console_server: Server, user_key: dict[str, str]
 ) -> None:
