@@ -125,7 +125,7 @@ class AgentService:
         agent = self.agent(request.agent_id)
         job = await agent.prepare(request, caller)
         model = self.model()
-        run = AgentRun(self._completions, model)
+        run = AgentRun(self._completions, model, caller, check=request.sensitive_word_check)
         run_id = async_id or completion_id()
         request_id = request.request_id or run_id
         attempt.describe(model.code, request_id)
