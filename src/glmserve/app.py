@@ -11,9 +11,12 @@ from dataclasses import dataclass, field
 from glmserve.config import Settings
 from glmserve.platform.auth import Authenticator
 from glmserve.platform.service import Platform, open_store
+from glmserve.serving.agents import AgentService
+from glmserve.serving.agents.tasks import AgentTasks
 from glmserve.serving.embeddings.service import EmbeddingService, load_embeddings
 from glmserve.serving.jobs.async_chat import ChatTasks
 from glmserve.serving.jobs.batch_lines import BatchLines
+from glmserve.serving.jobs.task_runners import TaskRunners
 from glmserve.serving.metrics import Metrics
 from glmserve.serving.models.registry import ModelRegistry, load_models
 from glmserve.serving.run.priority import Priority
@@ -22,6 +25,7 @@ from glmserve.serving.service import CompletionService
 from glmserve.store import Repository
 
 __all__ = ["GlmServe"]
+
 
 
 @dataclass
@@ -38,6 +42,8 @@ class GlmServe:
     chat_tasks: ChatTasks = field(init=False)
     batch_lines: BatchLines = field(init=False)
     platform: Platform = field(init=False)
+    agents: AgentService = field(init=False)
+    """The agents API (docs/agents.md)."""
 
     def __post_init__(self) -> None:
         self.metrics = Metrics(self.models)
@@ -57,9 +63,14 @@ class GlmServe:
         self.batch_lines = BatchLines(
             self.completions, self.models, self.completions.priority, self.embeddings
         )
+        runners = TaskRunners(self.chat_tasks)
         self.platform = Platform.open(
-            self.settings.platform, self.repository, self.chat_tasks, self.batch_lines
+            self.settings.platform, self.repository, runners, self.batch_lines
         )
+        self.agents = AgentService(
+            self.completions, self.models, self.platform.files, self.settings.agents
+        )
+        runners.agents = AgentTasks(self.agents)
 
     @property
     def auth(self) -> Authenticator:
@@ -94,6 +105,7 @@ class GlmServe:
         await self.platform.stop()
 
     def close(self) -> None:
+        self.completions.close()
         self.models.close()
         self.embeddings.close()
         self.platform.close()

@@ -19,6 +19,7 @@ from glmserve.api.admin import (
     TopUpBody,
 )
 from glmserve.platform.batch_input import BatchCreateBody
+from glmserve.protocol.agents import AgentsBody, AgentsConversationBody, AgentsResultBody
 from glmserve.protocol.anthropic import CountTokensRequest, MessagesRequest
 from glmserve.protocol.chat import ChatCompletionRequest
 from glmserve.protocol.embeddings import EmbeddingsBody, RerankBody
@@ -48,11 +49,15 @@ BODIES: dict[tuple[str, str], type[BaseModel]] = {
     ("post", "/admin/keys/{key_id}/apis"): ApisBody,
     ("post", "/api/paas/v4/moderations"): ModerationsBody,
 }
+for _prefix in ("/api", "/api/paas/v4"):
+    BODIES[("post", f"{_prefix}/v1/agents")] = AgentsBody
+    BODIES[("post", f"{_prefix}/v1/agents/async-result")] = AgentsResultBody
+    BODIES[("post", f"{_prefix}/v1/agents/conversation")] = AgentsConversationBody
 NO_BODY = {("post", "/admin/keys/{key_id}/revoke")}
 NO_BODY |= {("post", f"{p}/batches/{{batch_id}}/cancel") for p in ("/api/paas/v4", "/v1")}
 MULTIPART = {("post", "/api/paas/v4/files"), ("post", "/v1/files")}
 """Uploads: ``multipart/form-data`` with ``file`` and ``purpose`` (docs/api.md "Files")."""
-STREAMING = (ChatCompletionRequest, MessagesRequest)
+STREAMING = (ChatCompletionRequest, MessagesRequest, AgentsBody)
 STREAMS = {p for (_, p), model in BODIES.items() if model in STREAMING}
 STREAMS -= {"/api/paas/v4/async/chat/completions", "/api/paas/v4/tokenizer"}
 

@@ -20,6 +20,7 @@ __all__ = [
     "embeddings_attempt",
     "moderations_attempt",
     "admin",
+    "admin_or_none",
 ]
 
 
@@ -126,3 +127,13 @@ def admin(request: Request) -> None:
     given = read_credential(request.headers).token
     if not configured or not hmac.compare_digest(given.encode(), configured.encode()):
         raise AdminRequired()
+
+
+def admin_or_none(request: Request) -> bool:
+    """Whether the caller gave the admin key (routes open to all that tell the admin
+    more)."""
+    try:
+        admin(request)
+    except AdminRequired:
+        return False
+    return True

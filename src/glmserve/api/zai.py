@@ -49,7 +49,9 @@ def make_router(*, coding: bool) -> APIRouter:
         # Rendering and tokenizing a long conversation takes a while: not on the event
         # loop, and given up when the client leaves.
         prepared = await in_thread_until_disconnect(
-            request, lambda gone: app.completions.prepare(chat, coding=coding, gone=gone)
+            request,
+            lambda gone: app.completions.prepare(chat, coding=coding, gone=gone),
+            app.completions.executor,
         )
         # Admission (balance, limits, request_id) then start; the record is written by
         # the ``attempt`` dependency when the response is over, whatever its end.

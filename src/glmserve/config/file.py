@@ -11,6 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from glmserve.config.agents import AgentsFile
 from glmserve.config.apis import ApisFile
 from glmserve.config.batches import BatchesFile, FilesFile
 from glmserve.config.http import HttpFile
@@ -132,6 +133,8 @@ class PlatformFile(_Strict):
     task_workers: int = Field(default=2, ge=0, le=64)
     task_retention_hours: float = Field(default=72, gt=0)
     default_key_tier: Tier = "V3"
+    jwt_max_lifetime_seconds: int = Field(default=210, ge=1, le=30 * 24 * 3600)
+    admin_metrics: bool = False
 
 
 class TierFile(_Strict):
@@ -207,3 +210,4 @@ class FileSettings(_Strict):
     plans: list[PlanFile] = Field(default_factory=list)
     plan_counting: PlanCountingFile = Field(default_factory=PlanCountingFile)
     apis: ApisFile = Field(default_factory=ApisFile)
+    agents: AgentsFile = Field(default_factory=AgentsFile)

@@ -37,6 +37,7 @@ from glmserve.catalog import (
     builtin_spec,
     generic_spec,
 )
+from glmserve.config.agents import agent_settings
 from glmserve.config.batches import files_and_batches
 from glmserve.config.client import DEFAULT_HF_ENDPOINT, ClientSettings
 from glmserve.config.embeddings import embeddings
@@ -116,6 +117,10 @@ def load_settings(
         embedding = embeddings(parsed.embeddings, path, default_threads(), where)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
+    try:
+        agents = agent_settings(parsed.agents, [m.code for m in models], where)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
     return Settings(
         host=host or env.get("GLMSERVE_HOST") or server.host or DEFAULT_HOST,
         port=_port(port, env.get("GLMSERVE_PORT"), server.port),
@@ -131,6 +136,7 @@ def load_settings(
         media=parsed.media.settings(),
         safety=safety,
         disabled_apis=tuple(parsed.apis.disabled),
+        agents=agents,
     )
 
 
@@ -342,6 +348,8 @@ def platform_settings(
     admin_key = env.get("GLMSERVE_ADMIN_KEY") or platform.admin_key
     if admin_key is not None and len(admin_key) < 16:
         raise ValueError("the admin key (GLMSERVE_ADMIN_KEY) must be at least 16 characters")
+    if platform.admin_metrics and not admin_key:
+        raise ValueError("[platform] admin_metrics = true needs an admin key (admin_key)")
     secret_key = env.get("GLMSERVE_SECRET_KEY") or platform.secret_key
     if secret_key is not None and len(secret_key) < 32:
         raise ValueError("the secret key (GLMSERVE_SECRET_KEY) must be at least 32 characters")
@@ -371,4 +379,6 @@ def platform_settings(
         task_workers=platform.task_workers,
         task_retention_seconds=int(platform.task_retention_hours * 3600),
         default_key_tier=platform.default_key_tier,
+        jwt_max_lifetime_seconds=platform.jwt_max_lifetime_seconds,
+        admin_metrics=platform.admin_metrics,
     )

@@ -90,6 +90,11 @@ class PlatformSettings:
     task_workers: int = 2
     task_retention_seconds: int = 72 * 3600
     default_key_tier: Tier = "V3"
+    jwt_max_lifetime_seconds: int = 210
+    """The longest a JWT may live (its ``exp`` after its ``timestamp``): zai-sdk makes
+    them for 3.5 minutes (``exp`` 210 s after ``timestamp``)."""
+    admin_metrics: bool = False
+    """``/metrics`` answers only with the admin key."""
     files: FileSettings = field(default_factory=FileSettings)
     batches: BatchSettings = field(default_factory=BatchSettings)
     plans: PlanSettings = DEFAULT_PLANS

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Literal
 
 from glmserve.catalog import ModelSpec
+from glmserve.config.agents import AgentSettings
 from glmserve.config.embeddings import EmbeddingSettings
 from glmserve.config.http import HttpSettings
 from glmserve.config.media import MediaSettings
@@ -170,6 +171,8 @@ class Settings:
     """Content safety: keyword list, guard model, moderation price ([safety])."""
     disabled_apis: tuple[str, ...] = ()
     """APIs turned off here ([apis] disabled; config/apis.py): they answer 1221."""
+    agents: AgentSettings = field(default_factory=AgentSettings)
+    """The agents API ([agents], docs/agents.md)."""
 
     @property
     def claude_models(self) -> AnthropicModels:

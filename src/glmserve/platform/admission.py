@@ -219,6 +219,12 @@ class Attempt:
         """The admitted work has started: its end, usage and outcome go on the record."""
         self.completion = work
 
+    def hand_off(self) -> None:
+        """The request's work was handed to the async task queue, whose run writes its
+        own record: this attempt (never admitted) leaves none."""
+        if self.admitted is None:
+            self._closed = True
+
     def close(self, error: BaseException | None = None) -> None:
         """End the request: idempotent, synchronous (safe in cancelled clean-up code)."""
         if self._closed:

@@ -5,7 +5,8 @@ Bearer <key>``, a bare key or JWT without ``Bearer``, ``x-api-key``); an
 ``Authenticator`` turns it into a ``Principal`` or raises a 401 (codes 1000-1003).
 
 ``KeyAuthenticator`` checks keys and the SDK's JWTs (HS256, header ``sign_type: SIGN``,
-``exp`` and ``timestamp`` in milliseconds). ``OpenAuthenticator`` admits everyone: the
+``exp`` and ``timestamp`` in milliseconds, ``exp`` at most ``[platform]
+jwt_max_lifetime_seconds`` after ``timestamp``). ``OpenAuthenticator`` admits everyone: the
 server runs without keys (``[platform] open = true``).
 """
 
@@ -105,9 +106,16 @@ class OpenAuthenticator:
 
 
 class KeyAuthenticator:
-    def __init__(self, keys: KeyService, now_ms: Callable[[], int] | None = None) -> None:
+    def __init__(
+        self,
+        keys: KeyService,
+        now_ms: Callable[[], int] | None = None,
+        *,
+        max_lifetime_seconds: int = 210,
+    ) -> None:
         self._keys = keys
         self._now_ms = now_ms or (lambda: int(time.time() * 1000))
+        self._max_lifetime_ms = max_lifetime_seconds * 1000
 
     def authenticate(self, credential: Credential) -> Principal:
         if credential.kind == "none":
@@ -149,18 +157,21 @@ class KeyAuthenticator:
             raise TokenInvalid("the JWT header must be alg HS256 with sign_type SIGN")
         key_id = claims.get("api_key")
         row = self._keys.get(key_id) if isinstance(key_id, str) and key_id else None
-        if row is None:
-            raise TokenInvalid()
+        # An unknown key id and a wrong signature get the same answer, after the same
+        # work (a signature checked against a secret), so neither tells which ids exist.
+        secret = self._keys.secret_for(row.id if row else "unknown")
         try:
             # The library reads exp as seconds; we check the milliseconds ourselves below.
             jwt.decode(
                 token,
-                self._keys.secret_for(row.id),
+                secret,
                 algorithms=["HS256"],
                 options={"verify_exp": False, "verify_iat": False, "verify_nbf": False},
             )
         except jwt.PyJWTError:
-            raise TokenInvalid("the JWT signature does not match the key") from None
+            raise TokenInvalid() from None
+        if row is None:
+            raise TokenInvalid()
         self._check_times(claims)
         return row
 
@@ -177,6 +188,11 @@ class KeyAuthenticator:
             raise TokenExpired()
         if issued > now + _CLOCK_SKEW_MS:
             raise TokenInvalid("the JWT 'timestamp' is in the future")
+        if exp - issued > self._max_lifetime_ms:
+            raise TokenInvalid(
+                f"the JWT lives too long: 'exp' is at most {self._max_lifetime_ms // 1000} "
+                "seconds after 'timestamp'"
+            )
 
 
 def _check_status(row: KeyRow) -> None:

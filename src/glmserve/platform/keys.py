@@ -22,7 +22,7 @@ from pathlib import Path
 from glmserve.config import TIERS
 from glmserve.config.apis import API_NAMES
 from glmserve.errors import InvalidField, NotFound
-from glmserve.store import KEY_STATUSES, KeyRow, Repository
+from glmserve.store import KEY_STATUSES, KeyRow, Repository, private_dir
 
 __all__ = ["IssuedKey", "KeyService", "load_master_key", "secret_hash", "MAX_BALANCE_NANO"]
 
@@ -53,7 +53,7 @@ def load_master_key(configured: str | None, data_dir: Path) -> bytes:
         return path.read_bytes().strip()
     except FileNotFoundError:
         pass
-    data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(data_dir)
     value = secrets.token_urlsafe(48).encode()
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

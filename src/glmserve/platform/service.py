@@ -58,7 +58,9 @@ class Platform:
         master = load_master_key(settings.secret_key, data_dir(settings))
         keys = KeyService(repository, master, settings.plans.names)
         auth: Authenticator = (
-            OpenAuthenticator() if settings.open_access else KeyAuthenticator(keys)
+            OpenAuthenticator()
+            if settings.open_access
+            else KeyAuthenticator(keys, max_lifetime_seconds=settings.jwt_max_lifetime_seconds)
         )
         ledger = Ledger(repository)
         limiter: Limiter
@@ -105,6 +107,7 @@ class Platform:
         await self.admission.stop()
 
     def close(self) -> None:
+        self.files.close()
         self.repository.close()
 
 

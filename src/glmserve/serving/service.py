@@ -9,15 +9,19 @@ the finish reason and usage. See docs/architecture.md for the request's whole wa
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import json
 import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from glmserve.catalog import ModelSpec
 from glmserve.chat.prompt import ThinkingFlags, render_prompt
+from glmserve.chat.schema import tool_specs
 from glmserve.chat.template import ChatTemplate, TemplateError
 from glmserve.config import HttpSettings
 from glmserve.config.media import MediaSettings
@@ -46,7 +50,7 @@ from glmserve.safety import SAFE, Verdict
 from glmserve.serving.media.loader import LoadedMedia, MediaLoader
 from glmserve.serving.metrics import Metrics
 from glmserve.serving.models.registry import ModelRegistry, ServedModel
-from glmserve.serving.prepare.constraints import constraint_for
+from glmserve.serving.prepare.constraints import check_schemas, constraint_for
 from glmserve.serving.prepare.sampling import max_tokens, sampling, thinking_enabled
 from glmserve.serving.prepare.steering_plan import steering_for
 from glmserve.serving.run.completion import Completion, PreparedCompletion
@@ -83,6 +87,7 @@ class CompletionService:
         priority: Priority | None = None,
         media: MediaSettings | None = None,
         content_filter: ContentFilter | None = None,
+        prepare_threads: int = 4,
     ) -> None:
         self._models = models
         self._limits = limits or HttpSettings()
@@ -92,6 +97,24 @@ class CompletionService:
         self._filter = content_filter
         self._prompt_log = prompt_log
         self._log_lock = threading.Lock()
+        # Preparing (schemas, grammars, rendering, tokenizing) runs on threads of its
+        # own: a costly request waits for one of these, never for the event loop or the
+        # default executor every other route shares (docs/limits.md).
+        self.executor = ThreadPoolExecutor(
+            max_workers=prepare_threads, thread_name_prefix="glmserve-prepare"
+        )
+
+    async def prepare_off_loop(
+        self, request: ChatCompletionRequest, *, coding: bool = False
+    ) -> PreparedCompletion:
+        """``prepare`` on this service's executor (batch lines, async tasks)."""
+        work = functools.partial(self.prepare, request, coding=coding)
+        return await asyncio.get_running_loop().run_in_executor(self.executor, work)
+
+    def close(self) -> None:
+        """Stop the preparing threads and the media fetcher's threads."""
+        self.executor.shutdown(wait=False, cancel_futures=True)
+        self._media.close()
 
     @property
     def limits(self) -> HttpSettings:
@@ -109,6 +132,7 @@ class CompletionService:
         (``clear_thinking: false``) is the default. ``gone``: set when the client has
         left; the work stops at the next step (api/disconnect.py)."""
         check_sizes(request, self._limits)
+        check_schemas(request)
         model = self._model(request)
         media = self._load_media(model, request)
         tools = self._tools(request)
@@ -136,9 +160,11 @@ class CompletionService:
                 stop=request.stop_list + (() if request.ignore_eos else model.stop),
                 ignore_eos=bool(request.ignore_eos),
                 media=count.media,
+                label=request.request_id or task_id,
             ),
             stream=bool(request.stream),
             tools=tools,
+            specs=tool_specs(tools),
             json_call=constraint.json_call,
             tool_stream=bool(request.tool_stream) and model.spec.capabilities.tool_stream,
             include_usage=bool(request.stream_options and request.stream_options.include_usage),
@@ -169,6 +195,7 @@ class CompletionService:
     ) -> PromptCount:
         """The prompt's tokens with its image and video tokens (the tokenizer API)."""
         check_sizes(request, self._limits)
+        check_schemas(request)
         model = self._model(request)
         media = self._load_media(model, request)
         prompt = self._render(model, request, self._tools(request), coding, media)
@@ -231,7 +258,7 @@ class CompletionService:
         if not batch and self.priority is not None:
             self.priority.interactive(model.code)
         parser = model.family.parser(
-            prepared.tools,
+            prepared.specs if prepared.specs is not None else prepared.tools,
             prompt=prepared.prompt,
             trim=model.trim,
             json_call=prepared.json_call,

@@ -11,7 +11,12 @@ from glmserve.store.batch_records import (
     FileRow,
     LineStatus,
 )
-from glmserve.store.database import StoreError, default_database_url, open_repository
+from glmserve.store.database import (
+    StoreError,
+    default_database_url,
+    open_repository,
+    private_dir,
+)
 from glmserve.store.records import (
     KEY_STATUSES,
     NANO_PER_USD,
@@ -42,4 +47,5 @@ __all__ = [
     "UsageSummary",
     "default_database_url",
     "open_repository",
+    "private_dir",
 ]

@@ -61,7 +61,7 @@ class ChatEndpoint:
                 json.dumps(body).encode("utf-8"),
                 max_depth=self._completions.limits.max_json_depth,
             )
-            prepared = await asyncio.to_thread(self._completions.prepare, chat)
+            prepared = await self._completions.prepare_off_loop(chat)
             # Content safety as on the synchronous endpoint; batch lines never turn it off.
             verdict = await self._completions.screen(prepared, Principal(caller))
             # A batch line answers with a whole body, whatever ``stream`` said.

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from glmserve.chat.output import Delta, OutputParser, SteerableParser
+from glmserve.chat.schema import ToolSpecs
 from glmserve.engine.remote import ContextExceeded
 from glmserve.engine.types import EngineBusy, GenerationRequest
 from glmserve.errors import EngineFailure, HighTraffic, PromptTooLong, SensitiveContent
@@ -37,6 +38,9 @@ class PreparedCompletion:
     stream: bool
     tools: list[dict[str, Any]]
     """The function tools the model may call (none with tool_choice "none")."""
+    specs: ToolSpecs | None = None
+    """``tools``' argument specs (chat/schema.py), built in ``prepare`` off the event
+    loop; None: built when the completion starts."""
     json_call: bool = False
     """A grammar forces a JSON tool call (models without a native tool format)."""
     tool_stream: bool = False
