@@ -27,7 +27,6 @@ from glmserve.store import Repository
 __all__ = ["GlmServe"]
 
 
-
 @dataclass
 class GlmServe:
     settings: Settings
