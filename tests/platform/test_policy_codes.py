@@ -11,6 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from glmserve.api.deps import api_name
+from glmserve.config.apis import API_NAMES
 from tests.platform.gateway import Gateway, auth, write_config
 from tests.support.scripted_glm import Script, build_scripted_glm
 
@@ -93,3 +95,24 @@ def test_the_server_wide_rate_limit_is_1305(tmp_path: Path) -> None:
         assert _error(answers[4]) == (429, "1305")
     finally:
         server.stop()
+
+
+def test_each_path_belongs_to_one_api() -> None:
+    names = {
+        "/api/paas/v4/chat/completions": "chat",
+        "/v1/chat/completions": "chat",
+        "/api/coding/paas/v4/chat/completions": "coding",
+        "/api/anthropic/v1/messages": "anthropic",
+        "/api/paas/v4/async/chat/completions": "async",
+        "/api/paas/v4/async-result/abc": "async",
+        "/api/paas/v4/tokenizer": "tokenizer",
+        "/v1/embeddings": "embeddings",
+        "/api/paas/v4/rerank": "rerank",
+        "/api/paas/v4/moderations": "moderations",
+        "/api/paas/v4/files/f1/content": "files",
+        "/v1/batches/b1/cancel": "batches",
+        "/api/v1/agents": "agents",
+        "/api/paas/v4/v1/agents/async-result": "agents",
+    }
+    assert {path: api_name(path) for path in names} == names
+    assert set(names.values()) == set(API_NAMES)
