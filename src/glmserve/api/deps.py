@@ -115,8 +115,13 @@ def api_name(path: str) -> str:
     surface = surface_of(path)
     if surface in ("coding", "anthropic"):
         return surface
+    segments = path.strip("/").split("/")
+    if "agents" in segments:  # /api/v1/agents, /api/paas/v4/v1/agents
+        return "agents"
     rest = path.removeprefix("/v1/") if surface == "openai" else path.removeprefix("/api/paas/v4/")
-    return _API_SEGMENTS.get(rest.lstrip("/").split("/", 1)[0], "chat")
+    first = rest.lstrip("/").split("/", 1)[0]
+    # a path of no known API is named by its first segment: a limited key is refused it
+    return _API_SEGMENTS.get(first, first or "chat")
 
 
 def surface_of(path: str) -> str:

@@ -56,11 +56,13 @@ async def me(app: GlmServe = Depends(glmserve), who: Viewer = Depends(viewer)) -
     row = None
     if who.key_id is not None:
         row = await asyncio.to_thread(app.platform.keys.get, who.key_id)
+    plan = await app.platform.plans.usage(row) if row is not None else None
     return {
         "admin": who.admin,
         "open": app.settings.platform.open_access,
         "key_id": who.key_id,
         "key": None if row is None else key_body(row),
+        "plan": None if plan is None else plan.body(),
     }
 
 

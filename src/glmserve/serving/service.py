@@ -243,11 +243,13 @@ class CompletionService:
         return self._media.load(request.messages)
 
     async def start(self, prepared: PreparedCompletion, attempt: Attempt) -> Completion:
-        """Check the input (content safety), admit the request (balance, limits,
-        request_id) and start it on the engine; the attempt then follows the completion
-        until its ledger record is written."""
-        verdict = await self.screen(prepared, attempt.caller)
+        """Admit the request (balance, limits, request_id, plan), check its input
+        (content safety) and start it on the engine; the attempt then follows the
+        completion until its ledger record is written."""
+        # admitted first: limits protect the guard model, and a blocked prompt leaves
+        # its record (error 1301) like any refused request
         await attempt.admit(prepared.admitted)
+        verdict = await self.screen(prepared, attempt.caller)
         completion = self.run(prepared, input_verdict=verdict)
         attempt.track(completion)
         return completion
@@ -255,13 +257,15 @@ class CompletionService:
     async def screen(self, prepared: PreparedCompletion, caller: Principal) -> Verdict:
         """The content filter's verdict on the input; raises 1301 if it is blocked and
         1220 for ``sensitive_word_check`` DISABLE from a key not allowed to."""
+        if self._filter is None:
+            return SAFE  # nothing to check, and nothing for DISABLE to turn off
         if not prepared.screened and not caller.safety_exempt:
             raise PermissionDenied(
                 "sensitive_word_check DISABLE",
                 "this API key may not turn content safety off (an administrator can "
                 "allow it: docs/safety.md)",
             )
-        if self._filter is None or not prepared.screened:
+        if not prepared.screened:
             return SAFE
         verdict = await self._filter.check_input(prepared.conversation)
         if verdict.blocked:
