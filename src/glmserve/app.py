@@ -73,7 +73,7 @@ class GlmServe:
         self.platform = Platform.open(
             self.settings.platform, self.repository, self.jobs.tasks, self.jobs.lines
         )
-        self.web_search = WebSearchService(self.settings)
+        self.web_search = WebSearchService(self.settings, content_filter=self.safety.content_filter)
         self.mcp = McpServers(
             self.web_search, self.platform.admission, self.completions, self.models
         )

@@ -15,7 +15,7 @@ from typing import Any
 
 from glmserve.catalog import READER_CODE, TOOLS
 from glmserve.config import Settings
-from glmserve.errors import EngineFailure, GlmServeError, NotConfigured
+from glmserve.errors import EngineFailure, GlmServeError, NotConfigured, SensitiveContent
 from glmserve.platform.admission import Admitted, Attempt
 from glmserve.platform.ids import completion_id, now_seconds
 from glmserve.protocol.chat import ChatCompletionRequest
@@ -25,6 +25,7 @@ from glmserve.protocol.web_search import (
     parse_search_options,
     search_result,
 )
+from glmserve.safety import SafetyPolicy
 from glmserve.search import BackendDown, Hit, SearchBackend, SearchQuery
 from glmserve.search.backends import open_backend
 from glmserve.serving.embeddings.work import EmbeddingWork
@@ -37,9 +38,18 @@ log = logging.getLogger(__name__)
 
 
 class WebSearchService:
-    def __init__(self, settings: Settings, *, progress: bool = True) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        progress: bool = True,
+        content_filter: SafetyPolicy | None = None,
+    ) -> None:
         self._backend: SearchBackend | None = open_backend(settings.search, progress=progress)
         self.reader = Reader(settings.reader)
+        self._filter = content_filter
+        """Content safety ([safety], docs/safety.md): blocked results are left out, a
+        blocked page is 1301."""
 
     @property
     def configured(self) -> bool:
@@ -80,7 +90,18 @@ class WebSearchService:
             raise
         work.prompt_tokens = 1
         work.end()
-        return hits
+        return await self._screened(hits)
+
+    async def _screened(self, hits: list[Hit]) -> list[Hit]:
+        """The results content safety lets through (docs/safety.md)."""
+        if self._filter is None:
+            return hits
+        kept = []
+        for hit in hits:
+            verdict = await self._filter.check_text(f"{hit.title}\n{hit.content}")
+            if not verdict.blocked:
+                kept.append(hit)
+        return kept
 
     async def ground(self, request: ChatCompletionRequest, metered: Attempt) -> Grounding:
         """A chat request with its ``web_search`` tool run: the results in its prompt.
@@ -112,6 +133,10 @@ class WebSearchService:
             raise
         work.prompt_tokens = 1
         work.end()
+        if self._filter is not None:
+            text = f"{result.get('title') or ''}\n{result.get('content') or ''}"
+            if (await self._filter.check_text(text)).blocked:
+                raise SensitiveContent()
         return {
             "id": metered.record_id,
             "created": now_seconds(),
