@@ -15,9 +15,11 @@ from glmserve.serving.async_chat import ChatTasks
 from glmserve.serving.batch_lines import BatchLines
 from glmserve.serving.completions import CompletionService
 from glmserve.serving.embeddings import EmbeddingService, load_embeddings
+from glmserve.serving.images import ImageService, MediaModels, MediaResults, load_media
 from glmserve.serving.metrics import Metrics
 from glmserve.serving.models import ModelRegistry, load_models
 from glmserve.serving.priority import Priority
+from glmserve.serving.task_kinds import TaskKinds
 from glmserve.store import Repository
 
 __all__ = ["GlmServe"]
@@ -30,6 +32,9 @@ class GlmServe:
     repository: Repository
     embeddings: EmbeddingService = field(default_factory=lambda: EmbeddingService([]))
     """Embedding models and the rerank endpoint (docs/embeddings.md)."""
+    media: MediaModels = field(default_factory=lambda: MediaModels([]))
+    """Image and video generation models (docs/images.md)."""
+    images: ImageService = field(init=False)
     metrics: Metrics = field(init=False)
     completions: CompletionService = field(init=False)
     chat_tasks: ChatTasks = field(init=False)
@@ -52,8 +57,15 @@ class GlmServe:
         self.batch_lines = BatchLines(
             self.completions, self.models, self.completions.priority, self.embeddings
         )
+        self.images = ImageService(self.media, self.settings.images, self.settings.media)
         self.platform = Platform.open(
-            self.settings.platform, self.repository, self.chat_tasks, self.batch_lines
+            self.settings.platform,
+            self.repository,
+            TaskKinds(self.chat_tasks, self.images),
+            self.batch_lines,
+        )
+        self.images.bind(
+            MediaResults(self.platform.files, self.platform.keys, self.settings.images)
         )
 
     @property
@@ -75,20 +87,31 @@ class GlmServe:
             repository.close()
             raise
         try:
-            return cls(settings, models, repository, embeddings)
+            media = load_media(settings.images)
         except BaseException:
             models.close()
             embeddings.close()
             repository.close()
             raise
+        try:
+            return cls(settings, models, repository, embeddings, media)
+        except BaseException:
+            models.close()
+            embeddings.close()
+            media.close()
+            repository.close()
+            raise
 
     async def start(self) -> None:
         await self.platform.start()
+        await self.images.start()
 
     async def stop(self) -> None:
+        await self.images.stop()
         await self.platform.stop()
 
     def close(self) -> None:
         self.models.close()
         self.embeddings.close()
+        self.images.close()
         self.platform.close()

@@ -13,7 +13,7 @@ from glmserve.errors import AdminRequired, GlmServeError
 from glmserve.platform.admission import Attempt
 from glmserve.platform.auth import Principal, read_credential
 
-__all__ = ["glmserve", "principal", "attempt", "embeddings_attempt", "admin"]
+__all__ = ["glmserve", "principal", "attempt", "embeddings_attempt", "images_attempt", "admin"]
 
 
 def glmserve(request: Request) -> GlmServe:
@@ -50,8 +50,16 @@ async def embeddings_attempt(
         yield metered
 
 
+async def images_attempt(
+    request: Request, caller: Principal = Depends(principal)
+) -> AsyncIterator[Attempt]:
+    """``attempt`` for image generation: the ledger records it as "image"."""
+    async for metered in _metered(request, caller, "image"):
+        yield metered
+
+
 async def _metered(
-    request: Request, caller: Principal, kind: Literal["chat", "embeddings"]
+    request: Request, caller: Principal, kind: Literal["chat", "embeddings", "image"]
 ) -> AsyncIterator[Attempt]:
     metered = glmserve(request).platform.admission.attempt(caller, kind)
     try:

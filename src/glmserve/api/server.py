@@ -13,7 +13,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from glmserve import __version__, console
-from glmserve.api import admin, anthropic, batch_routes, platform_routes, retrieval, zai
+from glmserve.api import admin, anthropic, batch_routes, images, platform_routes, retrieval, zai
 from glmserve.api.deps import glmserve
 from glmserve.api.errors import install_error_handlers
 from glmserve.api.metrics import CountRequests, metrics_endpoint
@@ -68,6 +68,9 @@ def create_app(app: GlmServe) -> FastAPI:
     api.include_router(retrieval.router, prefix=OPENAI_PREFIX)
     api.include_router(batch_routes.router, prefix=ZAI_PREFIX)
     api.include_router(batch_routes.router, prefix=OPENAI_PREFIX)
+    api.include_router(images.router, prefix=ZAI_PREFIX)
+    api.include_router(images.router, prefix=OPENAI_PREFIX)
+    api.include_router(images.media_router, prefix=ZAI_PREFIX)
     api.include_router(admin.router, prefix="/admin")
     api.add_api_route("/health", _health, methods=["GET"], **documented(auth="none"))
     console.install(api)  # the web console at /console (docs/console.md)

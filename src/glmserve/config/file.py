@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from glmserve.config.batches import BatchesFile, FilesFile
 from glmserve.config.http import HttpFile
+from glmserve.config.images import ImagesFile
 from glmserve.config.media import MediaFile
 from glmserve.config.platform import Tier
 
@@ -198,3 +199,4 @@ class FileSettings(_Strict):
     files: FilesFile = Field(default_factory=FilesFile)
     batches: BatchesFile = Field(default_factory=BatchesFile)
     media: MediaFile = Field(default_factory=MediaFile)
+    images: ImagesFile = Field(default_factory=ImagesFile)

@@ -49,6 +49,7 @@ from glmserve.config.file import (
     TierFile,
 )
 from glmserve.config.http import http_settings
+from glmserve.config.images import image_settings
 from glmserve.config.platform import (
     DEFAULT_CONCURRENCY,
     TIERS,
@@ -108,6 +109,7 @@ def load_settings(
         raise ConfigError(f"{where}: {exc}") from None
     try:
         embedding = embeddings(parsed.embeddings, path, default_threads(), where)
+        images = image_settings(parsed.images, path, default_threads(), where)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     return Settings(
@@ -123,6 +125,7 @@ def load_settings(
         embeddings=embedding,
         http=http_settings(parsed.http),
         media=parsed.media.settings(),
+        images=images,
     )
 
 

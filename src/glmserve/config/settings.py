@@ -13,6 +13,7 @@ from typing import Literal
 from glmserve.catalog import ModelSpec
 from glmserve.config.embeddings import EmbeddingSettings
 from glmserve.config.http import HttpSettings
+from glmserve.config.images import ImageSettings
 from glmserve.config.media import MediaSettings
 from glmserve.config.platform import PlatformSettings
 
@@ -165,6 +166,8 @@ class Settings:
     """Request limits, client timeouts, CORS (config/http.py)."""
     media: MediaSettings = field(default_factory=MediaSettings)
     """Fetching and limits of images, video and documents in chat ([media])."""
+    images: ImageSettings = field(default_factory=ImageSettings)
+    """Image and video generation models ([images], docs/images.md)."""
 
     @property
     def claude_models(self) -> AnthropicModels:

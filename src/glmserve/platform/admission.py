@@ -36,7 +36,11 @@ from glmserve.platform.usage import (
 )
 from glmserve.store import UsageRecord
 
-__all__ = ["Admission", "Admitted", "Attempt", "Metered"]
+__all__ = ["Admission", "Admitted", "Attempt", "AttemptKind", "Metered"]
+
+
+AttemptKind = Literal["chat", "async", "embeddings", "image", "video"]
+"""What a request is, as the ledger's ``kind`` says (a streamed chat becomes "stream")."""
 
 
 @dataclass(frozen=True)
@@ -95,9 +99,7 @@ class Admission:
         self._pending: set[asyncio.Task[None]] = set()
         self._renewer: asyncio.Task[None] | None = None
 
-    def attempt(
-        self, caller: Principal, kind: Literal["chat", "async", "embeddings"] = "chat"
-    ) -> Attempt:
+    def attempt(self, caller: Principal, kind: AttemptKind = "chat") -> Attempt:
         return Attempt(self, caller, kind)
 
     async def reserve(
@@ -160,7 +162,7 @@ class Attempt:
         self,
         admission: Admission,
         caller: Principal,
-        kind: Literal["chat", "async", "embeddings"],
+        kind: AttemptKind,
     ) -> None:
         self._admission = admission
         self.caller = caller
@@ -229,7 +231,7 @@ class Attempt:
         elif completion.cancelled:
             status = "cancelled"
         admitted = self.admitted
-        kind: Literal["chat", "stream", "async", "embeddings"] = self.kind
+        kind: Literal["chat", "stream", "async", "embeddings", "image", "video"] = self.kind
         if kind == "chat" and admitted is not None and admitted.stream:
             kind = "stream"
         now = time.time()

@@ -120,6 +120,11 @@ class _Runner:
         }
         if job.guidance is not None:
             args["guidance_scale"] = job.guidance
+        if job.image is not None:
+            from PIL import Image
+
+            size = (job.image.width, job.image.height)
+            args["image"] = Image.frombytes("RGB", size, job.image.rgb)
         if self.info.output == "video":
             if job.frames is not None:
                 args["num_frames"] = job.frames

@@ -62,7 +62,7 @@ def encode_clip(frames: Sequence[Image.Image], fps: int, duration: float, marks:
         stream = container.add_stream("libx264", rate=fps)
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
         for image in shown:
-            frame = av.VideoFrame.from_image(image.crop((0, 0, width, height)))
+            frame = av.VideoFrame.from_image(image.crop((0, 0, width, height)))  # type: ignore[no-untyped-call]
             for packet in stream.encode(frame):
                 container.mux(packet)
         for packet in stream.encode():

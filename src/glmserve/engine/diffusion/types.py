@@ -10,6 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
+from glmserve.engine.media import ImageInput
+
 __all__ = [
     "Clip",
     "DiffusionBusy",
@@ -61,6 +63,8 @@ class DiffusionJob:
     """Video: seconds of the encoded clip (0: the generated frames at ``fps``)."""
     frames: int | None = None
     """Video: frames the pipeline generates (None: the pipeline's default)."""
+    image: ImageInput | None = None
+    """The image an image-to-video pipeline starts from."""
 
 
 @dataclass(frozen=True)
