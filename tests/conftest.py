@@ -13,11 +13,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from glmserve.engine import native
-from glmserve.engine.weights import default_model_path
+from glmserve.engine.llama import native
+from glmserve.engine.llama.weights import default_model_path
 
 # ggml picks its CPU matmul kernels once per process, at the first engine
-# (engine/native.py): every in-process engine of the test session shares that choice. Fix
+# (engine/llama/native.py): every in-process engine of the test session shares that choice. Fix
 # it to the batch-invariant kernels, so that the tests of the opt-in invariant mode hold
 # whichever engine a test happens to create first; the fast mode's own tests check its
 # prefix cache and usage, which do not depend on the kernels. Server tests run their

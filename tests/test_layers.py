@@ -55,8 +55,8 @@ def _layer(module: str) -> str:
 
 def test_the_graph_is_read() -> None:
     graph = _graph()
-    assert "glmserve.serving.completions" in graph
-    assert "glmserve.platform.admission" in graph["glmserve.serving.completions"]
+    assert "glmserve.serving.service" in graph
+    assert "glmserve.platform.admission" in graph["glmserve.serving.service"]
 
 
 def test_no_layer_imports_what_it_must_not() -> None:

@@ -11,15 +11,15 @@ from dataclasses import dataclass, field
 from glmserve.config import Settings
 from glmserve.platform.auth import Authenticator
 from glmserve.platform.service import Platform, open_store
-from glmserve.serving.async_chat import ChatTasks
-from glmserve.serving.batch_lines import BatchLines
-from glmserve.serving.completions import CompletionService
-from glmserve.serving.embeddings import EmbeddingService, load_embeddings
+from glmserve.serving.embeddings.service import EmbeddingService, load_embeddings
 from glmserve.serving.images import ImageService, MediaModels, MediaResults, load_media
+from glmserve.serving.jobs.async_chat import ChatTasks
+from glmserve.serving.jobs.batch_lines import BatchLines
+from glmserve.serving.jobs.task_kinds import TaskKinds
 from glmserve.serving.metrics import Metrics
-from glmserve.serving.models import ModelRegistry, load_models
-from glmserve.serving.priority import Priority
-from glmserve.serving.task_kinds import TaskKinds
+from glmserve.serving.models.registry import ModelRegistry, load_models
+from glmserve.serving.run.priority import Priority
+from glmserve.serving.service import CompletionService
 from glmserve.store import Repository
 
 __all__ = ["GlmServe"]

@@ -1,4 +1,4 @@
-"""Issue 18: schemathesis against ``/openapi.json`` on a real server. Every operation,
+"""Schemathesis against ``/openapi.json`` on a real server. Every operation,
 ``GLMSERVE_FUZZ_EXAMPLES`` examples each (100 in ``make test``; ``make fuzz`` runs more),
 answers of at most 4 tokens (the ``hardened`` server's model config): no 5xx, and every
 answer's status and body are the ones the document gives."""

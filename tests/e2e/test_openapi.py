@@ -1,4 +1,4 @@
-"""Issue 18: ``/openapi.json`` describes the API as it is: each operation's request body
+"""``/openapi.json`` describes the API as it is: each operation's request body
 is its pydantic model, every answer the route can give is listed with its body, the
 credentials are described, and nothing the server never answers (422) is."""
 

@@ -1,4 +1,4 @@
-"""The content-filter hook (serving/content_filter.py) on the real pipeline and engine:
+"""The content-filter hook (serving/run/content_filter.py) on the real pipeline and engine:
 the scripted GLM model (tests/support/scripted_glm.py) in its worker process. glmserve
 ships no filter; the one here stands for a deployment's."""
 
@@ -11,12 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from glmserve.config import load_settings
+from glmserve.config import HttpSettings, load_settings
 from glmserve.errors import SensitiveContent
 from glmserve.protocol.chat import parse_chat_request
 from glmserve.serving import CompletionService, completion_result
-from glmserve.serving.models import ModelRegistry, load_models
+from glmserve.serving.models.registry import ModelRegistry, load_models
 from tests.support.scripted_glm import Script, build_scripted_glm
+
+DEPTH = HttpSettings.max_json_depth  # the default [http] nesting limit
 
 SCRIPT = "I think about the forbidden word.</think>Here it is: forbidden. Done.<|user|>"
 
@@ -50,7 +52,7 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ModelRegistry]:
 
 def _request(content: str, *, stream: bool):  # type: ignore[no-untyped-def]
     body = {"model": "glm-4.7", "messages": [{"role": "user", "content": content}]}
-    return parse_chat_request(json.dumps({**body, "stream": stream}).encode())
+    return parse_chat_request(json.dumps({**body, "stream": stream}).encode(), max_depth=DEPTH)
 
 
 def test_a_blocked_output_ends_a_stream_with_finish_reason_sensitive(

@@ -1,4 +1,4 @@
-"""The fetch policy for media URLs (serving/fetch.py), against real sockets."""
+"""The fetch policy for media URLs (serving/media/fetch.py), against real sockets."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from glmserve.serving.fetch import FetchError, FetchPolicy, address_allowed, fetch_url
+from glmserve.serving.media.fetch import FetchError, FetchPolicy, address_allowed, fetch_url
 
 IMAGE = ("image/",)
 

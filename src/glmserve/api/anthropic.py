@@ -71,8 +71,9 @@ async def messages(
     metered: Attempt = Depends(attempt),
     raw: Any = Depends(json_body),
 ) -> Response:
-    body = parse_messages_request(raw)
-    chat = to_chat_request(body, app.settings.claude_models.resolve(body.model))
+    depth = app.settings.http.max_json_depth
+    body = parse_messages_request(raw, max_depth=depth)
+    chat = to_chat_request(body, app.settings.claude_models.resolve(body.model), max_depth=depth)
     metered.describe(chat.model, None)
     prepared = await in_thread_until_disconnect(
         request, lambda gone: app.completions.prepare(chat, coding=True, gone=gone)
@@ -126,8 +127,9 @@ async def count_tokens(
     _caller: Principal = Depends(principal),
     raw: Any = Depends(json_body),
 ) -> dict[str, Any]:
-    body = parse_messages_request(raw, count_only=True)
-    chat = to_chat_request(body, app.settings.claude_models.resolve(body.model))
+    depth = app.settings.http.max_json_depth
+    body = parse_messages_request(raw, max_depth=depth, count_only=True)
+    chat = to_chat_request(body, app.settings.claude_models.resolve(body.model), max_depth=depth)
     tokens = await in_thread_until_disconnect(
         request, lambda gone: app.completions.count_prompt_tokens(chat, coding=True, gone=gone)
     )

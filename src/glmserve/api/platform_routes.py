@@ -47,7 +47,7 @@ async def tokenizer(
     raw: Any = Depends(json_body),
 ) -> dict[str, Any]:
     # The same parsing and rendering as chat: the count is the chat's prompt_tokens.
-    chat = parse_chat_request(raw)
+    chat = parse_chat_request(raw, max_depth=app.settings.http.max_json_depth)
     count = await in_thread_until_disconnect(
         request, lambda gone: app.completions.prompt_count(chat, gone=gone)
     )

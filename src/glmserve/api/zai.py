@@ -44,7 +44,7 @@ def make_router(*, coding: bool) -> APIRouter:
         metered: Attempt = Depends(attempt),
         raw: Any = Depends(json_body),
     ) -> Response:
-        chat = parse_chat_request(raw)
+        chat = parse_chat_request(raw, max_depth=app.settings.http.max_json_depth)
         metered.describe(chat.model, chat.request_id)
         # Rendering and tokenizing a long conversation takes a while: not on the event
         # loop, and given up when the client leaves.

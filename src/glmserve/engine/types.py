@@ -1,8 +1,8 @@
 """The engine interface: prompt tokens in, a stream of tokens with their text out.
 
-Every backend implements ``Engine``: the embedded llama.cpp (llama.py, with its
-continuous-batching scheduler, run in a worker process by worker.py) and, next, remote
-vLLM / SGLang / llama-server workers. Upper layers see only these types.
+Every backend implements ``Engine``: the embedded llama.cpp (engine/llama/, with its
+continuous-batching scheduler, run in a worker process) and remote vLLM / SGLang /
+llama-server workers (engine/remote/). Upper layers see only these types.
 """
 
 from __future__ import annotations

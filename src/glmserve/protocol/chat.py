@@ -22,7 +22,7 @@ from pydantic import (
     field_validator,
 )
 
-from glmserve.config import HttpSettings
+from glmserve.config.http import MAX_JSON_DEPTH
 from glmserve.errors import (
     ConflictingFields,
     GlmServeError,
@@ -47,7 +47,6 @@ __all__ = [
     "function_tools",
 ]
 
-_DEPTH = HttpSettings.max_json_depth
 """Nesting allowed in a tool call's ``arguments`` string (and in bytes parsed here)."""
 
 _TYPE_TAGS = {"str", "int", "float", "bool", "list", "dict", "none", "literal"}
@@ -255,10 +254,11 @@ class ChatCompletionRequest(_Wire):
         return self.max_tokens if self.max_tokens is not None else self.max_completion_tokens
 
 
-def parse_chat_request(body: bytes | Any) -> ChatCompletionRequest:
+def parse_chat_request(body: bytes | Any, *, max_depth: int) -> ChatCompletionRequest:
     """Parse and check a request body (its bytes, or the JSON value api/body.py read);
-    raise a typed Z.AI error on any problem."""
-    raw = decode_json(body, max_depth=_DEPTH) if isinstance(body, bytes) else body
+    raise a typed Z.AI error on any problem. ``max_depth`` is the configured ``[http]``
+    JSON nesting limit, for the body's bytes and for every tool call's arguments string."""
+    raw = decode_json(body, max_depth=max_depth) if isinstance(body, bytes) else body
     if not isinstance(raw, dict):
         raise InvalidRequest("The request body must be a JSON object.")
     for required in ("model", "messages"):
@@ -268,7 +268,7 @@ def parse_chat_request(body: bytes | Any) -> ChatCompletionRequest:
         request = ChatCompletionRequest.model_validate(_drop_nulls(raw))
     except ValidationError as exc:
         raise _to_zai_error(exc) from None
-    _check(request)
+    _check(request, max_depth)
     return request
 
 
@@ -295,7 +295,7 @@ def _field_path(loc: tuple[int | str, ...]) -> str:
     return path or "body"
 
 
-def _check(request: ChatCompletionRequest) -> None:
+def _check(request: ChatCompletionRequest, max_depth: int) -> None:
     """Rules across fields, which a field-by-field schema cannot say."""
     if not request.messages:
         raise InvalidField("messages", "Input cannot be empty.")
@@ -305,7 +305,7 @@ def _check(request: ChatCompletionRequest) -> None:
             "The messages parameter is illegal: it holds only system or assistant messages.",
         )
     for i, message in enumerate(request.messages):
-        _check_message(i, message)
+        _check_message(i, message, max_depth)
     if (
         request.max_tokens is not None
         and request.max_completion_tokens is not None
@@ -328,7 +328,7 @@ def _check(request: ChatCompletionRequest) -> None:
     _check_tool_choice(request)
 
 
-def _check_message(i: int, message: Message) -> None:
+def _check_message(i: int, message: Message, max_depth: int) -> None:
     where = f"messages[{i}]"
     if message.role in ("system", "user", "tool") and message.content is None:
         raise InvalidField(f"{where}.content", f"a {message.role} message needs content.")
@@ -348,7 +348,7 @@ def _check_message(i: int, message: Message) -> None:
     for j, call in enumerate(message.tool_calls or []):
         field = f"{where}.tool_calls[{j}].function.arguments"
         try:
-            arguments = _arguments(call.function.arguments)
+            arguments = _arguments(call.function.arguments, max_depth)
         except (JsonTooDeep, LoneSurrogate) as exc:
             raise InvalidField(field, exc.message) from None
         if not isinstance(arguments, dict):
@@ -408,7 +408,8 @@ def _template_message(message: Message, media_text: Iterator[str] | None) -> dic
                 "type": "function",
                 "function": {
                     "name": call.function.name,
-                    "arguments": _arguments(call.function.arguments),
+                    # checked against the configured depth when the request was parsed
+                    "arguments": _arguments(call.function.arguments, MAX_JSON_DEPTH),
                 },
             }
             for call in message.tool_calls
@@ -430,13 +431,13 @@ def _text(content: str | list[Any] | None, media_text: Iterator[str] | None = No
     )
 
 
-def _arguments(arguments: str | dict[str, Any]) -> dict[str, Any] | str:
+def _arguments(arguments: str | dict[str, Any], max_depth: int) -> dict[str, Any] | str:
     if isinstance(arguments, dict):
         return arguments
     if not arguments.strip():
         return {}
     try:
-        parsed = loads_bounded(arguments, max_depth=_DEPTH, what="the string")
+        parsed = loads_bounded(arguments, max_depth=max_depth, what="the string")
     except (JsonTooDeep, LoneSurrogate):
         raise
     except InvalidRequest:  # not JSON: the template gets the string as it is

@@ -43,7 +43,7 @@ from glmserve.serving.images import checks
 from glmserve.serving.images.models import MediaModels, ServedMedia
 from glmserve.serving.images.results import MediaResults
 from glmserve.serving.images.work import MediaWork, unit_price
-from glmserve.serving.media import MediaLoader
+from glmserve.serving.media.loader import MediaLoader
 from glmserve.store import TaskRow
 
 __all__ = ["ImageService", "TASK_MARK"]

@@ -16,7 +16,7 @@ from collections import defaultdict
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
-from glmserve.serving.models import ModelRegistry
+from glmserve.serving.models.registry import ModelRegistry
 
 __all__ = ["Priority", "Preempted"]
 

@@ -13,8 +13,8 @@ from glmserve.platform.admission import Attempt
 from glmserve.platform.tasks import TaskOutcome, status_body
 from glmserve.protocol.chat import parse_chat_request
 from glmserve.protocol.responses import error_body
-from glmserve.serving.completion import Completion, completion_result
-from glmserve.serving.completions import CompletionService
+from glmserve.serving.run.completion import Completion, completion_result
+from glmserve.serving.service import CompletionService
 from glmserve.store import TaskRow
 
 __all__ = ["ChatTasks"]
@@ -27,7 +27,7 @@ class ChatTasks:
     async def new_task(self, key_id: str, body: Any) -> TaskRow:
         """The stored form of a request (its JSON value, as api/body.py read it), checked
         now so a bad one is a 400 at once."""
-        chat = parse_chat_request(body)
+        chat = parse_chat_request(body, max_depth=self._completions.limits.max_json_depth)
         prepared = await asyncio.to_thread(self._completions.prepare, chat)
         return TaskRow(
             id=prepared.id,
@@ -44,7 +44,10 @@ class ChatTasks:
         completion: Completion | None = None
         try:
             # Stored by new_task once it passed the body's checks: plain json is safe here.
-            chat = parse_chat_request(json.loads(row.request_json))
+            chat = parse_chat_request(
+                json.loads(row.request_json),
+                max_depth=self._completions.limits.max_json_depth,
+            )
             prepared = await asyncio.to_thread(self._completions.prepare, chat)
             prepared = replace(
                 prepared, id=row.id, request_id=row.request_id, created=row.created_at

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from glmserve.engine.weights import WeightsError, default_cache_dir
+from glmserve.engine.llama.weights import WeightsError, default_cache_dir
 
 __all__ = [
     "DEFAULT_EMBEDDING_NAME",

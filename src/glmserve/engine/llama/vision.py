@@ -27,6 +27,7 @@ from typing import Any, Protocol
 import llama_cpp as C
 from llama_cpp import mtmd_cpp as M
 
+from glmserve.engine.llama.native import NativeContext, NativeModel, gpu_build
 from glmserve.engine.media import (
     MEDIA_MARKER,
     ImageSpan,
@@ -34,7 +35,6 @@ from glmserve.engine.media import (
     MediaTokens,
     image_placeholder,
 )
-from glmserve.engine.native import NativeContext, NativeModel, gpu_build
 
 __all__ = ["ImageFeeder", "VisionModel", "VisionError"]
 
@@ -192,7 +192,7 @@ def _bitmap(width: int, height: int, rgb: bytes, digest: str) -> Any:
 
 
 class _MediaSequence(Protocol):
-    """What the feeder needs of a scheduler sequence (engine/scheduler.py)."""
+    """What the feeder needs of a scheduler sequence (engine/llama/scheduler.py)."""
 
     request: Any
     tokens: list[int]

@@ -16,10 +16,11 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+from glmserve.engine.llama.native import NativeContext, NativeModel, Sampler, gpu_build
+from glmserve.engine.llama.scheduler import Scheduler, Sequence, Sink, Step
+from glmserve.engine.llama.slots import SlotTable
+from glmserve.engine.llama.vision import ImageFeeder, VisionModel
 from glmserve.engine.media import MediaPrompt, MediaTokens
-from glmserve.engine.native import NativeContext, NativeModel, Sampler, gpu_build
-from glmserve.engine.scheduler import Scheduler, Sequence, Sink, Step
-from glmserve.engine.slots import SlotTable
 from glmserve.engine.text import TextStream
 from glmserve.engine.types import (
     Engine,
@@ -33,7 +34,6 @@ from glmserve.engine.types import (
     TokenOut,
     Usage,
 )
-from glmserve.engine.vision import ImageFeeder, VisionModel
 
 __all__ = ["LlamaEngine"]
 
@@ -103,7 +103,7 @@ class LlamaEngine(Engine):
                 n_batch=batch_size + max_running,
                 # Passes of batch_size tokens: a prompt chunk computed in 520-row passes
                 # (512 + 8 decode rows) read a 2,000-token prompt 5-10% slower than 512
-                # (docs/benchmarks.md, issue 13). The exact mode keeps one pass a step.
+                # (docs/benchmarks.md). The exact mode keeps one pass a step.
                 n_ubatch=None if batch_invariant else batch_size,
                 n_seq=max_running,
                 threads=threads,

@@ -21,8 +21,7 @@ from glmserve.errors import GlmServeError, InvalidField
 from glmserve.platform.admission import Attempt
 from glmserve.platform.ids import completion_id, now_seconds
 from glmserve.protocol.embeddings import EmbeddingInput, RerankRequest, parse_rerank_request
-from glmserve.serving.embedding_work import EmbeddingWork
-from glmserve.serving.embeddings import (
+from glmserve.serving.embeddings.service import (
     RERANK_CODE,
     EmbeddingService,
     ServedEmbedding,
@@ -30,6 +29,7 @@ from glmserve.serving.embeddings import (
     rerank_name,
     tokens_of,
 )
+from glmserve.serving.embeddings.work import EmbeddingWork
 
 __all__ = ["rerank"]
 

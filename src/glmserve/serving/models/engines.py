@@ -14,11 +14,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from glmserve.config import ModelConfig
-from glmserve.engine.native import NativeModel
+from glmserve.engine.llama.native import NativeModel
+from glmserve.engine.llama.worker import WorkerEngine, WorkerSpec
 from glmserve.engine.remote import RemoteEngine, RemoteSpec
 from glmserve.engine.remote import WorkerSpec as RemoteWorkerSpec
 from glmserve.engine.types import Engine
-from glmserve.engine.worker import WorkerEngine, WorkerSpec
 
 __all__ = ["ENGINE_KINDS", "build_engine"]
 

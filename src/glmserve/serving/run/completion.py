@@ -16,11 +16,11 @@ from glmserve.platform.admission import Admitted
 from glmserve.platform.ids import tool_call_id
 from glmserve.protocol.deltas import message_body
 from glmserve.protocol.responses import ChatUsage, completion_body
-from glmserve.serving.content_filter import ContentFilter
-from glmserve.serving.legs import Legs
 from glmserve.serving.metrics import Metrics
-from glmserve.serving.models import ServedModel
-from glmserve.serving.steering import Steerer, Steering
+from glmserve.serving.models.registry import ServedModel
+from glmserve.serving.run.content_filter import ContentFilter
+from glmserve.serving.run.legs import Legs
+from glmserve.serving.run.steering import Steerer, Steering
 
 __all__ = ["Completion", "PreparedCompletion", "completion_result", "finished_deltas"]
 

@@ -40,17 +40,17 @@ from glmserve.protocol.chat import (
     template_messages,
 )
 from glmserve.protocol.sizes import check_sizes
-from glmserve.serving.completion import Completion, PreparedCompletion
-from glmserve.serving.constraints import constraint_for
-from glmserve.serving.content_filter import ContentFilter
-from glmserve.serving.legs import Legs
-from glmserve.serving.media import LoadedMedia, MediaLoader
+from glmserve.serving.media.loader import LoadedMedia, MediaLoader
 from glmserve.serving.metrics import Metrics
-from glmserve.serving.models import ModelRegistry, ServedModel
-from glmserve.serving.plan import steering_for
-from glmserve.serving.priority import Priority
-from glmserve.serving.sampling import max_tokens, sampling, thinking_enabled
-from glmserve.serving.steering import Steerer
+from glmserve.serving.models.registry import ModelRegistry, ServedModel
+from glmserve.serving.prepare.constraints import constraint_for
+from glmserve.serving.prepare.sampling import max_tokens, sampling, thinking_enabled
+from glmserve.serving.prepare.steering_plan import steering_for
+from glmserve.serving.run.completion import Completion, PreparedCompletion
+from glmserve.serving.run.content_filter import ContentFilter
+from glmserve.serving.run.legs import Legs
+from glmserve.serving.run.priority import Priority
+from glmserve.serving.run.steering import Steerer
 
 __all__ = ["CompletionService", "PreparedCompletion", "PromptCount", "render_request"]
 
@@ -89,6 +89,11 @@ class CompletionService:
         self._filter = content_filter
         self._prompt_log = prompt_log
         self._log_lock = threading.Lock()
+
+    @property
+    def limits(self) -> HttpSettings:
+        """The ``[http]`` limits a request is checked against (stored work parses with them)."""
+        return self._limits
 
     def prepare(
         self,
@@ -295,7 +300,7 @@ def _count(model: ServedModel, prompt: str, media: LoadedMedia | None) -> Prompt
     media_prompt = MediaPrompt(prompt, media.images, media.video_frames)
     try:
         tokens = model.engine.tokenize_media(media_prompt)
-    except ValueError as exc:  # the projector refused the images (engine/vision.py)
+    except ValueError as exc:  # the projector refused the images (engine/llama/vision.py)
         raise InvalidField("messages", f"the images could not be tokenized: {exc}") from None
     video = sum(span.length for span in tokens.spans if media.video[span.image])
     return PromptCount(tokens.tokens, tokens.image_tokens - video, video, media_prompt)

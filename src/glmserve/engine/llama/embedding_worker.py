@@ -26,7 +26,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from glmserve.engine.embedding import (
+from glmserve.engine.llama.embedding import (
     EmbeddingInfo,
     EmbeddingModel,
     info_from_metadata,

@@ -15,7 +15,7 @@ from typing import Any
 from glmserve.chat import grammar
 from glmserve.errors import InvalidField
 from glmserve.protocol.chat import ChatCompletionRequest, NamedToolChoice
-from glmserve.serving.models import ServedModel
+from glmserve.serving.models.registry import ServedModel
 
 __all__ = ["Constraint", "constraint_for"]
 

@@ -10,10 +10,10 @@ from typing import Any
 from glmserve.chat import grammar
 from glmserve.errors import InvalidField
 from glmserve.protocol.chat import ChatCompletionRequest
-from glmserve.serving.constraints import Constraint
-from glmserve.serving.models import ServedModel
-from glmserve.serving.sampling import thinking_budget
-from glmserve.serving.steering import Steering, ThinkingCut
+from glmserve.serving.models.registry import ServedModel
+from glmserve.serving.prepare.constraints import Constraint
+from glmserve.serving.prepare.sampling import thinking_budget
+from glmserve.serving.run.steering import Steering, ThinkingCut
 
 __all__ = ["steering_for", "strict_tools"]
 

@@ -23,8 +23,9 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+from glmserve.engine.llama.native import NativeModel
+from glmserve.engine.llama.vision import VisionModel
 from glmserve.engine.media import MediaPrompt, MediaTokens
-from glmserve.engine.native import NativeModel
 from glmserve.engine.process import spawn_engine_process
 from glmserve.engine.types import (
     Engine,
@@ -38,7 +39,6 @@ from glmserve.engine.types import (
     TokenOut,
     Usage,
 )
-from glmserve.engine.vision import VisionModel
 
 __all__ = ["WorkerEngine", "WorkerSpec"]
 
@@ -58,7 +58,7 @@ class WorkerSpec:
     queue_limit: int
     batch_invariant: bool = False
     mmproj: Path | None = None
-    """The vision projector GGUF, if the model takes images (engine/vision.py)."""
+    """The vision projector GGUF, if the model takes images (engine/llama/vision.py)."""
 
 
 class _RemoteGeneration(QueuedGeneration):
@@ -293,7 +293,7 @@ class _Outbox:
 
 
 def _worker_main(conn: Connection, spec: WorkerSpec) -> None:
-    from glmserve.engine.llama import LlamaEngine
+    from glmserve.engine.llama.engine import LlamaEngine
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the HTTP process decides when we stop
     out = _Outbox(conn)

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from glmserve.chat.output import Delta, SteerableParser
-from glmserve.serving.legs import Legs
+from glmserve.serving.run.legs import Legs
 
 __all__ = ["ThinkingCut", "Steering", "Steerer"]
 

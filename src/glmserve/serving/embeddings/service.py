@@ -23,13 +23,13 @@ import numpy as np
 from glmserve.catalog import EmbeddingSpec, Price, embedding_spec
 from glmserve.config import ConfigError, Settings
 from glmserve.config.embeddings import EmbeddingModelConfig
-from glmserve.engine.embedding_weights import DEFAULT_EMBEDDING_WINDOW, default_embedding_path
-from glmserve.engine.embedding_worker import (
+from glmserve.engine.llama.embedding_weights import DEFAULT_EMBEDDING_WINDOW, default_embedding_path
+from glmserve.engine.llama.embedding_worker import (
     EmbeddingEngine,
     EmbeddingEngineSpec,
     EmbeddingFailed,
 )
-from glmserve.engine.weights import WeightsError
+from glmserve.engine.llama.weights import WeightsError
 from glmserve.errors import EngineFailure, GlmServeError, InvalidField, ModelNotFound
 from glmserve.platform.admission import Admitted, Attempt
 from glmserve.platform.ids import completion_id
@@ -38,7 +38,7 @@ from glmserve.protocol.embeddings import (
     embedding_body,
     parse_embedding_request,
 )
-from glmserve.serving.embedding_work import EmbeddingWork
+from glmserve.serving.embeddings.work import EmbeddingWork
 
 __all__ = [
     "EmbeddingService",

@@ -21,11 +21,11 @@ from glmserve.platform.batch_input import endpoint_kind
 from glmserve.platform.batches import LineOutcome
 from glmserve.protocol.chat import parse_chat_request
 from glmserve.protocol.responses import error_body
-from glmserve.serving.completion import Completion, completion_result
-from glmserve.serving.completions import CompletionService
-from glmserve.serving.embeddings import EmbeddingService
-from glmserve.serving.models import ModelRegistry
-from glmserve.serving.priority import Preempted, Priority
+from glmserve.serving.embeddings.service import EmbeddingService
+from glmserve.serving.models.registry import ModelRegistry
+from glmserve.serving.run.completion import Completion, completion_result
+from glmserve.serving.run.priority import Preempted, Priority
+from glmserve.serving.service import CompletionService
 
 __all__ = ["BatchEndpoint", "BatchLines", "ChatEndpoint", "EmbeddingsEndpoint", "NotServed"]
 
@@ -56,7 +56,10 @@ class ChatEndpoint:
     async def run(self, body: dict[str, Any], caller: str) -> tuple[int, dict[str, Any]]:
         completion: Completion | None = None
         try:
-            chat = parse_chat_request(json.dumps(body).encode("utf-8"))
+            chat = parse_chat_request(
+                json.dumps(body).encode("utf-8"),
+                max_depth=self._completions.limits.max_json_depth,
+            )
             prepared = await asyncio.to_thread(self._completions.prepare, chat)
             # A batch line answers with a whole body, whatever ``stream`` said.
             completion = self._completions.run(replace(prepared, stream=False), batch=True)
@@ -70,7 +73,8 @@ class ChatEndpoint:
 
 
 class EmbeddingsEndpoint:
-    """``/v4/embeddings``: the same body as the synchronous endpoint (serving/embeddings.py),
+    """``/v4/embeddings``: the same body as the synchronous endpoint
+    (serving/embeddings/service.py),
     billed here at the batch price rather than through admission."""
 
     def __init__(self, embeddings: EmbeddingService) -> None:

@@ -7,7 +7,7 @@ from glmserve.catalog import ModelSpec
 from glmserve.engine.types import SamplingParams
 from glmserve.errors import InvalidField
 from glmserve.protocol.chat import ChatCompletionRequest
-from glmserve.serving.models import ServedModel
+from glmserve.serving.models.registry import ServedModel
 
 __all__ = ["max_tokens", "sampling", "thinking_budget", "thinking_enabled"]
 

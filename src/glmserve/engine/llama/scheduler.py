@@ -13,9 +13,9 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from glmserve.engine.llama.native import BatchEntry
+from glmserve.engine.llama.slots import Slot, SlotTable
 from glmserve.engine.media import MediaTokens
-from glmserve.engine.native import BatchEntry
-from glmserve.engine.slots import Slot, SlotTable
 from glmserve.engine.text import TextStream
 from glmserve.engine.types import FinishReason, GenerationRequest, TokenOut, Usage
 
@@ -50,7 +50,7 @@ class Sequence:
     """Prompt tokens reused from the prefix cache (exact usage)."""
     sampler: object | None = None
     media: MediaTokens | None = None
-    """Where the prompt's images are (set by the engine's ImageFeeder, engine/vision.py)."""
+    """Where the prompt's images are (set by the engine's ImageFeeder, engine/llama/vision.py)."""
 
     @property
     def prompt_tokens(self) -> int:

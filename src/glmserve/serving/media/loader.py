@@ -26,7 +26,7 @@ from glmserve.protocol.chat import (
     VideoUrlPart,
     media_parts,
 )
-from glmserve.serving.fetch import FetchError, FetchPolicy, fetch_url
+from glmserve.serving.media.fetch import FetchError, FetchPolicy, fetch_url
 
 __all__ = ["LoadedMedia", "MediaLoader"]
 
@@ -169,10 +169,10 @@ def _decoder(field: str, kind: str) -> Decoder:
     """The video or PDF decoder; a clear 1214 when its package is not installed."""
     try:
         if kind == "video":
-            from glmserve.serving.video import decode_video
+            from glmserve.serving.media.video import decode_video
 
             return decode_video
-        from glmserve.serving.documents import decode_pdf
+        from glmserve.serving.media.documents import decode_pdf
 
         return decode_pdf
     except ImportError as exc:
