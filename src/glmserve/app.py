@@ -13,6 +13,7 @@ from glmserve.platform.auth import Authenticator
 from glmserve.platform.service import Platform, open_store
 from glmserve.serving.embeddings.service import EmbeddingService, load_embeddings
 from glmserve.serving.images import ImageService, MediaModels, MediaResults, load_media
+from glmserve.serving.images.metrics import ImageCollector
 from glmserve.serving.jobs.async_chat import ChatTasks
 from glmserve.serving.jobs.batch_lines import BatchLines
 from glmserve.serving.jobs.task_kinds import TaskKinds
@@ -58,6 +59,7 @@ class GlmServe:
             self.completions, self.models, self.completions.priority, self.embeddings
         )
         self.images = ImageService(self.media, self.settings.images, self.settings.media)
+        self.metrics.registry.register(ImageCollector(self.media))
         self.platform = Platform.open(
             self.settings.platform,
             self.repository,

@@ -162,6 +162,14 @@ def test_openai_sdk_on_v1_and_billing(server: Server) -> None:
         time.sleep(0.1)
     assert len(usage) == 1 and usage[0]["model"] == "cogview-4"
     assert usage[0]["cost"] == "0.030000000"  # three images at 0.01 USD (the catalog's)
+    metrics = httpx.get(f"{server.base}/metrics", timeout=10).text
+    line = next(
+        row
+        for row in metrics.splitlines()
+        if row.startswith('glmserve_image_generations_total{engine="diffusers",model="cogview-4"}')
+    )
+    assert float(line.split()[-1]) >= 2
+    assert 'glmserve_image_engine_loaded{engine="diffusers",model="cogview-4"} 1.0' in metrics
 
 
 @pytest.mark.parametrize(
