@@ -65,7 +65,7 @@ async def videos_generations(
     return await app.platform.tasks.submit(caller, row)
 
 
-_MEDIA = documented(auth="none", errors=(401, 404))
+_MEDIA = documented(auth="optional", errors=(404,))
 _MEDIA["responses"][200]["content"] = {
     "image/png": {"schema": {"type": "string", "format": "binary"}},
     "video/mp4": {"schema": {"type": "string", "format": "binary"}},
