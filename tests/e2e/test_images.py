@@ -21,6 +21,7 @@ from zai import ZaiClient
 from zai.core import APIRequestFailedError
 
 from tests.conftest import Server
+from tests.support.image_worker import FakeWorker, start_worker
 from tests.support.tiny_diffusion import tiny_cogvideox, tiny_cogview4
 
 ADMIN = "images-admin-key-0123456789abcdef"
@@ -286,3 +287,34 @@ def _poll(read: Any) -> Any:
             return result
         time.sleep(0.25)
     raise AssertionError("the task did not finish")
+
+
+def test_remote_workers_through_the_gateway(tmp_path: Path, gemma_gguf: Path) -> None:
+    """A glm-image served by two OpenAI-images workers (tests/support/image_worker.py),
+    one of them failing: the zai-sdk still gets its image, labelled by the gateway."""
+    good, bad = start_worker(FakeWorker()), start_worker(FakeWorker(status=503))
+    config = tmp_path / "remote.toml"
+    config.write_text(
+        f'[platform]\nadmin_key = "{ADMIN}"\ndata_dir = "{tmp_path / "data"}"\n\n'
+        '[[images.models]]\ncode = "glm-image"\nengine = "remote"\nsteps = 30\n'
+        f'[[images.models.workers]]\nurl = "{bad.url}"\nkind = "openai-images"\n'
+        f'[[images.models.workers]]\nurl = "{good.url}"\nkind = "openai-images"\n'
+        'model = "zai-org/GLM-Image"\n'
+    )
+    srv = Server(config, tmp_path / "server.log")
+    try:
+        client = ZaiClient(api_key=_key(srv, "remote")[1], base_url=srv.zai_base, timeout=600)
+        response = client.images.generations(
+            model="glm-image", prompt="a poster", size="1568x1056", quality="hd",
+            extra_body={"seed": 21},
+        )  # fmt: skip
+        image = _image(str(response.data[0].url))
+        assert image.size == (1568, 1056) and "AIGC" in image.text  # type: ignore[attr-defined]
+        assert image.getpixel((0, 0)) == (21, len("a poster"), 9)  # the worker's pixels
+        assert good.seen[-1]["model"] == "zai-org/GLM-Image"
+        assert good.seen[-1]["num_inference_steps"] == 30 and bad.seen  # failed over
+    finally:
+        srv.stop()
+        for worker in (good, bad):
+            assert worker.server is not None
+            worker.server.shutdown()

@@ -1,19 +1,12 @@
 """The remote image engine against workers speaking OpenAI's images API as vLLM-Omni and
-SGLang diffusion document it (``POST /v1/images/generations``, ``response_format:
-b64_json``, their extra ``seed`` and ``num_inference_steps``). Neither server installs
-on this machine (they need a GPU build), so the worker here is a small real HTTP server
-that answers in that wire format with an image drawn from the request."""
+SGLang diffusion document it. Neither server installs on this machine (they need a GPU
+build), so the worker is a small real HTTP server answering in that wire format
+(tests/support/image_worker.py)."""
 
 from __future__ import annotations
 
-import base64
 import io
-import json
-import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 
 import pytest
 from PIL import Image
@@ -22,57 +15,12 @@ from glmserve.config.images import ImageWorkerConfig
 from glmserve.engine.diffusion import DiffusionFailed, DiffusionJob, Marks, Picture
 from glmserve.engine.diffusion.remote import RemoteImageEngine
 from tests.conftest import free_port
-
-
-@dataclass
-class FakeWorker:
-    status: int = 200
-    seen: list[dict[str, Any]] = field(default_factory=list)
-    headers: list[str] = field(default_factory=list)
-    url: str = ""
-    server: ThreadingHTTPServer | None = None
-
-
-def _start(worker: FakeWorker) -> FakeWorker:
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args: Any) -> None:
-            pass
-
-        def do_POST(self) -> None:
-            body = json.loads(self.rfile.read(int(self.headers["content-length"])))
-            worker.seen.append(body)
-            worker.headers.append(self.headers.get("authorization", ""))
-            if self.path != "/v1/images/generations" or worker.status != 200:
-                self._send(worker.status, {"error": {"message": "worker trouble"}})
-                return
-            width, height = (int(v) for v in body["size"].split("x"))
-            data = []
-            for i in range(body["n"]):
-                shade = (body["seed"] + i) % 256
-                image = Image.new("RGB", (width, height), (shade, len(body["prompt"]) % 256, 9))
-                buffer = io.BytesIO()
-                image.save(buffer, format="PNG")
-                data.append({"b64_json": base64.b64encode(buffer.getvalue()).decode()})
-            self._send(200, {"created": 1, "data": data})
-
-        def _send(self, status: int, payload: dict[str, Any]) -> None:
-            raw = json.dumps(payload).encode()
-            self.send_response(status)
-            self.send_header("content-type", "application/json")
-            self.send_header("content-length", str(len(raw)))
-            self.end_headers()
-            self.wfile.write(raw)
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    worker.server = server
-    worker.url = f"http://127.0.0.1:{server.server_address[1]}"
-    return worker
+from tests.support.image_worker import FakeWorker, start_worker
 
 
 @pytest.fixture
 def workers() -> Iterator[list[FakeWorker]]:
-    started = [_start(FakeWorker()), _start(FakeWorker())]
+    started = [start_worker(FakeWorker()), start_worker(FakeWorker())]
     yield started
     for worker in started:
         assert worker.server is not None
