@@ -22,13 +22,13 @@ from zai.core import APIRequestFailedError
 
 from tests.conftest import Server
 from tests.support.image_worker import FakeWorker, start_worker
-from tests.support.tiny_diffusion import tiny_cogvideox, tiny_cogview4
+from tests.support.tiny_diffusion import tiny_cogvideox, tiny_cogvideox_i2v, tiny_cogview4
 
 ADMIN = "images-admin-key-0123456789abcdef"
 
 
 def _config(tmp: Path, *, workers: int = 1, signed: bool = True) -> Path:
-    image, video = tiny_cogview4(), tiny_cogvideox()
+    image, video, i2v = tiny_cogview4(), tiny_cogvideox(), tiny_cogvideox_i2v()
     config = tmp / f"glmserve-{workers}-{signed}.toml"
     config.write_text(
         f'[platform]\nadmin_key = "{ADMIN}"\ndata_dir = "{tmp / "data"}"\n'
@@ -39,6 +39,8 @@ def _config(tmp: Path, *, workers: int = 1, signed: bool = True) -> Path:
         f'[[images.models]]\ncode = "glm-image"\npath = "{image}"\n'
         "steps = 1\nfast_steps = 1\nthreads = 2\n\n"
         f'[[images.models]]\ncode = "tiny-video"\npath = "{video}"\n'
+        "steps = 1\nfast_steps = 1\nthreads = 2\nframes = 9\n\n"
+        f'[[images.models]]\ncode = "tiny-i2v"\npath = "{i2v}"\n'
         "steps = 1\nfast_steps = 1\nthreads = 2\nframes = 9\n"
     )
     return config
@@ -238,6 +240,26 @@ def test_video_task(zai: ZaiClient) -> None:
         frames = list(container.decode(stream))
     assert len(frames) == 8 and (frames[0].width, frames[0].height) == (256, 160)
     assert _image(clip.cover_image_url).size == (256, 160)
+
+
+def _png(width: int, height: int, colour: tuple[int, int, int]) -> str:
+    buffer = io.BytesIO()
+    Image.new("RGB", (width, height), colour).save(buffer, format="PNG")
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+def test_image_to_video(zai: ZaiClient) -> None:
+    start = _png(320, 200, (220, 30, 30))
+    task = zai.videos.generations(
+        model="tiny-i2v", image_url=start, prompt="make it move", size="256x160", fps=8,
+        duration=1,
+    )  # fmt: skip
+    result = _poll(lambda: zai.videos.retrieve_videos_result(id=str(task.id)))
+    assert _image(result.video_result[0].cover_image_url).size == (256, 160)
+    with pytest.raises(APIRequestFailedError, match="image_url"):
+        zai.videos.generations(model="tiny-i2v", prompt="no image")
+    with pytest.raises(APIRequestFailedError, match="text only"):
+        zai.videos.generations(model="tiny-video", prompt="x", image_url=start)
 
 
 def test_video_task_survives_a_gateway_restart(tmp_path: Path, gemma_gguf: Path) -> None:

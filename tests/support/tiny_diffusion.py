@@ -20,7 +20,7 @@ from pathlib import Path
 
 from tests.support.bpe import cache_dir
 
-__all__ = ["tiny_cogview4", "tiny_cogvideox"]
+__all__ = ["tiny_cogview4", "tiny_cogvideox", "tiny_cogvideox_i2v"]
 
 _VERSION = 1
 
@@ -33,6 +33,11 @@ def tiny_cogview4(directory: Path | None = None) -> Path:
 def tiny_cogvideox(directory: Path | None = None) -> Path:
     """The folder of a tiny CogVideoXPipeline (built now if not cached)."""
     return _cached("cogvideox", _build_cogvideox, directory)
+
+
+def tiny_cogvideox_i2v(directory: Path | None = None) -> Path:
+    """The folder of a tiny CogVideoXImageToVideoPipeline (built now if not cached)."""
+    return _cached("cogvideox-i2v", _build_cogvideox_i2v, directory)
 
 
 def _cached(name: str, build: object, directory: Path | None) -> Path:
@@ -151,10 +156,19 @@ def _build_cogview4(folder: Path) -> None:
 
 
 def _build_cogvideox(folder: Path) -> None:
+    _build_video(folder, image_to_video=False)
+
+
+def _build_cogvideox_i2v(folder: Path) -> None:
+    _build_video(folder, image_to_video=True)
+
+
+def _build_video(folder: Path, *, image_to_video: bool) -> None:
     import torch
     from diffusers import (
         AutoencoderKLCogVideoX,
         CogVideoXDDIMScheduler,
+        CogVideoXImageToVideoPipeline,
         CogVideoXPipeline,
         CogVideoXTransformer3DModel,
     )
@@ -178,7 +192,8 @@ def _build_cogvideox(folder: Path) -> None:
     transformer = CogVideoXTransformer3DModel(
         num_attention_heads=2,
         attention_head_dim=8,
-        in_channels=4,
+        # image-to-video: the image's latents ride beside the noise, channel-wise
+        in_channels=8 if image_to_video else 4,
         out_channels=4,
         time_embed_dim=2,
         text_embed_dim=32,
@@ -201,7 +216,8 @@ def _build_cogvideox(folder: Path) -> None:
         norm_num_groups=2,
         temporal_compression_ratio=4,
     )
-    pipe = CogVideoXPipeline(
+    kind = CogVideoXImageToVideoPipeline if image_to_video else CogVideoXPipeline
+    pipe = kind(
         tokenizer=tokenizer,  # type: ignore[arg-type]
         text_encoder=text,
         vae=vae,
