@@ -15,6 +15,7 @@ ROOT = Path(glmserve.__file__).parent
 FORBIDDEN = {
     "chat": {"serving", "platform", "api"},
     "engine": {"serving", "platform", "api"},
+    "safety": {"serving", "platform", "api", "chat", "engine", "store"},
     "protocol": {"serving", "platform", "api"},
     "store": {"serving", "platform", "api"},
     "config": {"serving", "platform", "api", "chat", "engine", "protocol", "store"},

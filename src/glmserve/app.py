@@ -11,15 +11,18 @@ from dataclasses import dataclass, field
 from glmserve.config import Settings
 from glmserve.platform.auth import Authenticator
 from glmserve.platform.service import Platform, open_store
+from glmserve.serving.agents import AgentService
+from glmserve.serving.agents.tasks import AgentTasks
 from glmserve.serving.embeddings.service import EmbeddingService, load_embeddings
 from glmserve.serving.images import ImageService, MediaModels, MediaResults, load_media
 from glmserve.serving.images.metrics import ImageCollector
 from glmserve.serving.jobs.async_chat import ChatTasks
 from glmserve.serving.jobs.batch_lines import BatchLines
-from glmserve.serving.jobs.task_kinds import TaskKinds
+from glmserve.serving.jobs.task_runners import TaskRunners
 from glmserve.serving.metrics import Metrics
 from glmserve.serving.models.registry import ModelRegistry, load_models
 from glmserve.serving.run.priority import Priority
+from glmserve.serving.safety import SafetyService
 from glmserve.serving.service import CompletionService
 from glmserve.store import Repository
 
@@ -37,13 +40,18 @@ class GlmServe:
     """Image and video generation models (docs/images.md)."""
     images: ImageService = field(init=False)
     metrics: Metrics = field(init=False)
+    safety: SafetyService = field(init=False)
+    """Content safety ([safety]): chat's content filter and ``/moderations``."""
     completions: CompletionService = field(init=False)
     chat_tasks: ChatTasks = field(init=False)
     batch_lines: BatchLines = field(init=False)
     platform: Platform = field(init=False)
+    agents: AgentService = field(init=False)
+    """The agents API (docs/agents.md)."""
 
     def __post_init__(self) -> None:
         self.metrics = Metrics(self.models)
+        self.safety = SafetyService(self.settings.safety, self.models)
         idle = self.settings.platform.batches.idle_ms / 1000
         self.completions = CompletionService(
             self.models,
@@ -52,6 +60,7 @@ class GlmServe:
             limits=self.settings.http,
             priority=Priority(self.models, idle),
             media=self.settings.media,
+            content_filter=self.safety.content_filter,
         )
         self.chat_tasks = ChatTasks(self.completions)
         assert self.completions.priority is not None
@@ -60,15 +69,18 @@ class GlmServe:
         )
         self.images = ImageService(self.media, self.settings.images, self.settings.media)
         self.metrics.registry.register(ImageCollector(self.media))
+        runners = TaskRunners(self.chat_tasks)
+        runners.images = self.images
         self.platform = Platform.open(
-            self.settings.platform,
-            self.repository,
-            TaskKinds(self.chat_tasks, self.images),
-            self.batch_lines,
+            self.settings.platform, self.repository, runners, self.batch_lines
         )
         self.images.bind(
             MediaResults(self.platform.files, self.platform.keys, self.settings.images)
         )
+        self.agents = AgentService(
+            self.completions, self.models, self.platform.files, self.settings.agents
+        )
+        runners.agents = AgentTasks(self.agents)
 
     @property
     def auth(self) -> Authenticator:
@@ -113,6 +125,7 @@ class GlmServe:
         await self.platform.stop()
 
     def close(self) -> None:
+        self.completions.close()
         self.models.close()
         self.embeddings.close()
         self.images.close()

@@ -76,13 +76,17 @@ async def messages(
     chat = to_chat_request(body, app.settings.claude_models.resolve(body.model), max_depth=depth)
     metered.describe(chat.model, None)
     prepared = await in_thread_until_disconnect(
-        request, lambda gone: app.completions.prepare(chat, coding=True, gone=gone)
+        request,
+        lambda gone: app.completions.prepare(chat, coding=True, gone=gone),
+        app.completions.executor,
     )
     completion = await app.completions.start(prepared, metered)
     if prepared.stream:
         keepalive = app.settings.keepalive_seconds
         return sse_response(_stream(completion), keepalive, completion.cancel, wire.PING_EVENT)
-    deltas = await until_disconnect(request, finished_deltas(completion), completion.cancel)
+    deltas = await until_disconnect(
+        request, finished_deltas(completion, refusal=True), completion.cancel
+    )
     return JSONResponse(
         wire.message_body(
             id=prepared.id,
@@ -131,7 +135,9 @@ async def count_tokens(
     body = parse_messages_request(raw, max_depth=depth, count_only=True)
     chat = to_chat_request(body, app.settings.claude_models.resolve(body.model), max_depth=depth)
     tokens = await in_thread_until_disconnect(
-        request, lambda gone: app.completions.count_prompt_tokens(chat, coding=True, gone=gone)
+        request,
+        lambda gone: app.completions.count_prompt_tokens(chat, coding=True, gone=gone),
+        app.completions.executor,
     )
     return {"input_tokens": tokens}
 

@@ -49,7 +49,9 @@ async def tokenizer(
     # The same parsing and rendering as chat: the count is the chat's prompt_tokens.
     chat = parse_chat_request(raw, max_depth=app.settings.http.max_json_depth)
     count = await in_thread_until_disconnect(
-        request, lambda gone: app.completions.prompt_count(chat, gone=gone)
+        request,
+        lambda gone: app.completions.prompt_count(chat, gone=gone),
+        app.completions.executor,
     )
     tokens = count.total
     task_id = completion_id()

@@ -49,7 +49,9 @@ def make_router(*, coding: bool) -> APIRouter:
         # Rendering and tokenizing a long conversation takes a while: not on the event
         # loop, and given up when the client leaves.
         prepared = await in_thread_until_disconnect(
-            request, lambda gone: app.completions.prepare(chat, coding=coding, gone=gone)
+            request,
+            lambda gone: app.completions.prepare(chat, coding=coding, gone=gone),
+            app.completions.executor,
         )
         # Admission (balance, limits, request_id) then start; the record is written by
         # the ``attempt`` dependency when the response is over, whatever its end.
@@ -80,9 +82,10 @@ async def _stream(completion: Completion) -> AsyncIterator[bytes]:
     for fields in shaper.flush():
         yield encoder.delta(**fields)
     # Z.AI: a stream that fails mid-way reports it in finish_reason, not as an error code.
+    flagged = completion.content_filter
     if prepared.include_usage:
-        yield encoder.finish(completion.finish_reason, None)
+        yield encoder.finish(completion.finish_reason, None, flagged)
         yield encoder.usage(completion.usage)
     else:
-        yield encoder.finish(completion.finish_reason, completion.usage)
+        yield encoder.finish(completion.finish_reason, completion.usage, flagged)
     yield DONE_EVENT

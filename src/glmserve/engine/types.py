@@ -66,6 +66,9 @@ class GenerationRequest:
     media: MediaPrompt | None = None
     """The rendered prompt and its images, when it has any; ``prompt_tokens`` is then
     ``Engine.tokenize_media``'s token list (placeholders where images go)."""
+    label: str = ""
+    """What the logs call it (the request's id): an engine crash names the requests
+    it was running."""
 
 
 @dataclass(frozen=True)
@@ -186,6 +189,11 @@ class Engine(ABC):
     @abstractmethod
     def tokenize(self, text: str) -> list[int]:
         """Tokens of a rendered prompt: special tokens parsed, BOS added if the model wants it."""
+
+    def grammar_parses(self, grammar: str) -> bool:
+        """Whether the engine can parse ``grammar``, checked where the request is
+        prepared, before it reaches the engine (True where this cannot be told)."""
+        return True
 
     supports_images: bool = False
     """The engine takes images (a projector is loaded); otherwise media is refused."""

@@ -22,10 +22,11 @@ from typing import Any, Literal, Protocol
 
 from glmserve.catalog import Price
 from glmserve.config import LimitSettings
-from glmserve.errors import BalanceExhausted, ClientGone, GlmServeError
+from glmserve.errors import BalanceExhausted, ClientGone, GlmServeError, PolicyBlocked
 from glmserve.platform.auth import Principal
 from glmserve.platform.ids import completion_id
 from glmserve.platform.limits import Limiter, Reservation
+from glmserve.platform.plans import Plans
 from glmserve.platform.usage import (
     Ledger,
     Outcome,
@@ -39,7 +40,7 @@ from glmserve.store import UsageRecord
 __all__ = ["Admission", "Admitted", "Attempt", "AttemptKind", "Metered"]
 
 
-AttemptKind = Literal["chat", "async", "embeddings", "image", "video"]
+AttemptKind = Literal["chat", "async", "embeddings", "moderate", "image", "video"]
 """What a request is, as the ledger's ``kind`` says (a streamed chat becomes "stream")."""
 
 
@@ -55,6 +56,8 @@ class Admitted:
     stream: bool
     price: Price | None
     user_id: str | None = None
+    new_prompt: bool = True
+    """A new user turn, not a tool loop's follow-up: what a Coding Plan counts."""
 
 
 class Metered(Protocol):
@@ -91,10 +94,17 @@ _SETTLE_TIMEOUT = 120.0
 
 
 class Admission:
-    def __init__(self, limiter: Limiter, limits: LimitSettings, ledger: Ledger) -> None:
+    def __init__(
+        self,
+        limiter: Limiter,
+        limits: LimitSettings,
+        ledger: Ledger,
+        plans: Plans | None = None,
+    ) -> None:
         self.limiter = limiter
         self.limits = limits
         self.ledger = ledger
+        self.plans = plans
         self._held: dict[str, Reservation] = {}
         self._pending: set[asyncio.Task[None]] = set()
         self._renewer: asyncio.Task[None] | None = None
@@ -144,6 +154,8 @@ class Admission:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._renewer
         await self.limiter.close()
+        if self.plans is not None:
+            await self.plans.counter.close()
 
     async def _renew_forever(self) -> None:
         every = max(self.limits.lease_seconds / 3, 0.5)
@@ -169,6 +181,8 @@ class Attempt:
         self.kind = kind
         self.model = ""
         self.request_id = ""
+        self.surface = ""
+        """Where the request came (config.plans.Surface): where plans count prompts."""
         self.record_id = completion_id()
         self.admitted: Admitted | None = None
         self.completion: Metered | None = None
@@ -185,13 +199,33 @@ class Attempt:
         self.admitted = admitted
         self.record_id = admitted.record_id
         self.describe(admitted.model, admitted.request_id)
+        if (
+            admitted.user_id is not None
+            and admitted.user_id in self._admission.limits.blocked_user_ids
+        ):
+            raise PolicyBlocked(f"the end user {admitted.user_id!r} is blocked on this server")
         self._reservation = await self._admission.reserve(
             self.caller, self.model, admitted.client_request_id
         )
+        plans = self._admission.plans
+        if plans is not None:
+            try:
+                await plans.charge(self.caller, self.model, self.surface, admitted.new_prompt)
+            except BaseException:
+                if self._reservation is not None:
+                    await self._admission.release(self._reservation)
+                    self._reservation = None
+                raise
 
     def track(self, work: Metered) -> None:
         """The admitted work has started: its end, usage and outcome go on the record."""
         self.completion = work
+
+    def hand_off(self) -> None:
+        """The request's work was handed to the async task queue, whose run writes its
+        own record: this attempt (never admitted) leaves none."""
+        if self.admitted is None:
+            self._closed = True
 
     def close(self, error: BaseException | None = None) -> None:
         """End the request: idempotent, synchronous (safe in cancelled clean-up code)."""
@@ -231,7 +265,9 @@ class Attempt:
         elif completion.cancelled:
             status = "cancelled"
         admitted = self.admitted
-        kind: Literal["chat", "stream", "async", "embeddings", "image", "video"] = self.kind
+        kind: Literal["chat", "stream", "async", "embeddings", "moderate", "image", "video"] = (
+            self.kind
+        )
         if kind == "chat" and admitted is not None and admitted.stream:
             kind = "stream"
         now = time.time()

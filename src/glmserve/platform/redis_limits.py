@@ -35,6 +35,10 @@ local daily = tonumber(ARGV[6])
 if daily > 0 and tonumber(redis.call('GET', KEYS[4]) or '0') >= daily then
   return {1304, daily}
 end
+local global_rpm = tonumber(ARGV[8])
+if global_rpm > 0 and tonumber(redis.call('GET', KEYS[5]) or '0') >= global_rpm then
+  return {1305, global_rpm}
+end
 redis.call('ZADD', KEYS[1], now + lease_ms, ARGV[2])
 redis.call('PEXPIRE', KEYS[1], lease_ms * 2)
 if ARGV[7] == '1' then redis.call('SET', KEYS[2], ARGV[2], 'PX', lease_ms) end
@@ -42,6 +46,8 @@ redis.call('INCR', KEYS[3])
 redis.call('EXPIRE', KEYS[3], 120)
 redis.call('INCR', KEYS[4])
 redis.call('EXPIRE', KEYS[4], 172800)
+redis.call('INCR', KEYS[5])
+redis.call('EXPIRE', KEYS[5], 120)
 return {0, 0}
 """
 
@@ -80,6 +86,7 @@ class RedisLimiter:
             self._rid(key_id, request_id),
             f"{self._prefix}:rpm:{key_id}:{minute}",
             f"{self._prefix}:day:{key_id}:{day}",
+            f"{self._prefix}:rpm-all:{minute}",
         ]
         args: list[str | int] = [
             int(now * 1000),
@@ -89,6 +96,7 @@ class RedisLimiter:
             limits.rpm,
             limits.daily,
             "1" if request_id is not None else "0",
+            limits.global_rpm,
         ]
         try:
             code, limit = await self._reserve(keys=keys, args=args)

@@ -191,6 +191,14 @@ class ResponseFormat(_Wire):
     json_schema: _JsonSchema | None = None
 
 
+class SensitiveWordCheck(_Wire):
+    """Z.AI's per-request content-safety switch; DISABLE needs the key's permission
+    (docs/safety.md)."""
+
+    type: Literal["ALL"] | None = None
+    status: Literal["ENABLE", "DISABLE"] | None = None
+
+
 class StreamOptions(_Wire):
     include_usage: StrictBool | None = None
 
@@ -222,7 +230,7 @@ class ChatCompletionRequest(_Wire):
     )
     response_format: ResponseFormat | None = None
     stream_options: StreamOptions | None = None
-    sensitive_word_check: dict[str, Any] | None = None
+    sensitive_word_check: SensitiveWordCheck | None = None
     # Sampling knobs beyond Z.AI's (OpenAI, DashScope, llama.cpp); applied by the engine.
     top_k: Annotated[StrictInt, Field(ge=0)] | None = None
     min_p: Annotated[StrictFloat, Field(ge=0.0, le=1.0)] | None = None
@@ -232,6 +240,12 @@ class ChatCompletionRequest(_Wire):
     n: Annotated[StrictInt, Field(ge=1)] | None = None
     # vLLM's and llama-server's extension, sent by benchmark tools (docs/api.md).
     ignore_eos: StrictBool | None = None
+
+    @property
+    def safety_disabled(self) -> bool:
+        """``sensitive_word_check.status`` is DISABLE."""
+        check = self.sensitive_word_check
+        return check is not None and check.status == "DISABLE"
 
     @field_validator("request_id", "user_id", mode="before")
     @classmethod

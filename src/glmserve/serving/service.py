@@ -9,15 +9,19 @@ the finish reason and usage. See docs/architecture.md for the request's whole wa
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import json
 import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from glmserve.catalog import ModelSpec
 from glmserve.chat.prompt import ThinkingFlags, render_prompt
+from glmserve.chat.schema import tool_specs
 from glmserve.chat.template import ChatTemplate, TemplateError
 from glmserve.config import HttpSettings
 from glmserve.config.media import MediaSettings
@@ -28,10 +32,12 @@ from glmserve.errors import (
     HighTraffic,
     InvalidField,
     ModelNotFound,
+    PermissionDenied,
     PromptTooLong,
     SensitiveContent,
 )
 from glmserve.platform.admission import Attempt
+from glmserve.platform.auth import Principal
 from glmserve.platform.ids import completion_id, now_seconds
 from glmserve.protocol.chat import (
     ChatCompletionRequest,
@@ -40,10 +46,11 @@ from glmserve.protocol.chat import (
     template_messages,
 )
 from glmserve.protocol.sizes import check_sizes
+from glmserve.safety import SAFE, Verdict
 from glmserve.serving.media.loader import LoadedMedia, MediaLoader
 from glmserve.serving.metrics import Metrics
 from glmserve.serving.models.registry import ModelRegistry, ServedModel
-from glmserve.serving.prepare.constraints import constraint_for
+from glmserve.serving.prepare.constraints import check_schemas, constraint_for
 from glmserve.serving.prepare.sampling import max_tokens, sampling, thinking_enabled
 from glmserve.serving.prepare.steering_plan import steering_for
 from glmserve.serving.run.completion import Completion, PreparedCompletion
@@ -80,6 +87,7 @@ class CompletionService:
         priority: Priority | None = None,
         media: MediaSettings | None = None,
         content_filter: ContentFilter | None = None,
+        prepare_threads: int = 4,
     ) -> None:
         self._models = models
         self._limits = limits or HttpSettings()
@@ -89,6 +97,24 @@ class CompletionService:
         self._filter = content_filter
         self._prompt_log = prompt_log
         self._log_lock = threading.Lock()
+        # Preparing (schemas, grammars, rendering, tokenizing) runs on threads of its
+        # own: a costly request waits for one of these, never for the event loop or the
+        # default executor every other route shares (docs/limits.md).
+        self.executor = ThreadPoolExecutor(
+            max_workers=prepare_threads, thread_name_prefix="glmserve-prepare"
+        )
+
+    async def prepare_off_loop(
+        self, request: ChatCompletionRequest, *, coding: bool = False
+    ) -> PreparedCompletion:
+        """``prepare`` on this service's executor (batch lines, async tasks)."""
+        work = functools.partial(self.prepare, request, coding=coding)
+        return await asyncio.get_running_loop().run_in_executor(self.executor, work)
+
+    def close(self) -> None:
+        """Stop the preparing threads and the media fetcher's threads."""
+        self.executor.shutdown(wait=False, cancel_futures=True)
+        self._media.close()
 
     @property
     def limits(self) -> HttpSettings:
@@ -106,13 +132,12 @@ class CompletionService:
         (``clear_thinking: false``) is the default. ``gone``: set when the client has
         left; the work stops at the next step (api/disconnect.py)."""
         check_sizes(request, self._limits)
+        check_schemas(request)
         model = self._model(request)
         media = self._load_media(model, request)
         tools = self._tools(request)
         prompt = self._render(model, request, tools, coding, media)
         _stop_if(gone)
-        if self._filter is not None and self._filter.blocks_prompt(prompt):
-            raise SensitiveContent()
         constraint = constraint_for(model, request, tools, prompt)
         _stop_if(gone)
         count = _count(model, prompt, media)
@@ -135,14 +160,19 @@ class CompletionService:
                 stop=request.stop_list + (() if request.ignore_eos else model.stop),
                 ignore_eos=bool(request.ignore_eos),
                 media=count.media,
+                label=request.request_id or task_id,
             ),
             stream=bool(request.stream),
             tools=tools,
+            specs=tool_specs(tools),
             json_call=constraint.json_call,
             tool_stream=bool(request.tool_stream) and model.spec.capabilities.tool_stream,
             include_usage=bool(request.stream_options and request.stream_options.include_usage),
             steering=steering_for(model, request, tools, constraint, limit),
             user_id=request.user_id,
+            conversation=_conversation(request) if self._filter is not None else (),
+            screened=not request.safety_disabled,
+            new_prompt=is_new_prompt(request),
         )
 
     def count_prompt_tokens(
@@ -165,6 +195,7 @@ class CompletionService:
     ) -> PromptCount:
         """The prompt's tokens with its image and video tokens (the tokenizer API)."""
         check_sizes(request, self._limits)
+        check_schemas(request)
         model = self._model(request)
         media = self._load_media(model, request)
         prompt = self._render(model, request, self._tools(request), coding, media)
@@ -192,21 +223,42 @@ class CompletionService:
         return self._media.load(request.messages)
 
     async def start(self, prepared: PreparedCompletion, attempt: Attempt) -> Completion:
-        """Admit the request (balance, limits, request_id) and start it on the engine;
-        the attempt then follows the completion until its ledger record is written."""
+        """Check the input (content safety), admit the request (balance, limits,
+        request_id) and start it on the engine; the attempt then follows the completion
+        until its ledger record is written."""
+        verdict = await self.screen(prepared, attempt.caller)
         await attempt.admit(prepared.admitted)
-        completion = self.run(prepared)
+        completion = self.run(prepared, input_verdict=verdict)
         attempt.track(completion)
         return completion
 
-    def run(self, prepared: PreparedCompletion, *, batch: bool = False) -> Completion:
-        """Start on the engine, without admission (the caller has admitted it).
-        Interactive work (``batch`` false) preempts batch work on its model first."""
+    async def screen(self, prepared: PreparedCompletion, caller: Principal) -> Verdict:
+        """The content filter's verdict on the input; raises 1301 if it is blocked and
+        1220 for ``sensitive_word_check`` DISABLE from a key not allowed to."""
+        if not prepared.screened and not caller.safety_exempt:
+            raise PermissionDenied(
+                "sensitive_word_check DISABLE",
+                "this API key may not turn content safety off (an administrator can "
+                "allow it: docs/safety.md)",
+            )
+        if self._filter is None or not prepared.screened:
+            return SAFE
+        verdict = await self._filter.check_input(prepared.conversation)
+        if verdict.blocked:
+            raise SensitiveContent()
+        return verdict
+
+    def run(
+        self, prepared: PreparedCompletion, *, batch: bool = False, input_verdict: Verdict = SAFE
+    ) -> Completion:
+        """Start on the engine, without admission (the caller has admitted it and
+        screened its input). Interactive work (``batch`` false) preempts batch work on
+        its model first."""
         model = prepared.model
         if not batch and self.priority is not None:
             self.priority.interactive(model.code)
         parser = model.family.parser(
-            prepared.tools,
+            prepared.specs if prepared.specs is not None else prepared.tools,
             prompt=prepared.prompt,
             trim=model.trim,
             json_call=prepared.json_call,
@@ -222,7 +274,14 @@ class CompletionService:
                 legs = Legs(model.engine, prepared.generation)
         except EngineBusy:
             raise HighTraffic(model.code) from None
-        completion = Completion(prepared, legs, parser, self._metrics, content_filter=self._filter)
+        completion = Completion(
+            prepared,
+            legs,
+            parser,
+            self._metrics,
+            content_filter=self._filter,
+            input_verdict=input_verdict,
+        )
         if batch and self.priority is not None:
             self.priority.track(completion.cancel)
         return completion
@@ -256,6 +315,24 @@ class CompletionService:
         if self._prompt_log is not None:
             with self._log_lock, self._prompt_log.open("a", encoding="utf-8") as out:
                 out.write(json.dumps(prompt, ensure_ascii=False) + "\n")
+
+
+def is_new_prompt(request: ChatCompletionRequest) -> bool:
+    """One user turn, as a Coding Plan counts prompts: the messages after the last
+    assistant turn hold no tool result. A tool loop's follow-up carries the results of
+    the calls the model made (with Claude Code, often beside a reminder text), and is
+    not counted again (docs/plans.md)."""
+    trailing: list[str] = []
+    for message in reversed(request.messages):
+        if message.role == "assistant":
+            break
+        trailing.append(message.role)
+    return "tool" not in trailing
+
+
+def _conversation(request: ChatCompletionRequest) -> tuple[tuple[str, str], ...]:
+    """The request's turns as (role, text), media parts left out."""
+    return tuple((m["role"], m["content"]) for m in template_messages(request.messages))
 
 
 def _stop_if(gone: threading.Event | None) -> None:

@@ -74,6 +74,9 @@ class _QueuedGeneration(QueuedGeneration):
 class LlamaEngine(Engine):
     supports_grammar = True
 
+    def grammar_parses(self, grammar: str) -> bool:
+        return self._model.parses_grammar(grammar)
+
     def __init__(
         self,
         gguf: Path,

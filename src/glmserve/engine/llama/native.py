@@ -135,6 +135,15 @@ class NativeModel:
         raw: bytes = C.llama_vocab_get_text(self.vocab, token)
         return raw.decode("utf-8", errors="replace")
 
+    def parses_grammar(self, grammar: str) -> bool:
+        """Whether llama.cpp's grammar parser takes ``grammar`` for this vocabulary (the
+        caller bounds its nesting first: the parser is recursive)."""
+        sampler = C.llama_sampler_init_grammar(self.vocab, grammar.encode(), b"root")
+        if not sampler:
+            return False
+        C.llama_sampler_free(sampler)
+        return True
+
     def tokenize(self, text: str) -> list[int]:
         """Tokens of a rendered prompt: special tokens parsed, BOS added once if wanted."""
         data = text.encode("utf-8")

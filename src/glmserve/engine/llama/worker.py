@@ -18,6 +18,7 @@ import itertools
 import logging
 import signal
 import threading
+import time
 from dataclasses import asdict, dataclass, replace
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -44,6 +45,13 @@ __all__ = ["WorkerEngine", "WorkerSpec"]
 
 log = logging.getLogger(__name__)
 
+# A worker that dies again soon after its start is restarted after a delay that doubles
+# up to the cap (a request that crashes it, retried in a loop, cannot keep the engine
+# restarting flat out); one that ran for a while is restarted at once.
+_BACKOFF_FIRST = 0.5
+_BACKOFF_CAP = 30.0
+_STABLE_SECONDS = 60.0
+
 
 @dataclass(frozen=True)
 class WorkerSpec:
@@ -63,11 +71,16 @@ class WorkerSpec:
 
 class _RemoteGeneration(QueuedGeneration):
     def __init__(
-        self, engine: WorkerEngine, gid: int, prompt_tokens: int, loop: asyncio.AbstractEventLoop
+        self,
+        engine: WorkerEngine,
+        gid: int,
+        request: GenerationRequest,
+        loop: asyncio.AbstractEventLoop,
     ) -> None:
         self._engine = engine
         self.gid = gid
-        self.prompt_tokens = prompt_tokens
+        self.prompt_tokens = len(request.prompt_tokens)
+        self.label = request.label or f"generation {gid}"
         self.loop = loop
         super().__init__()
         self._cancelled = False
@@ -104,7 +117,10 @@ class WorkerEngine(Engine):
         self._closing = False
         self._restarting = False
         self.restarts = 0
+        self._backoff = 0.0
+        self._closed = threading.Event()
         self._conn, self._proc, self.info = self._spawn()
+        self._started_at = time.monotonic()
         self._reader = threading.Thread(target=self._read, name="engine-reader", daemon=True)
         self._reader.start()
 
@@ -118,6 +134,9 @@ class WorkerEngine(Engine):
     def tokenize(self, text: str) -> list[int]:
         return self._vocab.tokenize(text)
 
+    def grammar_parses(self, grammar: str) -> bool:
+        return self._vocab.parses_grammar(grammar)
+
     def tokenize_media(self, prompt: MediaPrompt) -> MediaTokens:
         if self._vision is None:
             raise NotImplementedError("no projector (mmproj) is loaded")
@@ -125,7 +144,7 @@ class WorkerEngine(Engine):
 
     def start(self, request: GenerationRequest) -> Generation:
         loop = asyncio.get_running_loop()
-        gen = _RemoteGeneration(self, next(self._ids), len(request.prompt_tokens), loop)
+        gen = _RemoteGeneration(self, next(self._ids), request, loop)
         with self._state:
             # Everything in flight beyond the running sequences is waiting in the worker.
             if (
@@ -145,6 +164,7 @@ class WorkerEngine(Engine):
 
     def close(self) -> None:
         self._closing = True
+        self._closed.set()
         self.send(("close",))
         self._proc.join(30)
         if self._proc.is_alive():
@@ -210,28 +230,52 @@ class WorkerEngine(Engine):
             loop.call_soon_threadsafe(_put_all, items)
 
     def _worker_died(self) -> None:
-        code = self._proc.exitcode if not self._proc.is_alive() else None
-        log.error("the engine process died (exit code %s); restarting it", code)
+        self._proc.join(5)  # its exit code, once it is gone
+        if self._proc.is_alive():  # its pipe broke but it lives on: it is replaced
+            self._proc.kill()
+            self._proc.join()
+        code = self._proc.exitcode
         with self._state:
             self._restarting = True
             lost, self._live = self._live, {}
+        delay = self._next_delay()
+        # The request started last is the likeliest cause (a grammar the worker parses
+        # as it starts one, for instance): it is named first.
+        running = sorted(lost.values(), key=lambda g: g.gid, reverse=True)
+        names = ", ".join(g.label for g in running) or "no request"
+        log.error(
+            "the engine process died (exit code %s) while running %s (the last started "
+            "first); restarting it in %.1f s",
+            code, names, delay,
+        )  # fmt: skip
         for gen in lost.values():
             usage = Usage(prompt_tokens=gen.prompt_tokens)
             error = f"the engine process died (exit code {code})"
             gen.loop.call_soon_threadsafe(gen.end, "error", usage, error)
         self._conn.close()
         self._stats = EngineStats(0, 0, 0, 0, 0)
-        while not self._closing:
+        while not self._closed.wait(delay):
             try:
                 conn, self._proc, _ = self._spawn()
             except RuntimeError:
-                log.exception("restarting the engine process failed; trying again")
+                delay = self._next_delay()
+                log.exception("restarting the engine process failed; trying again in %.1f s", delay)
                 continue
             with self._send_lock, self._state:
                 self._conn = conn
                 self.restarts += 1
+                self._started_at = time.monotonic()
                 self._restarting = False
             return
+
+    def _next_delay(self) -> float:
+        """How long to wait before the next start: nothing after a worker that ran for a
+        while, then doubling from _BACKOFF_FIRST up to _BACKOFF_CAP."""
+        if time.monotonic() - self._started_at >= _STABLE_SECONDS:
+            self._backoff = 0.0
+        delay = self._backoff
+        self._backoff = min(max(2 * self._backoff, _BACKOFF_FIRST), _BACKOFF_CAP)
+        return delay
 
 
 def _put_all(items: list[tuple[_RemoteGeneration, TokenOut]]) -> None:

@@ -5,7 +5,7 @@ the model's engine, its results stored as files and answered with their URLs.
 ``ImageService.images`` is ``POST /images/generations``; ``image_task`` and
 ``video_task`` check and store ``POST /async/images/generations`` and ``POST
 /videos/generations`` as tasks the platform's workers run with ``run`` (through
-``serving/task_kinds.py``); ``GET /async-result/{id}`` then reads what ``run`` stored.
+``serving/jobs/task_runners.py``); ``GET /async-result/{id}`` then reads what ``run`` stored.
 """
 
 from __future__ import annotations

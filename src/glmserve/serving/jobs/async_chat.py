@@ -28,7 +28,7 @@ class ChatTasks:
         """The stored form of a request (its JSON value, as api/body.py read it), checked
         now so a bad one is a 400 at once."""
         chat = parse_chat_request(body, max_depth=self._completions.limits.max_json_depth)
-        prepared = await asyncio.to_thread(self._completions.prepare, chat)
+        prepared = await self._completions.prepare_off_loop(chat)
         return TaskRow(
             id=prepared.id,
             key_id=key_id,
@@ -48,7 +48,7 @@ class ChatTasks:
                 json.loads(row.request_json),
                 max_depth=self._completions.limits.max_json_depth,
             )
-            prepared = await asyncio.to_thread(self._completions.prepare, chat)
+            prepared = await self._completions.prepare_off_loop(chat)
             prepared = replace(
                 prepared, id=row.id, request_id=row.request_id, created=row.created_at
             )

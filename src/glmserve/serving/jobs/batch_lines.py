@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from glmserve.catalog import BATCH_DISCOUNT, Price
 from glmserve.errors import GlmServeError
+from glmserve.platform.auth import Principal
 from glmserve.platform.batch_input import endpoint_kind
 from glmserve.platform.batches import LineOutcome
 from glmserve.protocol.chat import parse_chat_request
@@ -60,9 +61,13 @@ class ChatEndpoint:
                 json.dumps(body).encode("utf-8"),
                 max_depth=self._completions.limits.max_json_depth,
             )
-            prepared = await asyncio.to_thread(self._completions.prepare, chat)
+            prepared = await self._completions.prepare_off_loop(chat)
+            # Content safety as on the synchronous endpoint; batch lines never turn it off.
+            verdict = await self._completions.screen(prepared, Principal(caller))
             # A batch line answers with a whole body, whatever ``stream`` said.
-            completion = self._completions.run(replace(prepared, stream=False), batch=True)
+            completion = self._completions.run(
+                replace(prepared, stream=False), batch=True, input_verdict=verdict
+            )
             return 200, await completion_result(completion)
         except GlmServeError as exc:
             return exc.status, error_body(exc)

@@ -26,7 +26,7 @@ from glmserve.protocol.chat import (
     VideoUrlPart,
     media_parts,
 )
-from glmserve.serving.media.fetch import FetchError, FetchPolicy, fetch_url
+from glmserve.serving.media.fetch import Fetcher, FetchError, FetchPolicy
 
 __all__ = ["LoadedMedia", "MediaLoader"]
 
@@ -49,6 +49,10 @@ class LoadedMedia:
 class MediaLoader:
     def __init__(self, settings: MediaSettings) -> None:
         self._settings = settings
+        self._fetcher = Fetcher()
+
+    def close(self) -> None:
+        self._fetcher.close()
 
     def load(self, messages: list[Message]) -> LoadedMedia | None:
         """The request's images, in prompt order; None if it has no media."""
@@ -105,7 +109,7 @@ class MediaLoader:
                 s.fetch_timeout_seconds, cap, s.max_redirects, s.allow_private_urls
             )
             try:
-                return fetch_url(url, policy, accept).data
+                return self._fetcher.fetch(url, policy, accept).data
             except FetchError as exc:
                 raise InvalidField(field, f"the URL could not be fetched: {exc}.") from None
         if url.startswith("data:"):

@@ -13,11 +13,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from glmserve.chat import grammar
+from glmserve.chat.schema_bounds import SchemaBudget, SchemaTooLarge, check_schema
 from glmserve.errors import InvalidField
-from glmserve.protocol.chat import ChatCompletionRequest, NamedToolChoice
+from glmserve.protocol.chat import ChatCompletionRequest, FunctionTool, NamedToolChoice
 from glmserve.serving.models.registry import ServedModel
 
-__all__ = ["Constraint", "constraint_for"]
+__all__ = ["Constraint", "check_schemas", "constraint_for"]
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,23 @@ class Constraint:
     the grammar of what follows ``</think>``."""
 
 
+def check_schemas(request: ChatCompletionRequest) -> None:
+    """Refuse (1214, naming the field) tool parameters and a ``response_format`` schema
+    beyond the bounds of chat/schema_bounds.py, before any other work reads them."""
+    budget = SchemaBudget()
+    field = "tools"
+    try:
+        for i, tool in enumerate(request.tools or []):
+            if isinstance(tool, FunctionTool) and tool.function.parameters is not None:
+                check_schema(tool.function.parameters, f"tools[{i}].function.parameters", budget)
+        fmt = request.response_format
+        if fmt is not None and fmt.json_schema is not None and fmt.json_schema.schema_:
+            field = "response_format"
+            check_schema(fmt.json_schema.schema_, "response_format.json_schema.schema", budget)
+    except SchemaTooLarge as exc:
+        raise InvalidField(field, str(exc)) from None
+
+
 def constraint_for(
     model: ServedModel,
     request: ChatCompletionRequest,
@@ -39,6 +57,14 @@ def constraint_for(
     field, constraint = _wanted(model, request, tools, prompt)
     if constraint.grammar is not None and not model.engine.supports_grammar:
         raise InvalidField(field, f"model {model.code}'s backend cannot enforce it.")
+    for text in (constraint.grammar, constraint.after_thinking):
+        # parsed here, in the HTTP process: never a grammar the engine would refuse
+        if text is not None and not model.engine.grammar_parses(text):
+            raise InvalidField(
+                field,
+                "its grammar has more rules or repetitions than the engine's grammar "
+                "parser takes; lower the schema's bounds.",
+            )
     return constraint
 
 

@@ -95,9 +95,13 @@ def _call_rest(
         raise InvalidField("tools", f"model {model.code}'s backend cannot enforce strict tools.")
     parallel = request.parallel_tool_calls is not False
     try:  # refuse a schema the grammar cannot express now (1214), not mid-stream
-        family.call_rest_grammar(tools, strict=strict, parallel=parallel)
+        whole = family.call_rest_grammar(tools, strict=strict, parallel=parallel)
     except grammar.GrammarError as exc:
         raise InvalidField("tools", str(exc)) from None
+    if whole is not None and not model.engine.grammar_parses(whole):
+        raise InvalidField(
+            "tools", "a strict tool's grammar has more rules or repetitions than the engine takes."
+        )
 
     def call_rest(consumed: str) -> str | None:
         return family.call_rest_grammar(tools, strict=strict, parallel=parallel, consumed=consumed)

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from glmserve.chat.output import Delta, OutputParser, SteerableParser
+from glmserve.chat.schema import ToolSpecs
 from glmserve.engine.remote import ContextExceeded
 from glmserve.engine.types import EngineBusy, GenerationRequest
 from glmserve.errors import EngineFailure, HighTraffic, PromptTooLong, SensitiveContent
@@ -16,9 +17,10 @@ from glmserve.platform.admission import Admitted
 from glmserve.platform.ids import tool_call_id
 from glmserve.protocol.deltas import message_body
 from glmserve.protocol.responses import ChatUsage, completion_body
+from glmserve.safety import SAFE, Verdict
 from glmserve.serving.metrics import Metrics
 from glmserve.serving.models.registry import ServedModel
-from glmserve.serving.run.content_filter import ContentFilter
+from glmserve.serving.run.content_filter import ContentFilter, content_filter_body
 from glmserve.serving.run.legs import Legs
 from glmserve.serving.run.steering import Steerer, Steering
 
@@ -36,6 +38,9 @@ class PreparedCompletion:
     stream: bool
     tools: list[dict[str, Any]]
     """The function tools the model may call (none with tool_choice "none")."""
+    specs: ToolSpecs | None = None
+    """``tools``' argument specs (chat/schema.py), built in ``prepare`` off the event
+    loop; None: built when the completion starts."""
     json_call: bool = False
     """A grammar forces a JSON tool call (models without a native tool format)."""
     tool_stream: bool = False
@@ -46,6 +51,13 @@ class PreparedCompletion:
     steering: Steering = field(default_factory=Steering)
     """Thinking budget, strict calls under "auto", one call only (steering.py)."""
     user_id: str | None = None
+    conversation: tuple[tuple[str, str], ...] = ()
+    """The request's (role, text) turns, as the content filter sees them."""
+    new_prompt: bool = True
+    """A new user turn, not a tool loop's follow-up (what a Coding Plan counts)."""
+    screened: bool = True
+    """Content safety applies (False: ``sensitive_word_check`` DISABLE, allowed for
+    the caller's key)."""
 
     @property
     def admitted(self) -> Admitted:
@@ -58,6 +70,7 @@ class PreparedCompletion:
             stream=self.stream,
             price=self.model.spec.price,
             user_id=self.user_id,
+            new_prompt=self.new_prompt,
         )
 
 
@@ -72,6 +85,7 @@ class Completion:
         metrics: Metrics | None = None,
         *,
         content_filter: ContentFilter | None = None,
+        input_verdict: Verdict = SAFE,
     ) -> None:
         self.prepared = prepared
         self._legs = legs
@@ -79,8 +93,12 @@ class Completion:
         self._metrics = metrics
         steerable = parser if isinstance(parser, SteerableParser) else None
         self._steerer = Steerer(prepared.steering, steerable, legs)
-        self._filter = content_filter
-        self._seen: list[str] = []  # the message's text so far, for the content filter
+        self._screen = (
+            content_filter.output_screen(prepared.conversation)
+            if content_filter is not None and prepared.screened
+            else None
+        )
+        self._input_verdict = input_verdict
         self.called_tools = False
         self.blocked = False
         """The content filter stopped the output (finish_reason "sensitive")."""
@@ -90,7 +108,7 @@ class Completion:
         clock = self._metrics.clock(code) if self._metrics is not None else None
         steerer = self._steerer
         try:
-            for delta in self._checked(steerer.before()):
+            for delta in await self._checked(steerer.before()):
                 yield delta
             try:
                 async for token in self._legs.tokens():
@@ -98,7 +116,7 @@ class Completion:
                         clock.tick()
                     out = steerer.feed(token.text, self._parser.feed)
                     out += await steerer.after_token()
-                    for delta in self._checked(out):
+                    for delta in await self._checked(out):
                         yield delta
                     if self.blocked:
                         break
@@ -109,8 +127,11 @@ class Completion:
             if self._legs.stopped:
                 await self._legs.wait_finished()
             if self._legs.finish_reason != "error" and not self.blocked:
-                for delta in self._checked(self._parser.finish()):
+                for delta in await self._checked(self._parser.finish()):
                     yield delta
+            screen = self._screen
+            if screen is not None and not self.blocked and not self.failed:
+                self.blocked = (await screen.finish()).blocked
         finally:
             self._legs.cancel()  # a no-op once finished; stops it if we were cut off
             if self._metrics is not None:
@@ -119,19 +140,27 @@ class Completion:
                     reason = "sensitive" if self.blocked else "tool_calls"
                 self._metrics.finished(code, reason)
 
-    def _checked(self, deltas: list[Delta]) -> list[Delta]:
+    async def _checked(self, deltas: list[Delta]) -> list[Delta]:
         """The deltas the content filter lets through (all of them without a filter);
         on a block, none, and the output ends."""
         for delta in deltas:
             self.called_tools |= delta.kind == "tool_call"
-        if self._filter is None or self.blocked or not deltas:
+        if self._screen is None or self.blocked or not deltas:
             return [] if self.blocked else deltas
-        self._seen.extend(d.text for d in deltas if d.kind != "tool_call")
-        if self._filter.blocks_output("".join(self._seen)):
+        text = "".join(d.text for d in deltas if d.kind != "tool_call")
+        if text and (await self._screen.feed(text)).blocked:
             self.blocked = True
             self._legs.stop()
             return []
         return deltas
+
+    @property
+    def content_filter(self) -> list[dict[str, object]]:
+        """Z.AI's ``content_filter`` for this completion: the sides that were flagged."""
+        flags = [("user", self._input_verdict)]
+        if self._screen is not None:
+            flags.append(("assistant", self._screen.verdict))
+        return content_filter_body(flags)
 
     def _refused(self, exc: ContextExceeded | EngineBusy) -> None:
         """A remote worker refused the request before any token. Without a stream that
@@ -199,15 +228,17 @@ class Completion:
         )
 
 
-async def finished_deltas(completion: Completion) -> list[Delta]:
+async def finished_deltas(completion: Completion, *, refusal: bool = False) -> list[Delta]:
     """Run a completion to its end; every delta of the message, with usage and
-    finish_reason final. Raises EngineFailure (1234) if the engine failed."""
+    finish_reason final. Raises EngineFailure (1234) if the engine failed, and 1301 if
+    the content filter stopped it, unless ``refusal`` (Anthropic's ``refusal``: the
+    message so far, with finish_reason "sensitive")."""
     deltas = [delta async for delta in completion.deltas()]
     await completion.wait_finished()
     if completion.failed:
         prepared = completion.prepared
         raise EngineFailure.generation_failed(prepared.id)
-    if completion.blocked:  # Z.AI: without a stream, a blocked output is an error
+    if completion.blocked and not refusal:  # Z.AI: without a stream, it is an error
         raise SensitiveContent()
     return deltas
 
@@ -225,4 +256,5 @@ async def completion_result(completion: Completion) -> dict[str, Any]:
         message=message_body(deltas, tool_call_id),
         finish_reason=completion.finish_reason,
         usage=completion.usage,
+        content_filter=completion.content_filter,
     )
