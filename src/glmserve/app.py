@@ -67,7 +67,9 @@ class GlmServe:
         self.batch_lines = BatchLines(
             self.completions, self.models, self.completions.priority, self.embeddings
         )
-        self.images = ImageService(self.media, self.settings.images, self.settings.media)
+        self.images = ImageService(
+            self.media, self.settings.images, self.settings.media, self.safety.content_filter
+        )
         self.metrics.registry.register(ImageCollector(self.media))
         runners = TaskRunners(self.chat_tasks)
         runners.images = self.images

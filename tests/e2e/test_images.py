@@ -27,13 +27,13 @@ from tests.support.tiny_diffusion import tiny_cogvideox, tiny_cogvideox_i2v, tin
 ADMIN = "images-admin-key-0123456789abcdef"
 
 
-def _config(tmp: Path, *, workers: int = 1, signed: bool = True) -> Path:
+def _config(tmp: Path, *, workers: int = 1, signed: bool = True, safety: str = "") -> Path:
     image, video, i2v = tiny_cogview4(), tiny_cogvideox(), tiny_cogvideox_i2v()
     config = tmp / f"glmserve-{workers}-{signed}.toml"
     config.write_text(
         f'[platform]\nadmin_key = "{ADMIN}"\ndata_dir = "{tmp / "data"}"\n'
         f"task_workers = {workers}\n\n"
-        f"[images]\nsigned_urls = {str(signed).lower()}\n\n"
+        f"[images]\nsigned_urls = {str(signed).lower()}\n\n{safety}"
         f'[[images.models]]\ncode = "cogview-4"\npath = "{image}"\n'
         "steps = 2\nfast_steps = 1\nthreads = 2\nmax_n = 2\n\n"
         f'[[images.models]]\ncode = "glm-image"\npath = "{image}"\n'
@@ -284,7 +284,9 @@ def test_video_task_survives_a_gateway_restart(tmp_path: Path, gemma_gguf: Path)
 
 
 def test_unsigned_urls_are_the_creating_keys_only(tmp_path: Path, gemma_gguf: Path) -> None:
-    srv = Server(_config(tmp_path, signed=False), tmp_path / "server.log")
+    """Also: a content filter configured ([safety] keywords) screens prompts (1301)."""
+    safety = '[safety]\nkeywords = ["forbiddenword"]\n\n'
+    srv = Server(_config(tmp_path, signed=False, safety=safety), tmp_path / "server.log")
     try:
         key = _key(srv, "owner")[1]
         other = _key(srv, "other")[1]
@@ -297,6 +299,13 @@ def test_unsigned_urls_are_the_creating_keys_only(tmp_path: Path, gemma_gguf: Pa
         r = httpx.get(url, headers={"Authorization": f"Bearer {other}"}, timeout=30)
         assert r.status_code == 404
         assert _image(url, key).size == (512, 512)
+        for call in (
+            lambda: client.images.generations(model="cogview-4", prompt="a forbiddenword cat"),
+            lambda: client.videos.generations(model="tiny-video", prompt="forbiddenword"),
+        ):
+            with pytest.raises(APIRequestFailedError) as caught:
+                call()
+            assert caught.value.status_code == 400 and "1301" in str(caught.value)
     finally:
         srv.stop()
 

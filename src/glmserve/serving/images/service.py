@@ -28,7 +28,13 @@ from glmserve.engine.diffusion import (
     Picture,
 )
 from glmserve.engine.media import ImageInput
-from glmserve.errors import EngineFailure, GlmServeError, HighTraffic, InvalidField
+from glmserve.errors import (
+    EngineFailure,
+    GlmServeError,
+    HighTraffic,
+    InvalidField,
+    SensitiveContent,
+)
 from glmserve.platform.admission import Admitted, Attempt
 from glmserve.platform.ids import completion_id, now_seconds
 from glmserve.platform.tasks import TaskOutcome, status_body
@@ -39,11 +45,13 @@ from glmserve.protocol.images import (
     parse_video_request,
 )
 from glmserve.protocol.responses import error_body
+from glmserve.safety import SAFE, SafetyPolicy, Verdict
 from glmserve.serving.images import checks
 from glmserve.serving.images.models import MediaModels, ServedMedia
 from glmserve.serving.images.results import MediaResults
 from glmserve.serving.images.work import MediaWork, unit_price
 from glmserve.serving.media.loader import MediaLoader
+from glmserve.serving.run.content_filter import content_filter_body
 from glmserve.store import TaskRow
 
 __all__ = ["ImageService", "TASK_MARK"]
@@ -55,9 +63,18 @@ TASK_MARK = "glmserve_task"
 
 
 class ImageService:
-    def __init__(self, models: MediaModels, settings: ImageSettings, media: MediaSettings) -> None:
+    def __init__(
+        self,
+        models: MediaModels,
+        settings: ImageSettings,
+        media: MediaSettings,
+        content_filter: SafetyPolicy | None = None,
+    ) -> None:
         self.models = models
         self.settings = settings
+        self._filter = content_filter
+        """The configured content safety ([safety]): prompts are screened as chat
+        input is; a blocked one is a 1301 (docs/images.md, "Content safety")."""
         self._loader = MediaLoader(media)
         self._results: MediaResults | None = None
 
@@ -77,13 +94,18 @@ class ImageService:
         metered.describe(request.model, request.request_id)
         served, spec = self._model(request.model, "image")
         job = self._image_job(served, spec, request, metered.record_id)
+        verdict = await self._screen(request.prompt)
         pictures = await self._generate(served, request.model, request, job, metered)
         assert isinstance(pictures, list)
         if request.response_format == "b64_json":
             data = [{"b64_json": base64.b64encode(p.png).decode()} for p in pictures]
         else:
             data = [{"url": await self._stored(metered, base, p.png, "png")} for p in pictures]
-        return {"created": now_seconds(), "data": data}
+        answer: dict[str, Any] = {"created": now_seconds(), "data": data}
+        flags = content_filter_body([("user", verdict)])
+        if flags:
+            answer["content_filter"] = flags
+        return answer
 
     # -- tasks --
 
@@ -96,12 +118,14 @@ class ImageService:
                 "model", f"{request.model} is not generated asynchronously; use /images/generations"
             )
         self._image_job(served, spec, request, "")
+        await self._screen(request.prompt)
         return self._task_row(key_id, "image", body, base, request.model, request.request_id)
 
     async def video_task(self, key_id: str, body: Mapping[str, Any], base: str) -> TaskRow:
         request = parse_video_request(body)
         served, spec = self._model(request.model, "video")
         await self._video_job(served, spec, request, "")
+        await self._screen(request.prompt)
         return self._task_row(key_id, "video", body, base, request.model, request.request_id)
 
     async def run(self, row: TaskRow, attempt: Attempt) -> TaskOutcome:
@@ -147,6 +171,15 @@ class ImageService:
         self.models.close()
 
     # -- helpers --
+
+    async def _screen(self, prompt: str) -> Verdict:
+        """The prompt through the content filter; raises SensitiveContent (1301)."""
+        if self._filter is None or not prompt:
+            return SAFE
+        verdict = await self._filter.check_input([("user", prompt)])
+        if verdict.blocked:
+            raise SensitiveContent()
+        return verdict
 
     def _model(self, code: str, output: str) -> tuple[ServedMedia, MediaSpec]:
         served = self.models.get(code)
