@@ -40,7 +40,7 @@ from glmserve.store import UsageRecord
 __all__ = ["Admission", "Admitted", "Attempt", "AttemptKind", "Metered"]
 
 
-AttemptKind = Literal["chat", "async", "embeddings", "moderate", "image", "video"]
+AttemptKind = Literal["chat", "async", "embeddings", "moderate", "tools", "image", "video"]
 """What a request is, as the ledger's ``kind`` says (a streamed chat becomes "stream")."""
 
 
@@ -190,6 +190,11 @@ class Attempt:
         self._started = time.monotonic()
         self._closed = False
 
+    def sibling(self, kind: Literal["chat", "async", "embeddings", "tools"]) -> Attempt:
+        """Another attempt for the same caller: work a request runs on the side (a web
+        search inside a chat) gets its own record; the caller closes it."""
+        return Attempt(self._admission, self.caller, kind)
+
     def describe(self, model: str, request_id: str | None) -> None:
         self.model = model
         self.request_id = request_id or ""
@@ -265,9 +270,9 @@ class Attempt:
         elif completion.cancelled:
             status = "cancelled"
         admitted = self.admitted
-        kind: Literal["chat", "stream", "async", "embeddings", "moderate", "image", "video"] = (
-            self.kind
-        )
+        kind: Literal[
+            "chat", "stream", "async", "embeddings", "moderate", "tools", "image", "video"
+        ] = self.kind
         if kind == "chat" and admitted is not None and admitted.stream:
             kind = "stream"
         now = time.time()

@@ -5,6 +5,14 @@ call (service.py)."""
 
 from glmserve.serving.images.models import MediaModels, ServedMedia, load_media
 from glmserve.serving.images.results import MediaResults
-from glmserve.serving.images.service import TASK_MARK, ImageService
+from glmserve.serving.images.service import IMAGES_KIND, TASK_MARK, ImageService
 
-__all__ = ["ImageService", "MediaModels", "MediaResults", "ServedMedia", "TASK_MARK", "load_media"]
+__all__ = [
+    "IMAGES_KIND",
+    "ImageService",
+    "MediaModels",
+    "MediaResults",
+    "ServedMedia",
+    "TASK_MARK",
+    "load_media",
+]

@@ -5,7 +5,8 @@ the model's engine, its results stored as files and answered with their URLs.
 ``ImageService.images`` is ``POST /images/generations``; ``image_task`` and
 ``video_task`` check and store ``POST /async/images/generations`` and ``POST
 /videos/generations`` as tasks the platform's workers run with ``run`` (through
-``serving/jobs/task_runners.py``); ``GET /async-result/{id}`` then reads what ``run`` stored.
+the job table, kind "images"); ``GET /async-result/{id}`` then reads what ``run``
+stored.
 """
 
 from __future__ import annotations
@@ -54,12 +55,14 @@ from glmserve.serving.media.loader import MediaLoader
 from glmserve.serving.run.content_filter import content_filter_body
 from glmserve.store import TaskRow
 
-__all__ = ["ImageService", "TASK_MARK"]
+__all__ = ["IMAGES_KIND", "ImageService", "TASK_MARK"]
 
 log = logging.getLogger(__name__)
 
+IMAGES_KIND = "images"
+"""The job table's kind of image and video tasks (their rows' ``endpoint``)."""
 TASK_MARK = "glmserve_task"
-"""The key of a stored task body that says it is an image or video task."""
+"""The key of a stored task body that says whether it is an image or a video task."""
 
 
 class ImageService:
@@ -251,6 +254,7 @@ class ImageService:
             request_json=json.dumps(stored, ensure_ascii=False),
             result_json=None,
             created_at=now_seconds(),
+            endpoint=IMAGES_KIND,
         )
 
     async def _run_image(
