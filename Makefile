@@ -5,9 +5,19 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.glmserve-installed
 
-.PHONY: install serve test lint clean workers fuzz
+.PHONY: install images serve test lint clean workers fuzz
 
 install: $(STAMP)
+
+# Image and video generation (docs/images.md): torch (a CPU build unless one is there),
+# diffusers and transformers, which `make test` needs and `make serve` does not.
+IMAGES_STAMP := $(VENV)/.glmserve-images
+images: $(IMAGES_STAMP)
+
+$(IMAGES_STAMP): $(STAMP) scripts/install-torch.sh
+	scripts/install-torch.sh $(VENV)
+	$(BIN)/python -m pip install --quiet -e '.[images]'
+	touch $@
 
 $(STAMP): pyproject.toml scripts/install-llama.sh scripts/llama-cmake-args.sh
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -39,14 +49,14 @@ workers:
 	  wait $$vllm && exit $$built; \
 	fi
 
-test: lint workers
+test: lint workers images
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # The schemathesis run of `make test` (tests/e2e/test_fuzz.py) with many more examples
 # per operation: every operation of /openapi.json against a real server, no 5xx and
 # every answer as documented. FUZZ_EXAMPLES per operation; the result: docs/testing.md.
 FUZZ_EXAMPLES ?= 1000
-fuzz: install
+fuzz: install images
 	GLMSERVE_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest tests/e2e/test_fuzz.py -q -s
 
 clean:

@@ -15,6 +15,14 @@ from glmserve.serving.agents import AgentService
 from glmserve.serving.agents.tasks import AgentTasks
 from glmserve.serving.embeddings.jobs import EmbeddingJobs
 from glmserve.serving.embeddings.service import EmbeddingService, load_embeddings
+from glmserve.serving.images import (
+    IMAGES_KIND,
+    ImageService,
+    MediaModels,
+    MediaResults,
+    load_media,
+)
+from glmserve.serving.images.metrics import ImageCollector
 from glmserve.serving.jobs.chat import ChatJobs
 from glmserve.serving.jobs.table import JobTable
 from glmserve.serving.metrics import Metrics
@@ -37,6 +45,9 @@ class GlmServe:
     repository: Repository
     embeddings: EmbeddingService = field(default_factory=lambda: EmbeddingService([]))
     """Embedding models and the rerank endpoint (docs/embeddings.md)."""
+    media: MediaModels = field(default_factory=lambda: MediaModels([]))
+    """Image and video generation models (docs/images.md)."""
+    images: ImageService = field(init=False)
     metrics: Metrics = field(init=False)
     safety: SafetyService = field(init=False)
     """Content safety ([safety]): chat's content filter and ``/moderations``."""
@@ -70,8 +81,16 @@ class GlmServe:
         self.jobs = JobTable(self.completions.priority)
         self.jobs.register("chat", ChatJobs(self.completions, self.models))
         self.jobs.register("embeddings", EmbeddingJobs(self.embeddings))
+        self.images = ImageService(
+            self.media, self.settings.images, self.settings.media, self.safety.content_filter
+        )
+        self.metrics.registry.register(ImageCollector(self.media))
+        self.jobs.register_runner(IMAGES_KIND, self.images)
         self.platform = Platform.open(
             self.settings.platform, self.repository, self.jobs.tasks, self.jobs.lines
+        )
+        self.images.bind(
+            MediaResults(self.platform.files, self.platform.keys, self.settings.images)
         )
         self.web_search = WebSearchService(self.settings, content_filter=self.safety.content_filter)
         self.mcp = McpServers(
@@ -103,22 +122,33 @@ class GlmServe:
             repository.close()
             raise
         try:
-            return cls(settings, models, repository, embeddings)
+            media = load_media(settings.images)
         except BaseException:
             models.close()
             embeddings.close()
             repository.close()
             raise
+        try:
+            return cls(settings, models, repository, embeddings, media)
+        except BaseException:
+            models.close()
+            embeddings.close()
+            media.close()
+            repository.close()
+            raise
 
     async def start(self) -> None:
         await self.platform.start()
+        await self.images.start()
 
     async def stop(self) -> None:
+        await self.images.stop()
         await self.platform.stop()
 
     def close(self) -> None:
         self.completions.close()
         self.models.close()
         self.embeddings.close()
+        self.images.close()
         self.web_search.close()
         self.platform.close()

@@ -26,6 +26,10 @@ __all__ = [
     "TOOLS",
     "READER_CODE",
     "SEARCH_ENGINES",
+    "MEDIA_MODELS",
+    "MediaSpec",
+    "SizeRule",
+    "media_spec",
 ]
 
 K = 1024
@@ -409,3 +413,97 @@ TOOLS: dict[str, ToolSpec] = {
     )
 }
 SEARCH_ENGINES = tuple(code for code, spec in TOOLS.items() if spec.search)
+# -- Image and video generation models (docs/images.md) --
+
+
+@dataclass(frozen=True)
+class SizeRule:
+    """Sizes a model takes besides its listed ones: each side within
+    [min_side, max_side] and a multiple of ``multiple``, at most ``max_pixels`` in all."""
+
+    min_side: int
+    max_side: int
+    multiple: int
+    max_pixels: int | None = None
+
+
+@dataclass(frozen=True)
+class MediaSpec:
+    """An image or video generation code: what it takes and what one costs."""
+
+    code: str
+    output: str
+    """"image" or "video"."""
+    price: float
+    """USD per image, or per video (Z.AI's pricing page)."""
+    default_size: str
+    sizes: tuple[str, ...]
+    """Sizes always taken ("WIDTHxHEIGHT")."""
+    rule: SizeRule | None
+    """Other sizes taken (None: only the listed ones)."""
+    qualities: tuple[str, ...]
+    """The ``quality`` values; the first is the fast one ("standard", "speed")."""
+    default_quality: str
+    async_images: bool = False
+    """``POST /async/images/generations`` takes it (Z.AI: GLM-Image only)."""
+    fps: tuple[int, ...] = ()
+    """Video: the ``fps`` values (the first is the default)."""
+    durations: tuple[int, ...] = ()
+    """Video: the ``duration`` values in seconds (the first is the default)."""
+    description: str = ""
+
+
+_COGVIEW4_SIZES = (
+    "1024x1024", "768x1344", "864x1152", "1344x768", "1152x864", "1440x720", "720x1440",
+)  # fmt: skip
+_GLM_IMAGE_SIZES = (
+    "1280x1280", "1568x1056", "1056x1568", "1472x1088", "1088x1472", "1728x960", "960x1728",
+)  # fmt: skip
+_COGVIDEOX3_SIZES = (
+    "1920x1080", "1080x1920", "1280x720", "720x1280", "1024x1024", "2048x1080", "3840x2160",
+)  # fmt: skip
+
+
+def _cogview4(code: str) -> MediaSpec:
+    return MediaSpec(
+        code, "image", 0.01, "1024x1024", _COGVIEW4_SIZES,
+        # CogView4-6B's README: 512-2048 a side, multiples of 32, at most 2^21 pixels
+        SizeRule(512, 2048, 32, 2**21), ("standard", "hd"), "standard",
+        description="CogView-4 (Apache-2.0), diffusers CogView4Pipeline.",
+    )  # fmt: skip
+
+
+MEDIA_MODELS: dict[str, MediaSpec] = {
+    spec.code: spec
+    for spec in (
+        _cogview4("cogview-4"),
+        _cogview4("cogview-4-250304"),
+        MediaSpec(
+            "glm-image", "image", 0.015, "1280x1280", _GLM_IMAGE_SIZES,
+            SizeRule(512, 2048, 32), ("standard", "hd"), "hd", async_images=True,
+            description="GLM-Image (MIT), diffusers GlmImagePipeline.",
+        ),
+        MediaSpec(
+            "cogvideox-3", "video", 0.2, "1920x1080", _COGVIDEOX3_SIZES, None,
+            ("speed", "quality"), "speed", fps=(30, 60), durations=(5, 10),
+            description="CogVideoX-3; open CogVideoX weights run on diffusers CogVideoXPipeline.",
+        ),
+    )
+}  # fmt: skip
+
+
+def media_spec(code: str, output: str) -> MediaSpec:
+    """The catalog entry of an image or video code; a user's own model takes any size
+    of 256-2048 a side in multiples of 16 and is free."""
+    known = MEDIA_MODELS.get(code)
+    if known is not None:
+        return known
+    if output == "video":
+        return MediaSpec(
+            code, "video", 0.0, "720x480", (), SizeRule(128, 2048, 16), ("speed", "quality"),
+            "speed", fps=(8, 16, 24, 30, 60), durations=(5, 1, 2, 3, 4, 6, 8, 10),
+        )  # fmt: skip
+    return MediaSpec(
+        code, "image", 0.0, "1024x1024", (), SizeRule(256, 2048, 16), ("standard", "hd"),
+        "standard",
+    )  # fmt: skip

@@ -24,6 +24,7 @@ from glmserve.protocol.anthropic import CountTokensRequest, MessagesRequest
 from glmserve.protocol.chat import ChatCompletionRequest
 from glmserve.protocol.embeddings import EmbeddingsBody, RerankBody
 from glmserve.protocol.error_schemas import AnthropicErrorBody, ZaiErrorBody
+from glmserve.protocol.images import ImagesBody, VideosBody
 from glmserve.protocol.moderations import ModerationsBody
 from glmserve.protocol.web_search import ReaderBody, WebSearchBody
 from tests.conftest import Server
@@ -42,6 +43,10 @@ BODIES: dict[tuple[str, str], type[BaseModel]] = {
     ("post", "/v1/rerank"): RerankBody,
     ("post", "/api/paas/v4/batches"): BatchCreateBody,
     ("post", "/v1/batches"): BatchCreateBody,
+    ("post", "/api/paas/v4/images/generations"): ImagesBody,
+    ("post", "/v1/images/generations"): ImagesBody,
+    ("post", "/api/paas/v4/async/images/generations"): ImagesBody,
+    ("post", "/api/paas/v4/videos/generations"): VideosBody,
     ("post", "/api/paas/v4/web_search"): WebSearchBody,
     ("post", "/api/coding/paas/v4/web_search"): WebSearchBody,
     ("post", "/api/paas/v4/reader"): ReaderBody,

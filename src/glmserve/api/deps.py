@@ -20,6 +20,7 @@ __all__ = [
     "embeddings_attempt",
     "moderations_attempt",
     "tools_attempt",
+    "images_attempt",
     "admin",
     "admin_or_none",
 ]
@@ -82,8 +83,18 @@ async def tools_attempt(
         yield metered
 
 
+async def images_attempt(
+    request: Request, caller: Principal = Depends(principal)
+) -> AsyncIterator[Attempt]:
+    """``attempt`` for image generation: the ledger records it as "image"."""
+    async for metered in _metered(request, caller, "image"):
+        yield metered
+
+
 async def _metered(
-    request: Request, caller: Principal, kind: Literal["chat", "embeddings", "moderate", "tools"]
+    request: Request,
+    caller: Principal,
+    kind: Literal["chat", "embeddings", "moderate", "tools", "image"],
 ) -> AsyncIterator[Attempt]:
     metered = glmserve(request).platform.admission.attempt(caller, kind)
     metered.surface = surface_of(request.url.path)

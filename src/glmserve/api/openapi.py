@@ -27,7 +27,8 @@ from glmserve.protocol.error_schemas import AnthropicErrorBody, ZaiErrorBody
 __all__ = ["documented", "openapi", "Auth", "Surface"]
 
 Surface = Literal["zai", "anthropic"]
-Auth = Literal["key", "admin", "none"]
+Auth = Literal["key", "admin", "none", "optional"]
+"""``optional``: a key is read when given (a signed URL needs none: docs/images.md)."""
 
 _SCHEMAS = "x-glmserve-schemas"
 _AUTH = "x-glmserve-auth"
@@ -143,4 +144,4 @@ def _security(auth: str, open_access: bool) -> list[dict[str, list[str]]]:
     if auth == "none":
         return [{}]
     keyed: list[dict[str, list[str]]] = [{"ApiKey": []}, {"Jwt": []}, {"XApiKey": []}]
-    return [*keyed, {}] if open_access else keyed
+    return [*keyed, {}] if open_access or auth == "optional" else keyed

@@ -19,6 +19,7 @@ from glmserve.api import (
     agents,
     anthropic,
     batch_routes,
+    images,
     moderations,
     platform_routes,
     retrieval,
@@ -86,6 +87,9 @@ def create_app(app: GlmServe) -> FastAPI:
     api.include_router(web_search_routes.router, prefix=CODING_PREFIX)
     api.include_router(batch_routes.router, prefix=ZAI_PREFIX)
     api.include_router(batch_routes.router, prefix=OPENAI_PREFIX)
+    api.include_router(images.router, prefix=ZAI_PREFIX)
+    api.include_router(images.router, prefix=OPENAI_PREFIX)
+    api.include_router(images.media_router, prefix=ZAI_PREFIX)
     for prefix in agents.PREFIXES:
         api.include_router(agents.router, prefix=prefix)
     api.include_router(admin.router, prefix="/admin")

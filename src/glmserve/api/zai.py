@@ -80,6 +80,7 @@ def make_router(*, coding: bool) -> APIRouter:
     async def list_models(app: GlmServe = Depends(glmserve)) -> dict[str, Any]:
         body = models_body([(m.code, m.created) for m in app.models])
         body["data"].extend(app.embeddings.model_entries())
+        body["data"].extend(app.images.model_entries())
         return body
 
     return router

@@ -15,6 +15,7 @@ from glmserve.config.agents import AgentsFile
 from glmserve.config.apis import ApisFile
 from glmserve.config.batches import BatchesFile, FilesFile
 from glmserve.config.http import HttpFile
+from glmserve.config.images import ImagesFile
 from glmserve.config.media import MediaFile
 from glmserve.config.plans import PlanCountingFile, PlanFile
 from glmserve.config.platform import Tier
@@ -214,3 +215,4 @@ class ConfigFile(_Strict):
     plan_counting: PlanCountingFile = Field(default_factory=PlanCountingFile)
     apis: ApisFile = Field(default_factory=ApisFile)
     agents: AgentsFile = Field(default_factory=AgentsFile)
+    images: ImagesFile = Field(default_factory=ImagesFile)

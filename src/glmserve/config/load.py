@@ -50,6 +50,7 @@ from glmserve.config.file import (
     TierFile,
 )
 from glmserve.config.http import http_settings
+from glmserve.config.images import image_settings
 from glmserve.config.plans import plan_settings
 from glmserve.config.platform import (
     DEFAULT_CONCURRENCY,
@@ -115,6 +116,7 @@ def load_settings(
         raise ConfigError(f"{where}: {exc}") from None
     try:
         embedding = embeddings(parsed.embeddings, path, default_threads(), where)
+        images = image_settings(parsed.images, path, default_threads(), where)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     try:
@@ -143,6 +145,7 @@ def load_settings(
         safety=safety,
         disabled_apis=tuple(parsed.apis.disabled),
         agents=agents,
+        images=images,
     )
 
 

@@ -15,6 +15,7 @@ from glmserve.catalog import ModelSpec
 from glmserve.config.agents import AgentSettings
 from glmserve.config.embeddings import EmbeddingSettings
 from glmserve.config.http import HttpSettings
+from glmserve.config.images import ImageSettings
 from glmserve.config.media import MediaSettings
 from glmserve.config.platform import PlatformSettings
 from glmserve.config.safety import SafetySettings
@@ -203,6 +204,8 @@ class Settings:
     """APIs turned off here ([apis] disabled; config/apis.py): they answer 1221."""
     agents: AgentSettings = field(default_factory=AgentSettings)
     """The agents API ([agents], docs/agents.md)."""
+    images: ImageSettings = field(default_factory=ImageSettings)
+    """Image and video generation models ([images], docs/images.md)."""
 
     @property
     def claude_models(self) -> AnthropicModels:

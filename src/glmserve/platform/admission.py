@@ -37,7 +37,11 @@ from glmserve.platform.usage import (
 )
 from glmserve.store import UsageRecord
 
-__all__ = ["Admission", "Admitted", "Attempt", "Metered"]
+__all__ = ["Admission", "Admitted", "Attempt", "AttemptKind", "Metered"]
+
+
+AttemptKind = Literal["chat", "async", "embeddings", "moderate", "tools", "image", "video"]
+"""What a request is, as the ledger's ``kind`` says (a streamed chat becomes "stream")."""
 
 
 @dataclass(frozen=True)
@@ -105,11 +109,7 @@ class Admission:
         self._pending: set[asyncio.Task[None]] = set()
         self._renewer: asyncio.Task[None] | None = None
 
-    def attempt(
-        self,
-        caller: Principal,
-        kind: Literal["chat", "async", "embeddings", "moderate", "tools"] = "chat",
-    ) -> Attempt:
+    def attempt(self, caller: Principal, kind: AttemptKind = "chat") -> Attempt:
         return Attempt(self, caller, kind)
 
     async def reserve(
@@ -174,7 +174,7 @@ class Attempt:
         self,
         admission: Admission,
         caller: Principal,
-        kind: Literal["chat", "async", "embeddings", "moderate", "tools"],
+        kind: AttemptKind,
     ) -> None:
         self._admission = admission
         self.caller = caller
@@ -270,7 +270,9 @@ class Attempt:
         elif completion.cancelled:
             status = "cancelled"
         admitted = self.admitted
-        kind: Literal["chat", "stream", "async", "embeddings", "moderate", "tools"] = self.kind
+        kind: Literal[
+            "chat", "stream", "async", "embeddings", "moderate", "tools", "image", "video"
+        ] = self.kind
         if kind == "chat" and admitted is not None and admitted.stream:
             kind = "stream"
         now = time.time()

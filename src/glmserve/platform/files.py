@@ -164,6 +164,14 @@ class Files:
         except KeyError:
             raise FileNotFound(row.id) from None
 
+    async def get(self, file_id: str) -> FileRow | None:
+        """A file's row whoever owns it (callers check ownership themselves)."""
+        return await asyncio.to_thread(self._repo.get_file, file_id)
+
+    async def older(self, purpose: str, created_before: int, limit: int) -> list[FileRow]:
+        """Files of a purpose, every key's, made before a time (oldest first)."""
+        return await asyncio.to_thread(self._repo.old_files, purpose, created_before, limit)
+
     async def own(self, key_id: str, file_id: str) -> FileRow:
         row = await asyncio.to_thread(self._repo.get_file, file_id)
         # Another key's file is reported exactly like a file that does not exist.

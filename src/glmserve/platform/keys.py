@@ -77,6 +77,12 @@ class KeyService:
         digest = hmac.new(self._master, b"glmserve-api-key:" + key_id.encode(), "sha256")
         return digest.hexdigest()[:32]
 
+    def sign(self, message: str) -> str:
+        """An HMAC of ``message`` under the master key (signed result URLs,
+        docs/images.md); compare with ``hmac.compare_digest``."""
+        digest = hmac.new(self._master, b"glmserve-url:" + message.encode(), "sha256")
+        return digest.hexdigest()[:32]
+
     def create(self, name: str, tier: str, balance_nano: int | None = None) -> IssuedKey:
         if tier not in TIERS:
             raise InvalidField("tier", f"must be one of {', '.join(TIERS)}, got {tier!r}.")

@@ -64,6 +64,16 @@ class SqlBatches:
         with self._engine.begin() as conn:
             return int(conn.execute(files.delete().where(files.c.id == file_id)).rowcount) == 1
 
+    def old_files(self, purpose: str, created_before: int, limit: int) -> list[FileRow]:
+        query = (
+            select(files)
+            .where(files.c.purpose == purpose, files.c.created_at < created_before)
+            .order_by(files.c.created_at, files.c.id)
+            .limit(limit)
+        )
+        with self._engine.connect() as conn:
+            return [FileRow(**r) for r in conn.execute(query).mappings()]
+
     # --- batches ---------------------------------------------------------------------
 
     def create_batch(self, row: BatchRow) -> None:

@@ -98,6 +98,12 @@ class MediaLoader:
                 )
         return LoadedMedia(tuple(images), tuple(texts), tuple(video))
 
+    def image(self, field: str, url: str) -> ImageInput:
+        """One image from an http(s) URL (the safe fetcher), a data URL or bare base64;
+        a 1214 naming ``field`` when it cannot be had or decoded."""
+        data = self._bytes(field, url, ("image/",), self._settings.max_image_bytes)
+        return self._image(field, data)
+
     def _part(self, where: str, part: MediaPart) -> list[ImageInput]:
         s = self._settings
         if isinstance(part, ImageUrlPart):
