@@ -78,7 +78,7 @@ async def messages(
     prepared = await in_thread_until_disconnect(
         request,
         lambda gone: app.completions.prepare(chat, coding=True, gone=gone),
-        app.completions.executor,
+        app.completions.executor_for(chat),
     )
     completion = await app.completions.start(prepared, metered)
     if prepared.stream:
@@ -137,7 +137,7 @@ async def count_tokens(
     tokens = await in_thread_until_disconnect(
         request,
         lambda gone: app.completions.count_prompt_tokens(chat, coding=True, gone=gone),
-        app.completions.executor,
+        app.completions.executor_for(chat),
     )
     return {"input_tokens": tokens}
 

@@ -19,6 +19,7 @@ __all__ = [
     "attempt",
     "embeddings_attempt",
     "moderations_attempt",
+    "tools_attempt",
     "admin",
     "admin_or_none",
 ]
@@ -73,8 +74,16 @@ async def moderations_attempt(
         yield metered
 
 
+async def tools_attempt(
+    request: Request, caller: Principal = Depends(principal)
+) -> AsyncIterator[Attempt]:
+    """``attempt`` for web search and the reader: the ledger records them as "tools"."""
+    async for metered in _metered(request, caller, "tools"):
+        yield metered
+
+
 async def _metered(
-    request: Request, caller: Principal, kind: Literal["chat", "embeddings", "moderate"]
+    request: Request, caller: Principal, kind: Literal["chat", "embeddings", "moderate", "tools"]
 ) -> AsyncIterator[Attempt]:
     metered = glmserve(request).platform.admission.attempt(caller, kind)
     metered.surface = surface_of(request.url.path)
@@ -106,8 +115,13 @@ def api_name(path: str) -> str:
     surface = surface_of(path)
     if surface in ("coding", "anthropic"):
         return surface
+    segments = path.strip("/").split("/")
+    if "agents" in segments:  # /api/v1/agents, /api/paas/v4/v1/agents
+        return "agents"
     rest = path.removeprefix("/v1/") if surface == "openai" else path.removeprefix("/api/paas/v4/")
-    return _API_SEGMENTS.get(rest.lstrip("/").split("/", 1)[0], "chat")
+    first = rest.lstrip("/").split("/", 1)[0]
+    # a path of no known API is named by its first segment: a limited key is refused it
+    return _API_SEGMENTS.get(first, first or "chat")
 
 
 def surface_of(path: str) -> str:

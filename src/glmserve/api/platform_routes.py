@@ -26,8 +26,12 @@ async def submit_async_chat(
     caller: Principal = Depends(principal),
     raw: Any = Depends(json_body),
 ) -> dict[str, Any]:
-    row = await app.chat_tasks.new_task(caller.key_id, raw)
-    return await app.platform.tasks.submit(caller, row)
+    row = await app.jobs.new_task("chat", caller.key_id, raw)
+    try:
+        return await app.platform.tasks.submit(caller, row)
+    except BaseException:
+        app.jobs.forget(row.id)
+        raise
 
 
 @router.get("/async-result/{task_id}", **documented(errors=(404,)))
@@ -51,7 +55,7 @@ async def tokenizer(
     count = await in_thread_until_disconnect(
         request,
         lambda gone: app.completions.prompt_count(chat, gone=gone),
-        app.completions.executor,
+        app.completions.executor_for(chat),
     )
     tokens = count.total
     task_id = completion_id()

@@ -33,6 +33,7 @@ from glmserve.platform.batch_input import (
 from glmserve.platform.batch_output import LineOutcome, batch_body, finish_files, line_result
 from glmserve.platform.batch_rows import broken_result, line_rows, usage_record
 from glmserve.platform.files import Files
+from glmserve.platform.leases import Leases
 from glmserve.platform.usage import Ledger
 from glmserve.store import BatchLineRow, BatchRow, LineStatus, Repository
 
@@ -70,11 +71,12 @@ class Batches:
         self._runner = runner
         self._ledger = ledger
         self.settings = settings
-        self._owner = secrets.token_hex(8)
-        self._lease_ms = int(settings.lease_seconds * 1000)
+        self._leases = Leases(repository.renew_batches, int(settings.lease_seconds * 1000), "batch")
+        self._owner = self._leases.owner
+        self._lease_ms = self._leases.lease_ms
         self._wake = asyncio.Event()
         self._slots = asyncio.Semaphore(settings.concurrency)
-        self._held: set[str] = set()
+        self._held = self._leases.held
         self._stopping: set[str] = set()
         self._loops: list[asyncio.Task[None]] = []
         self._broken: dict[str, int] = {}
@@ -169,7 +171,7 @@ class Batches:
         loop = asyncio.get_running_loop()
         self._loops = [loop.create_task(self._work()) for _ in range(self.settings.workers)]
         if self.settings.workers:
-            self._loops.append(loop.create_task(self._keep_leases()))
+            self._loops.append(loop.create_task(self._leases.keep()))
 
     async def stop(self) -> None:
         """Graceful: lines not ended go back (they run again after a restart); the
@@ -196,7 +198,7 @@ class Batches:
             try:
                 await self._advance(row)
             except asyncio.CancelledError:
-                await asyncio.to_thread(self._repo.renew_batches, self._owner, [row.id], 0)
+                await asyncio.to_thread(self._leases.hand_back, row.id)
                 raise
             except Exception as exc:
                 await self._broke(row, exc)
@@ -216,7 +218,7 @@ class Batches:
             await self._finalize(row)
             return
         if row.status in _TERMINAL:
-            await asyncio.to_thread(self._repo.renew_batches, self._owner, [row.id], 0)
+            await asyncio.to_thread(self._leases.hand_back, row.id)
 
     async def _broke(self, row: BatchRow, exc: Exception) -> None:
         """An unexpected failure: tried again later, up to _TRIES times in a row."""
@@ -420,18 +422,7 @@ class Batches:
             return
         if row.auto_delete_input_file:
             await self._files.remove(row.input_file_id)
-        await asyncio.to_thread(self._repo.renew_batches, self._owner, [row.id], 0)
-
-    async def _keep_leases(self) -> None:
-        while True:
-            await asyncio.sleep(self._lease_ms / 3000)
-            until = int(time.time() * 1000) + self._lease_ms
-            try:
-                await asyncio.to_thread(
-                    self._repo.renew_batches, self._owner, list(self._held), until
-                )
-            except Exception:
-                log.warning("renewing batch leases failed", exc_info=True)
+        await asyncio.to_thread(self._leases.hand_back, row.id)
 
 
 def new_batch_id() -> str:

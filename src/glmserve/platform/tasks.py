@@ -16,13 +16,13 @@ import asyncio
 import contextlib
 import json
 import logging
-import secrets
 import time
 from typing import Any, Protocol
 
 from glmserve.errors import BalanceExhausted, GlmServeError, TaskNotFound
 from glmserve.platform.admission import Admission, Attempt
 from glmserve.platform.auth import Principal
+from glmserve.platform.leases import Leases
 from glmserve.store import Repository, TaskRow, TaskStatus
 
 __all__ = ["AsyncTasks", "TaskRunner", "TaskOutcome", "status_body"]
@@ -64,9 +64,10 @@ class AsyncTasks:
         self._admission = admission
         self._workers = workers
         self._retention = retention_seconds
-        self._owner = secrets.token_hex(8)
+        self._leases = Leases(repository.renew_tasks, _LEASE_MS, "async task")
+        self._owner = self._leases.owner
         self._wake = asyncio.Event()
-        self._running: set[str] = set()
+        self._running = self._leases.held
         self._loops: list[asyncio.Task[None]] = []
 
     async def submit(self, caller: Principal, row: TaskRow) -> dict[str, Any]:
@@ -103,7 +104,7 @@ class AsyncTasks:
         loop = asyncio.get_running_loop()
         self._loops = [loop.create_task(self._work()) for _ in range(self._workers)]
         if self._workers:
-            self._loops.append(loop.create_task(self._keep_leases()))
+            self._loops.append(loop.create_task(self._leases.keep()))
         self._loops.append(loop.create_task(self._purge_forever()))
 
     async def stop(self) -> None:
@@ -127,7 +128,7 @@ class AsyncTasks:
                 await self._run(row)
             except asyncio.CancelledError:
                 # Shutting down: hand the task back for the next start (or another gateway).
-                self._repo.renew_tasks(self._owner, [row.id], 0)
+                self._leases.hand_back(row.id)
                 raise
             except Exception:
                 log.exception("async task %s failed unexpectedly", row.id)
@@ -148,17 +149,6 @@ class AsyncTasks:
 
     def _finish(self, row: TaskRow, status: TaskStatus, result: dict[str, Any]) -> None:
         self._repo.finish_task(row.id, status, json.dumps(result), int(time.time()))
-
-    async def _keep_leases(self) -> None:
-        while True:
-            await asyncio.sleep(_LEASE_MS / 3000)
-            until = int(time.time() * 1000) + _LEASE_MS
-            try:
-                await asyncio.to_thread(
-                    self._repo.renew_tasks, self._owner, list(self._running), until
-                )
-            except Exception:
-                log.warning("renewing async task leases failed", exc_info=True)
 
     async def _purge_forever(self) -> None:
         while True:

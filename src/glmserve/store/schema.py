@@ -94,6 +94,7 @@ tasks = Table(
     Column("result_json", Text, nullable=True),
     Column("created_at", BigInteger, nullable=False),
     Column("finished_at", BigInteger, nullable=True),
+    Column("endpoint", String(32), nullable=False, server_default="chat"),
     Column("lease_owner", String(64), nullable=True),
     Column("lease_until_ms", BigInteger, nullable=True),
     Index("tasks_by_status", "status", "lease_until_ms"),
@@ -209,12 +210,22 @@ def _v5_key_plans(conn: Connection) -> None:
         conn.execute(text("ALTER TABLE api_keys ADD COLUMN apis VARCHAR(500)"))
 
 
+def _v6_task_endpoint(conn: Connection) -> None:
+    """A task records the kind of endpoint it was submitted to (any family's task is
+    stored in the one table); the tasks before it were all chat."""
+    if "endpoint" not in {c["name"] for c in inspect(conn).get_columns("tasks")}:
+        conn.execute(
+            text("ALTER TABLE tasks ADD COLUMN endpoint VARCHAR(32) NOT NULL DEFAULT 'chat'")
+        )
+
+
 MIGRATIONS: list[Callable[[Connection], None]] = [
     _v1_initial,
     _v2_files_and_batches,
     _v3_usage_user_reasoning,
     _v4_key_safety,
     _v5_key_plans,
+    _v6_task_endpoint,
 ]
 
 
