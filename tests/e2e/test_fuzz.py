@@ -11,6 +11,7 @@ import os
 import time
 from typing import Any
 
+import httpx
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -150,6 +151,9 @@ def test_hostile_schemas_in_response_format_and_tools(hardened: Server) -> None:
 
 
 def _engine_pid(server: Server) -> int:
-    model = next(m for m in server.health()["models"] if m["model"] == "gemma-3-270m")
+    """The engine's process id (``/health`` shows it to the admin key only)."""
+    headers = {"authorization": f"Bearer {ADMIN_KEY}"}
+    health = httpx.get(f"{server.base}/health", headers=headers, timeout=30).json()
+    model = next(m for m in health["models"] if m["model"] == "gemma-3-270m")
     pid: int = model["pid"]
     return pid

@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from tests.platform.batch_helpers import client, jsonl, wait_for
-from tests.platform.gateway import Gateway, write_config
+from tests.platform.gateway import ADMIN_KEY, Gateway, write_config
 
 ASK = [{"role": "user", "content": "Answer in JSON."}]
 LONG = {"type": "string", "maxLength": 1_000_000}
@@ -74,7 +74,7 @@ def gateway(tmp_path_factory: pytest.TempPathFactory, gemma_gguf: Path) -> Itera
     tmp = tmp_path_factory.mktemp("bounds")
     extra = "[batches]\nidle_ms = 50"
     config = write_config(tmp / "glmserve.toml", gemma_gguf, tmp / "data", extra=extra)
-    gw = Gateway(config, tmp / "server.log")
+    gw = Gateway(config, tmp / "server.log", admin_key=ADMIN_KEY)  # /health's pid
     yield gw
     gw.stop()
 
