@@ -5,7 +5,6 @@ server's own work, done for the request it screens)."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Any
 
@@ -38,7 +37,7 @@ class GuardRunner:
         }
         request = parse_chat_request(json.dumps(body).encode(), max_depth=_DEPTH)
         try:
-            prepared = await asyncio.to_thread(self._service.prepare, request)
+            prepared = await self._service.prepare_off_loop(request)
             result = await collect_result(self._service.run(prepared))
         except GlmServeError as exc:
             raise EngineFailure(
