@@ -74,8 +74,9 @@ async def messages(
     body = parse_messages_request(raw)
     chat = to_chat_request(body, app.settings.claude_models.resolve(body.model))
     metered.describe(chat.model, None)
+    task_id = await app.completions.admit(chat, metered)  # before the costly work
     prepared = await in_thread_until_disconnect(
-        request, lambda gone: app.completions.prepare(chat, coding=True, gone=gone)
+        request, lambda gone: app.completions.prepare(chat, coding=True, gone=gone, task_id=task_id)
     )
     completion = await app.completions.start(prepared, metered)
     if prepared.stream:

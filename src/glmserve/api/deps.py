@@ -13,7 +13,7 @@ from glmserve.errors import AdminRequired, GlmServeError
 from glmserve.platform.admission import Attempt
 from glmserve.platform.auth import Principal, read_credential
 
-__all__ = ["glmserve", "principal", "attempt", "embeddings_attempt", "admin"]
+__all__ = ["glmserve", "principal", "admitted", "attempt", "embeddings_attempt", "admin"]
 
 
 def glmserve(request: Request) -> GlmServe:
@@ -28,6 +28,16 @@ def principal(request: Request) -> Principal:
     from the database.
     """
     return glmserve(request).auth.authenticate(read_credential(request.headers))
+
+
+async def admitted(
+    request: Request, caller: Principal = Depends(principal)
+) -> AsyncIterator[Principal]:
+    """The caller of a route nothing is billed for (files and batches), admitted like
+    any request: counted against the key's limits, holding one of its slots while the
+    route runs (``Admission.hold``)."""
+    async with glmserve(request).platform.admission.hold(caller, "files"):
+        yield caller
 
 
 async def attempt(

@@ -46,13 +46,15 @@ def make_router(*, coding: bool) -> APIRouter:
     ) -> Response:
         chat = parse_chat_request(raw)
         metered.describe(chat.model, chat.request_id)
+        # Admission (balance, limits, request_id) before any costly work; the record is
+        # written by the ``attempt`` dependency when the response is over, whatever its end.
+        task_id = await app.completions.admit(chat, metered)
         # Rendering and tokenizing a long conversation takes a while: not on the event
         # loop, and given up when the client leaves.
         prepared = await in_thread_until_disconnect(
-            request, lambda gone: app.completions.prepare(chat, coding=coding, gone=gone)
+            request,
+            lambda gone: app.completions.prepare(chat, coding=coding, gone=gone, task_id=task_id),
         )
-        # Admission (balance, limits, request_id) then start; the record is written by
-        # the ``attempt`` dependency when the response is over, whatever its end.
         completion = await app.completions.start(prepared, metered)
         if prepared.stream:
             keepalive = app.settings.keepalive_seconds

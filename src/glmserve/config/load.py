@@ -356,5 +356,6 @@ def platform_settings(
         limits=LimitSettings(tiers=tiers, models=models, lease_seconds=limits.lease_seconds),
         task_workers=platform.task_workers,
         task_retention_seconds=int(platform.task_retention_hours * 3600),
+        max_queued_tasks_per_key=platform.max_queued_tasks_per_key,
         default_key_tier=platform.default_key_tier,
     )

@@ -16,12 +16,12 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 from glmserve.catalog import Price
-from glmserve.config import LimitSettings
+from glmserve.config import LimitSettings, TierLimits
 from glmserve.errors import BalanceExhausted, ClientGone, GlmServeError
 from glmserve.platform.auth import Principal
 from glmserve.platform.ids import completion_id
@@ -101,16 +101,50 @@ class Admission:
         return Attempt(self, caller, kind)
 
     async def reserve(
-        self, caller: Principal, model: str, request_id: str | None
+        self, caller: Principal, model: str, request_id: str | None, *, count: bool = True
     ) -> Reservation | None:
+        """Balance and limits (``count`` false: a slot without counting the request
+        against the per-minute and per-day limits, which counted it already)."""
         if not caller.limited:
             return None  # open mode: nobody to limit or bill
         if caller.balance_nano is not None and caller.balance_nano <= 0:
             raise BalanceExhausted()
         limits = self.limits.for_key(caller.tier, model)
-        reservation = await self.limiter.reserve(caller.key_id, model, request_id, limits)
+        reservation = await self.limiter.reserve(
+            caller.key_id, model, request_id, limits, count=count
+        )
         self._held[reservation.lease] = reservation
         return reservation
+
+    async def count(self, caller: Principal, model: str) -> None:
+        """Count a request now against the key's balance and its per-minute and per-day
+        limits (raises 1113, 1303 or 1304, as a synchronous request would be refused),
+        without holding a slot: an async task is counted when it is submitted and takes
+        its concurrency slot when it runs (``Attempt.admit`` with ``counted``)."""
+        if not caller.limited:
+            return
+        if caller.balance_nano is not None and caller.balance_nano <= 0:
+            raise BalanceExhausted()
+        tier = self.limits.for_key(caller.tier, model)
+        counted = TierLimits(0, tier.rpm, tier.daily)
+        reservation = await self.limiter.reserve(caller.key_id, model, None, counted)
+        await self.limiter.release(reservation)
+
+    @contextlib.asynccontextmanager
+    async def hold(self, caller: Principal, what: str) -> AsyncIterator[None]:
+        """A request nothing is billed for (the tokenizer, files and batches): counted
+        against the key's per-minute and per-day limits, and holding one of its
+        concurrency slots for ``what`` while it runs (1302-1304 as for a completion)."""
+        if not caller.limited:
+            yield
+            return
+        limits = self.limits.for_key(caller.tier, what)
+        reservation = await self.limiter.reserve(caller.key_id, what, None, limits)
+        self._held[reservation.lease] = reservation
+        try:
+            yield
+        finally:
+            await self.release(reservation)
 
     async def release(self, reservation: Reservation) -> None:
         self._held.pop(reservation.lease, None)
@@ -171,6 +205,13 @@ class Attempt:
         self.admitted: Admitted | None = None
         self.completion: Metered | None = None
         self._reservation: Reservation | None = None
+        self.balance_now: Callable[[], int | None] | None = None
+        """Reads the key's balance (blocking): set for work that waited in a queue, whose
+        caller's balance is checked again once the slot is taken, so that it sees what
+        the work that held the slot before was charged."""
+        self.counted = False
+        """Counted against the per-minute and per-day limits already (an async task,
+        counted on submission): ``admit`` only takes the concurrency slot."""
         self._started = time.monotonic()
         self._closed = False
 
@@ -184,8 +225,14 @@ class Attempt:
         self.record_id = admitted.record_id
         self.describe(admitted.model, admitted.request_id)
         self._reservation = await self._admission.reserve(
-            self.caller, self.model, admitted.client_request_id
+            self.caller, self.model, admitted.client_request_id, count=not self.counted
         )
+        if self.balance_now is not None and self._reservation is not None:
+            balance = await asyncio.to_thread(self.balance_now)
+            if balance is not None and balance <= 0:
+                await self._admission.release(self._reservation)
+                self._reservation = None
+                raise BalanceExhausted()
 
     def track(self, work: Metered) -> None:
         """The admitted work has started: its end, usage and outcome go on the record."""

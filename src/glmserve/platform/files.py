@@ -52,6 +52,9 @@ class Files:
             raise FileTooLarge(self.settings.max_bytes)
         if not data:
             raise InvalidField("file", "the file is empty.")
+        if any(c == "\x00" or "\ud800" <= c <= "\udfff" for c in filename):
+            # PostgreSQL stores neither; refused alike on every store.
+            raise InvalidField("file", "the file name has a NUL character or a lone surrogate.")
         if not filename.lower().endswith(".jsonl"):
             raise InvalidField("file", "a batch file must be a .jsonl file (one request a line).")
         count = await asyncio.to_thread(self._repo.count_files, caller.key_id, purpose)

@@ -8,10 +8,10 @@ import json
 from dataclasses import replace
 from typing import Any
 
-from glmserve.errors import GlmServeError
+from glmserve.errors import ConcurrencyExceeded, GlmServeError
 from glmserve.platform.admission import Attempt
 from glmserve.platform.tasks import TaskOutcome, status_body
-from glmserve.protocol.chat import parse_chat_request
+from glmserve.protocol.chat import ChatCompletionRequest, parse_chat_request
 from glmserve.protocol.responses import error_body
 from glmserve.serving.completion import Completion, completion_result
 from glmserve.serving.completions import CompletionService
@@ -24,10 +24,13 @@ class ChatTasks:
     def __init__(self, completions: CompletionService) -> None:
         self._completions = completions
 
-    async def new_task(self, key_id: str, body: Any) -> TaskRow:
-        """The stored form of a request (its JSON value, as api/body.py read it), checked
-        now so a bad one is a 400 at once."""
-        chat = parse_chat_request(body)
+    def model_code(self, chat: ChatCompletionRequest) -> str:
+        """The served model the request names (raises 1211): what admission counts."""
+        return self._completions.model_for(chat).code
+
+    async def new_task(self, key_id: str, body: Any, chat: ChatCompletionRequest) -> TaskRow:
+        """The stored form of a request (its JSON value, as api/body.py read it, and
+        parsed), checked now so a bad one is a 400 at once."""
         prepared = await asyncio.to_thread(self._completions.prepare, chat)
         return TaskRow(
             id=prepared.id,
@@ -45,6 +48,14 @@ class ChatTasks:
         try:
             # Stored by new_task once it passed the body's checks: plain json is safe here.
             chat = parse_chat_request(json.loads(row.request_json))
+            # Admission first (the key's slot, its balance of now), then the costly work;
+            # no free slot raises ConcurrencyExceeded: the task waits (platform/tasks.py).
+            await self._completions.admit(chat, attempt, task_id=row.id)
+        except ConcurrencyExceeded:
+            raise
+        except GlmServeError as exc:
+            return "FAIL", self.failed(row, exc), exc
+        try:
             prepared = await asyncio.to_thread(self._completions.prepare, chat)
             prepared = replace(
                 prepared, id=row.id, request_id=row.request_id, created=row.created_at

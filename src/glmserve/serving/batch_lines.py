@@ -59,7 +59,9 @@ class ChatEndpoint:
             chat = parse_chat_request(json.dumps(body).encode("utf-8"))
             prepared = await asyncio.to_thread(self._completions.prepare, chat)
             # A batch line answers with a whole body, whatever ``stream`` said.
-            completion = self._completions.run(replace(prepared, stream=False), batch=True)
+            completion = self._completions.run(
+                replace(prepared, stream=False), batch=True, tenant=caller
+            )
             return 200, await completion_result(completion)
         except GlmServeError as exc:
             return exc.status, error_body(exc)

@@ -31,7 +31,7 @@ from glmserve.errors import (
     PromptTooLong,
     SensitiveContent,
 )
-from glmserve.platform.admission import Attempt
+from glmserve.platform.admission import Admitted, Attempt
 from glmserve.platform.ids import completion_id, now_seconds
 from glmserve.protocol.chat import (
     ChatCompletionRequest,
@@ -90,16 +90,39 @@ class CompletionService:
         self._prompt_log = prompt_log
         self._log_lock = threading.Lock()
 
+    async def admit(
+        self, request: ChatCompletionRequest, attempt: Attempt, *, task_id: str | None = None
+    ) -> str:
+        """The cheap checks before the costly ones: the model is served here (1211), then
+        the balance and limits (1113, 1302-1304, 1231); only then is the prompt rendered
+        and tokenized (``prepare`` with the id returned, the completion's)."""
+        model = self._model(request)
+        task_id = task_id or completion_id()
+        await attempt.admit(
+            Admitted(
+                record_id=task_id,
+                model=model.code,
+                request_id=request.request_id or task_id,
+                client_request_id=request.request_id,
+                stream=bool(request.stream),
+                price=model.spec.price,
+                user_id=request.user_id,
+            )
+        )
+        return task_id
+
     def prepare(
         self,
         request: ChatCompletionRequest,
         *,
         coding: bool = False,
         gone: threading.Event | None = None,
+        task_id: str | None = None,
     ) -> PreparedCompletion:
         """``coding``: the request came to the Coding endpoint, where preserved thinking
         (``clear_thinking: false``) is the default. ``gone``: set when the client has
-        left; the work stops at the next step (api/disconnect.py)."""
+        left; the work stops at the next step (api/disconnect.py). ``task_id``: the id
+        ``admit`` gave it."""
         check_sizes(request, self._limits)
         model = self._model(request)
         media = self._load_media(model, request)
@@ -116,7 +139,7 @@ class CompletionService:
         if len(tokens) >= context:
             raise PromptTooLong(len(tokens), context)
         limit = min(max_tokens(model, request), context - len(tokens))
-        task_id = completion_id()
+        task_id = task_id or completion_id()
         return PreparedCompletion(
             id=task_id,
             request_id=request.request_id or task_id,
@@ -187,16 +210,23 @@ class CompletionService:
         return self._media.load(request.messages)
 
     async def start(self, prepared: PreparedCompletion, attempt: Attempt) -> Completion:
-        """Admit the request (balance, limits, request_id) and start it on the engine;
-        the attempt then follows the completion until its ledger record is written."""
-        await attempt.admit(prepared.admitted)
-        completion = self.run(prepared)
+        """Admit the request (balance, limits, request_id) unless ``admit`` did, and start
+        it on the engine; the attempt then follows the completion until its ledger
+        record is written."""
+        if attempt.admitted is None:
+            await attempt.admit(prepared.admitted)
+        completion = self.run(prepared, tenant=attempt.caller.key_id)
         attempt.track(completion)
         return completion
 
-    def run(self, prepared: PreparedCompletion, *, batch: bool = False) -> Completion:
+    def run(
+        self, prepared: PreparedCompletion, *, batch: bool = False, tenant: str = ""
+    ) -> Completion:
         """Start on the engine, without admission (the caller has admitted it).
-        Interactive work (``batch`` false) preempts batch work on its model first."""
+        Interactive work (``batch`` false) preempts batch work on its model first.
+        ``tenant``: whose work it is (the key id), for the engine's turns between keys."""
+        if tenant:
+            prepared = replace(prepared, generation=replace(prepared.generation, tenant=tenant))
         model = prepared.model
         if not batch and self.priority is not None:
             self.priority.interactive(model.code)
@@ -221,6 +251,10 @@ class CompletionService:
         if batch and self.priority is not None:
             self.priority.track(completion.cancel)
         return completion
+
+    def model_for(self, request: ChatCompletionRequest) -> ServedModel:
+        """The served model the request names; raises ModelNotFound (1211)."""
+        return self._model(request)
 
     def _model(self, request: ChatCompletionRequest) -> ServedModel:
         model = self._models.get(request.model)

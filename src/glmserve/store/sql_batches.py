@@ -87,6 +87,13 @@ class SqlBatches:
         with self._engine.connect() as conn:
             return [BatchRow(**r) for r in conn.execute(query).mappings()]
 
+    def count_batches(self, key_id: str, statuses: Sequence[BatchStatus]) -> int:
+        query = select(func.count()).where(
+            batches.c.key_id == key_id, batches.c.status.in_(list(statuses))
+        )
+        with self._engine.connect() as conn:
+            return int(conn.execute(query).scalar_one())
+
     def update_batch(
         self,
         batch_id: str,
