@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import hmac
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Literal
 
 from fastapi import Depends, Request
@@ -34,9 +35,9 @@ async def admitted(
     request: Request, caller: Principal = Depends(principal)
 ) -> AsyncIterator[Principal]:
     """The caller of a route nothing is billed for (files and batches), admitted like
-    any request: counted against the key's limits, holding one of its slots while the
-    route runs (``Admission.hold``)."""
-    async with glmserve(request).platform.admission.hold(caller, "files"):
+    any request: counted against the key's tier limits (counters apart from its model
+    requests), holding one of its slots while the route runs (``Admission.hold``)."""
+    async with glmserve(request).platform.admission.hold(caller, "files", apart=True):
         yield caller
 
 
@@ -48,7 +49,7 @@ async def attempt(
     The code after ``yield`` runs once the response is over: sent in full, failed, or
     dropped by a client that went away mid-stream. That is where the record is written.
     """
-    async for metered in _metered(request, caller, "chat"):
+    with _metered(request, caller, "chat") as metered:
         yield metered
 
 
@@ -56,13 +57,17 @@ async def embeddings_attempt(
     request: Request, caller: Principal = Depends(principal)
 ) -> AsyncIterator[Attempt]:
     """``attempt`` for the retrieval routes: the ledger records them as "embeddings"."""
-    async for metered in _metered(request, caller, "embeddings"):
+    with _metered(request, caller, "embeddings") as metered:
         yield metered
 
 
-async def _metered(
+@contextlib.contextmanager
+def _metered(
     request: Request, caller: Principal, kind: Literal["chat", "embeddings"]
-) -> AsyncIterator[Attempt]:
+) -> Iterator[Attempt]:
+    # A context manager, not a generator iterated by the dependency: the route's error
+    # is thrown into the dependency at its ``yield`` and must reach the except below,
+    # so the record carries the error's code.
     metered = glmserve(request).platform.admission.attempt(caller, kind)
     try:
         yield metered

@@ -131,15 +131,20 @@ class Admission:
         await self.limiter.release(reservation)
 
     @contextlib.asynccontextmanager
-    async def hold(self, caller: Principal, what: str) -> AsyncIterator[None]:
+    async def hold(
+        self, caller: Principal, what: str, *, apart: bool = False
+    ) -> AsyncIterator[None]:
         """A request nothing is billed for (the tokenizer, files and batches): counted
         against the key's per-minute and per-day limits, and holding one of its
-        concurrency slots for ``what`` while it runs (1302-1304 as for a completion)."""
+        concurrency slots for ``what`` while it runs (1302-1304 as for a completion).
+        ``apart``: counted apart from the key's model requests (the tier's limits, but
+        counters of their own), so polling a batch uses up no chat quota."""
         if not caller.limited:
             yield
             return
         limits = self.limits.for_key(caller.tier, what)
-        reservation = await self.limiter.reserve(caller.key_id, what, None, limits)
+        key = f"{caller.key_id}/{what}" if apart else caller.key_id
+        reservation = await self.limiter.reserve(key, what, None, limits)
         self._held[reservation.lease] = reservation
         try:
             yield

@@ -23,13 +23,26 @@ from dataclasses import replace
 from typing import Any, Protocol
 
 from glmserve.config.batches import BatchSettings
-from glmserve.errors import BalanceExhausted, BatchNotFound, InvalidField
+from glmserve.errors import (
+    BalanceExhausted,
+    BatchNotFound,
+    InvalidField,
+    KeyRevoked,
+    TooManyWaiting,
+)
 from glmserve.platform.auth import Principal
 from glmserve.platform.batch_input import LineError, parse_batch_request, parse_lines
 from glmserve.platform.batch_output import LineOutcome, batch_body, finish_files, line_result
 from glmserve.platform.files import Files
 from glmserve.platform.usage import Ledger, cost_nano, today
-from glmserve.store import BatchLineRow, BatchRow, LineStatus, Repository, UsageRecord
+from glmserve.store import (
+    BatchLineRow,
+    BatchRow,
+    BatchStatus,
+    LineStatus,
+    Repository,
+    UsageRecord,
+)
 
 __all__ = ["Batches", "LineRunner", "LineOutcome"]
 
@@ -37,6 +50,7 @@ log = logging.getLogger(__name__)
 
 _POLL_SECONDS = 1.0
 _TERMINAL = ("failed", "completed", "expired", "cancelled")
+_OPEN: tuple[BatchStatus, ...] = ("validating", "in_progress", "finalizing", "cancelling")
 
 
 class LineRunner(Protocol):
@@ -83,6 +97,10 @@ class Batches:
             )
         if caller.limited and caller.balance_nano is not None and caller.balance_nano <= 0:
             raise BalanceExhausted()
+        if caller.limited:
+            open_now = await asyncio.to_thread(self._repo.count_batches, caller.key_id, _OPEN)
+            if open_now >= self.settings.max_per_key:
+                raise TooManyWaiting("batches", self.settings.max_per_key)
         now = int(time.time())
         row = BatchRow(
             id=new_batch_id(),
@@ -264,6 +282,9 @@ class Batches:
                 if row.status != "in_progress" or time.time() >= row.expires_at:
                     self._stopping.add(row.id)
                     break
+                if await self._key_stops(row):
+                    self._stopping.add(row.id)
+                    break
                 free = self.settings.concurrency - len(running)
                 pending = (
                     await asyncio.to_thread(
@@ -306,6 +327,30 @@ class Batches:
             if expired:
                 row = replace(row, expired_at=int(time.time()))
         return row
+
+    async def _key_stops(self, row: BatchRow) -> bool:
+        """Whether the batch's key may no longer pay for lines (revoked, or its balance
+        used up): if so the batch is cancelled, with the reason in its errors; the lines
+        that ran are billed and in its output."""
+        key = await asyncio.to_thread(self._repo.get_key, row.key_id)
+        if key is None:  # open mode: nobody to bill
+            return False
+        error: KeyRevoked | BalanceExhausted
+        if key.revoked:
+            error = KeyRevoked()
+        elif key.balance_nano is not None and key.balance_nano <= 0:
+            error = BalanceExhausted()
+        else:
+            return False
+        entries = json.loads(row.errors_json) if row.errors_json else []
+        entries.append({"code": error.code, "line": None, "message": error.message, "param": None})
+        changes = {
+            "status": "cancelling",
+            "cancelling_at": int(time.time()),
+            "errors_json": json.dumps(entries),
+        }
+        await asyncio.to_thread(self._repo.update_batch, row.id, changes, ("in_progress",))
+        return True
 
     async def _line(self, row: BatchRow, line: BatchLineRow) -> None:
         async with self._slots:
