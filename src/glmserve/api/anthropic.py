@@ -124,14 +124,18 @@ async def _stream(completion: Completion) -> AsyncIterator[bytes]:
 async def count_tokens(
     request: Request,
     app: GlmServe = Depends(glmserve),
-    _caller: Principal = Depends(principal),
+    caller: Principal = Depends(principal),
     raw: Any = Depends(json_body),
 ) -> dict[str, Any]:
     body = parse_messages_request(raw, count_only=True)
     chat = to_chat_request(body, app.settings.claude_models.resolve(body.model))
-    tokens = await in_thread_until_disconnect(
-        request, lambda gone: app.completions.count_prompt_tokens(chat, coding=True, gone=gone)
-    )
+    model = app.completions.model_for(chat).code
+    # Admitted like the tokenizer: the key's limits and a slot while it renders.
+    async with app.platform.admission.hold(caller, model):
+        tokens = await in_thread_until_disconnect(
+            request,
+            lambda gone: app.completions.count_prompt_tokens(chat, coding=True, gone=gone),
+        )
     return {"input_tokens": tokens}
 
 
