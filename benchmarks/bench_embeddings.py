@@ -16,8 +16,8 @@ import asyncio
 import time
 
 from glmserve.config import default_threads
-from glmserve.engine.embedding_weights import default_embedding_path
-from glmserve.engine.embedding_worker import EmbeddingEngine, EmbeddingEngineSpec
+from glmserve.engine.llama.embedding_weights import default_embedding_path
+from glmserve.engine.llama.embedding_worker import EmbeddingEngine, EmbeddingEngineSpec
 
 TEXT = (
     "the quick brown fox jumps over a lazy dog while servers answer embedding requests "

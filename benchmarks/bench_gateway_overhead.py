@@ -15,7 +15,7 @@ transcript parser drops the leading " " token the counting answers start with. E
 slot gets a prompt at concurrency 16 before anything is timed. At concurrency 1
 (``--ttft-requests`` requests, ``--ttft-max-tokens``) and 16 (``--rounds`` requests per
 client, ``--max-tokens``), each repeat runs the two sides in alternating order: TTFT p50
-and aggregate output tokens/s. Targets (issue 12): TTFT p50
+and aggregate output tokens/s. Targets (docs/benchmarks.md): TTFT p50
 at most +3 ms over direct, aggregate tokens/s at least 0.97x.
 """
 

@@ -11,7 +11,7 @@ Per mode: the share of prompt tokens served from the workers' caches (usage
 ``prompt_tokens_details.cached_tokens``), mean and p50 TTFT, and the share of requests
 each replica took (glmserve's ``glmserve_worker_routed_requests_total``, read after the
 warm-up request and at the end), replica 0 first.
-Targets (issue 12): cached share >= 0.8 with prefix, its mean TTFT at most half of
+Targets (docs/benchmarks.md): cached share >= 0.8 with prefix, its mean TTFT at most half of
 round-robin's, no replica above 60% of the requests.
 """
 

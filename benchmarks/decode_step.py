@@ -26,8 +26,8 @@ MODES = ("fast", "fast-unified", "invariant")
 
 
 def measure(mode: str, steps: int, threads: int) -> dict[str, float]:
-    from glmserve.engine.native import NativeContext, NativeModel
-    from glmserve.engine.weights import default_model_path
+    from glmserve.engine.llama.native import NativeContext, NativeModel
+    from glmserve.engine.llama.weights import default_model_path
 
     invariant = mode == "invariant"
     model = NativeModel(default_model_path(), batch_invariant=invariant)
@@ -59,7 +59,7 @@ def measure(mode: str, steps: int, threads: int) -> dict[str, float]:
 
 def sampling(model: object, ctx: object) -> dict[str, float]:
     """Median ms to sample one token from each of the last step's 8 rows."""
-    from glmserve.engine.native import Sampler
+    from glmserve.engine.llama.native import Sampler
     from glmserve.engine.types import SamplingParams
 
     kinds = {

@@ -26,10 +26,10 @@ import llama_cpp as C
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from glmserve.engine import native
-from glmserve.engine.llama import LlamaEngine
+from glmserve.engine.llama import native
+from glmserve.engine.llama.engine import LlamaEngine
+from glmserve.engine.llama.weights import default_model_path
 from glmserve.engine.types import GenerationRequest, SamplingParams
-from glmserve.engine.weights import default_model_path
 
 PROMPT = "<bos>User: Count from 1 to 500: 1, 2, 3, 4, 5,\nAssistant:"
 spent: dict[str, float] = defaultdict(float)

@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from tests.support.workers import Worker, free_port, llama_server_worker  # noqa: E402
 
-from glmserve.engine.weights import default_model_path  # noqa: E402
+from glmserve.engine.llama.weights import default_model_path  # noqa: E402
 
 __all__ = [
     "MODEL",

@@ -44,7 +44,7 @@ import glm_moe_gguf  # noqa: E402
 
 from glmserve.chat.formats import BUILTIN_FORMATS  # noqa: E402
 from glmserve.config import DEFAULT_MODEL_ENGINE, ENGINE_DEFAULTS, default_threads  # noqa: E402
-from glmserve.engine.weights import default_model_path  # noqa: E402
+from glmserve.engine.llama.weights import default_model_path  # noqa: E402
 
 
 def llama_server() -> Path:

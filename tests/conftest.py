@@ -13,11 +13,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from glmserve.engine import native
-from glmserve.engine.weights import default_model_path
+from glmserve.engine.llama import native
+from glmserve.engine.llama.weights import default_model_path
 
 # ggml picks its CPU matmul kernels once per process, at the first engine
-# (engine/native.py): every in-process engine of the test session shares that choice. Fix
+# (engine/llama/native.py): every in-process engine of the test session shares that choice. Fix
 # it to the batch-invariant kernels, so that the tests of the opt-in invariant mode hold
 # whichever engine a test happens to create first; the fast mode's own tests check its
 # prefix cache and usage, which do not depend on the kernels. Server tests run their
@@ -41,7 +41,16 @@ def free_port() -> int:
 class Server:
     """``glmserve serve`` in a subprocess, as a user starts it."""
 
-    def __init__(self, config: Path, log: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        config: Path,
+        log: Path,
+        env: dict[str, str] | None = None,
+        *,
+        admin_key: str | None = None,
+    ) -> None:
+        self.admin_key = admin_key
+        """Sent with ``health()``: /health shows the engine's pid to the admin only."""
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.log = log
@@ -81,7 +90,9 @@ class Server:
         raise RuntimeError(f"glmserve did not become ready:\n{self.output()}")
 
     def health(self) -> dict:  # type: ignore[type-arg]
-        return httpx.get(f"{self.base}/health", timeout=10).json()  # type: ignore[no-any-return]
+        headers = {"Authorization": f"Bearer {self.admin_key}"} if self.admin_key else {}
+        answer = httpx.get(f"{self.base}/health", headers=headers, timeout=10)
+        return answer.json()  # type: ignore[no-any-return]
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")
@@ -96,6 +107,10 @@ class Server:
                 self.proc.wait()
 
 
+SERVER_ADMIN_KEY = "session-server-admin-key-0123"
+"""The admin key of the ``server`` fixture (its /health shows engine pids to it)."""
+
+
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory, gemma_gguf: Path) -> Iterator[Server]:
     """One server for the end-to-end tests: the embedded default model, plus the same
@@ -105,7 +120,8 @@ def server(tmp_path_factory: pytest.TempPathFactory, gemma_gguf: Path) -> Iterat
     # Open access: these tests are about the API surface; tests/platform covers keys.
     config.write_text(
         "[server]\nkeepalive_seconds = 15\n\n"
-        f'[platform]\nopen = true\ndata_dir = "{tmp / "data"}"\n\n'
+        f'[platform]\nopen = true\nadmin_key = "{SERVER_ADMIN_KEY}"\n'
+        f'data_dir = "{tmp / "data"}"\n\n'
         # Greedy answers are compared across runs and under concurrent load: the opt-in
         # batch-invariant mode keeps them bitwise stable (docs/architecture.md).
         f'[[models]]\ncode = "glm-4.7"\ngguf = "{gemma_gguf}"\ncontext_size = 2048\n'
@@ -119,6 +135,6 @@ def server(tmp_path_factory: pytest.TempPathFactory, gemma_gguf: Path) -> Iterat
         # the embedded default model (still served last, as by default)
         '[[models]]\ncode = "gemma-3-270m"\nbatch_invariant = true\n'
     )
-    srv = Server(config, tmp / "server.log")
+    srv = Server(config, tmp / "server.log", admin_key=SERVER_ADMIN_KEY)
     yield srv
     srv.stop()

@@ -11,13 +11,17 @@ from dataclasses import dataclass, field
 from glmserve.config import Settings
 from glmserve.platform.auth import Authenticator
 from glmserve.platform.service import Platform, open_store
-from glmserve.serving.async_chat import ChatTasks
-from glmserve.serving.batch_lines import BatchLines
-from glmserve.serving.completions import CompletionService
-from glmserve.serving.embeddings import EmbeddingService, load_embeddings
+from glmserve.serving.agents import AgentService
+from glmserve.serving.agents.tasks import AgentTasks
+from glmserve.serving.embeddings.service import EmbeddingService, load_embeddings
+from glmserve.serving.jobs.async_chat import ChatTasks
+from glmserve.serving.jobs.batch_lines import BatchLines
+from glmserve.serving.jobs.task_runners import TaskRunners
 from glmserve.serving.metrics import Metrics
-from glmserve.serving.models import ModelRegistry, load_models
-from glmserve.serving.priority import Priority
+from glmserve.serving.models.registry import ModelRegistry, load_models
+from glmserve.serving.run.priority import Priority
+from glmserve.serving.safety import SafetyService
+from glmserve.serving.service import CompletionService
 from glmserve.store import Repository
 
 __all__ = ["GlmServe"]
@@ -31,13 +35,18 @@ class GlmServe:
     embeddings: EmbeddingService = field(default_factory=lambda: EmbeddingService([]))
     """Embedding models and the rerank endpoint (docs/embeddings.md)."""
     metrics: Metrics = field(init=False)
+    safety: SafetyService = field(init=False)
+    """Content safety ([safety]): chat's content filter and ``/moderations``."""
     completions: CompletionService = field(init=False)
     chat_tasks: ChatTasks = field(init=False)
     batch_lines: BatchLines = field(init=False)
     platform: Platform = field(init=False)
+    agents: AgentService = field(init=False)
+    """The agents API (docs/agents.md)."""
 
     def __post_init__(self) -> None:
         self.metrics = Metrics(self.models)
+        self.safety = SafetyService(self.settings.safety, self.models)
         idle = self.settings.platform.batches.idle_ms / 1000
         self.completions = CompletionService(
             self.models,
@@ -46,15 +55,21 @@ class GlmServe:
             limits=self.settings.http,
             priority=Priority(self.models, idle),
             media=self.settings.media,
+            content_filter=self.safety.content_filter,
         )
         self.chat_tasks = ChatTasks(self.completions)
         assert self.completions.priority is not None
         self.batch_lines = BatchLines(
             self.completions, self.models, self.completions.priority, self.embeddings
         )
+        runners = TaskRunners(self.chat_tasks)
         self.platform = Platform.open(
-            self.settings.platform, self.repository, self.chat_tasks, self.batch_lines
+            self.settings.platform, self.repository, runners, self.batch_lines
         )
+        self.agents = AgentService(
+            self.completions, self.models, self.platform.files, self.settings.agents
+        )
+        runners.agents = AgentTasks(self.agents)
 
     @property
     def auth(self) -> Authenticator:
@@ -89,6 +104,7 @@ class GlmServe:
         await self.platform.stop()
 
     def close(self) -> None:
+        self.completions.close()
         self.models.close()
         self.embeddings.close()
         self.platform.close()

@@ -174,6 +174,7 @@ _GLM_TABLE: tuple[ModelSpec, ...] = (
     _glm(
         "glm-4.5-airx", "glm45", 128 * K, 65536, 98304, 0.6, Price(1.1, 0.22, 4.5), _GLM45_THINKING
     ),
+    # 128K as bigmodel.cn's model overview gives it (docs/configuration.md, "The model catalog")
     _glm("glm-4.5-flash", "glm45", 128 * K, 65536, 98304, 0.6, _FREE, _GLM45_THINKING),
     _glm(
         "glm-4-32b-0414-128k",
@@ -185,6 +186,44 @@ _GLM_TABLE: tuple[ModelSpec, ...] = (
         Price(0.1, 0.1, 0.1),
         Capabilities(tools=True),
         top_p=0.9,
+    ),
+)
+
+# The GLM-4 family and the other models of bigmodel.cn's model overview (docs/configuration.md):
+# windows and outputs from its tables, max_tokens from its "max_tokens" table. Where the
+# two disagree the "max_tokens" table is followed (glm-4-flash-250414: 32768 there, 16K
+# in the overview); "dynamic" default max_tokens (the rest of the window) is the maximum
+# here, 4095. Only the free models have a price in that material (0); the others carry
+# none (not billed) until ``price`` is set in their [[models]] entry.
+_GLM4 = Capabilities(tools=True)
+
+
+def _glm4(code: str, window: int, default_max: int, max_max: int, price: Price | None) -> ModelSpec:
+    return _glm(code, "generic", window, default_max, max_max, 0.75, price, _GLM4, top_p=0.9)
+
+
+_GLM4_TABLE: tuple[ModelSpec, ...] = (
+    _glm4("glm-4-plus", 128 * K, 4095, 4095, None),
+    _glm4("glm-4-air", 128 * K, 4095, 4095, None),
+    _glm4("glm-4-airx", 8 * K, 4095, 4095, None),
+    _glm4("glm-4-flash", 128 * K, 4095, 4095, _FREE),
+    _glm4("glm-4-flashx", 128 * K, 4095, 4095, None),
+    _glm4("glm-4-long", 1024 * K, 4096, 4096, None),
+    _glm4("glm-4-air-250414", 128 * K, 16384, 16384, None),
+    _glm4("glm-4-flash-250414", 128 * K, 32768, 32768, _FREE),
+    _glm4("glm-4-flashx-250414", 128 * K, 16384, 16384, None),
+    _glm4("codegeex-4", 128 * K, 32768, 32768, None),
+    _glm("charglm-4", "generic", 8 * K, 4096, 4096, 0.95, None, Capabilities(), top_p=0.7),
+    _glm(
+        "glm-4v-flash",
+        "generic",
+        16 * K,
+        1024,
+        1024,
+        0.8,
+        _FREE,
+        Capabilities(vision=True),
+        top_p=0.6,
     ),
 )
 
@@ -214,6 +253,7 @@ _VISION_TABLE: tuple[ModelSpec, ...] = (
     _vision("glm-4.6v-flashx", "glm45", 128 * K, 16384, 32768, Price(0.04, 0.004, 0.4)),
     _vision("glm-4.6v-flash", "glm45", 128 * K, 16384, 32768, _FREE),
     _vision("glm-4.5v", "glm45", 64 * K, 16384, 16384, Price(0.6, 0.11, 1.8), _VISION_45),
+    # 16K output as the model overview says; its max_tokens table says 32768
     _vision("glm-4.1v-thinking-flashx", "glm45", 64 * K, 16384, 16384, None, _VISION_41),
     _vision("glm-4.1v-thinking-flash", "glm45", 64 * K, 16384, 16384, _FREE, _VISION_41),
 )
@@ -244,7 +284,7 @@ _GEMMA = ModelSpec(
 )
 
 BUILTIN_MODELS: dict[str, ModelSpec] = {
-    spec.code: spec for spec in (*_GLM_TABLE, *_VISION_TABLE, _GEMMA)
+    spec.code: spec for spec in (*_GLM_TABLE, *_GLM4_TABLE, *_VISION_TABLE, _GEMMA)
 }
 
 

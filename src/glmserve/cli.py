@@ -8,7 +8,7 @@ import sys
 
 from glmserve import __version__, cli_platform, terminal
 from glmserve.config import ConfigError, Settings, load_settings
-from glmserve.engine.weights import WeightsError
+from glmserve.engine.llama.weights import WeightsError
 from glmserve.store import StoreError
 
 __all__ = ["main"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from typing import Any
 
 from glmserve.config import TIERS, ConfigError, load_settings
@@ -32,6 +33,14 @@ def add_commands(commands: Any) -> None:
     create.add_argument("--name", required=True)
     create.add_argument("--tier", choices=TIERS, default="V0")
     create.add_argument("--balance", help="prepaid balance in USD (default: unlimited)")
+    create.add_argument("--apis", help="comma-separated APIs the key may call (default: all)")
+    create.add_argument("--plan", help="put the key on this GLM Coding Plan (docs/plans.md)")
+    create.add_argument("--plan-days", type=int, help="the plan ends after this many days")
+    create.add_argument(
+        "--safety-exempt",
+        action="store_true",
+        help="the key may turn content safety off (sensitive_word_check DISABLE)",
+    )
     actions.add_parser("list", parents=[common], help="list keys (never their secrets)")
     revoke = actions.add_parser(
         "revoke", parents=[common], help="revoke a key: it stops working at once"
@@ -63,7 +72,8 @@ def run(args: argparse.Namespace) -> int:
         if args.command == "usage":
             return _usage(repository, args)
         master = load_master_key(settings.platform.secret_key, data_dir(settings.platform))
-        return _keys(KeyService(repository, master), args)
+        plans = settings.platform.plans.names
+        return _keys(KeyService(repository, master, plans), args)
     except GlmServeError as exc:
         print(f"glmserve: {exc.message}", file=sys.stderr)
         return 1
@@ -82,6 +92,17 @@ def _keys(keys: KeyService, args: argparse.Namespace) -> int:
     if args.action == "create":
         balance = None if args.balance is None else _amount(args.balance)
         issued = keys.create(args.name, args.tier, balance)
+        if args.apis is not None:
+            keys.set_apis(issued.row.id, [a.strip() for a in args.apis.split(",") if a.strip()])
+            print(f"may call: {args.apis}")
+        if args.plan is not None:
+            days = args.plan_days
+            until = None if days is None else int(time.time()) + days * 86400
+            keys.set_plan(issued.row.id, args.plan, until)
+            print(f"on plan {args.plan}" + ("" if until is None else f" for {days} days"))
+        if args.safety_exempt:
+            keys.set_safety_exempt(issued.row.id, True)
+            print("the key may turn content safety off (sensitive_word_check DISABLE)")
         print(f"created key {issued.row.id} ({issued.row.name}, tier {issued.row.tier})")
         print(f"API key (shown only this once, store it now): {issued.api_key}")
     elif args.action == "list":
@@ -97,8 +118,11 @@ def _keys(keys: KeyService, args: argparse.Namespace) -> int:
 
 def _key_line(row: KeyRow) -> str:
     balance = "unlimited" if row.balance_nano is None else nano_to_usd(row.balance_nano)
-    status = "revoked" if row.revoked else "active"
-    return f"{row.id:<34} {row.name[:20]:<20} {row.tier:<4} {balance:>16}  {status}"
+    status = "revoked" if row.revoked else row.status
+    plan = f"  plan {row.plan}" if row.plan else ""
+    if row.plan and row.plan_expires_at is not None:
+        plan += time.strftime(" until %Y-%m-%d %H:%M UTC", time.gmtime(row.plan_expires_at))
+    return f"{row.id:<34} {row.name[:20]:<20} {row.tier:<4} {balance:>16}  {status}{plan}"
 
 
 def _usage(repository: Repository, args: argparse.Namespace) -> int:

@@ -7,6 +7,8 @@ Raised where the problem is found, in any layer; turned into the Z.AI error body
 
 from __future__ import annotations
 
+import time
+
 
 class GlmServeError(Exception):
     """Base class: an error with an HTTP status and a Z.AI business code."""
@@ -243,7 +245,7 @@ class ConcurrencyExceeded(GlmServeError):
 
 class TooManyWaiting(GlmServeError):
     """1302: the key already has its cap of async tasks or batches waiting or running
-    (``[platform] max_queued_tasks_per_key``, ``[batches] max_per_key``)."""
+    (``[platform] max_queued_tasks_per_key``)."""
 
     status = 429
     code = "1302"
@@ -294,6 +296,53 @@ class DailyLimitExceeded(GlmServeError):
     @property
     def should_retry(self) -> bool | None:
         return False
+
+
+class PermissionDenied(GlmServeError):
+    """1220: the key may not use this API, or this part of it."""
+
+    status = 403
+    code = "1220"
+
+    def __init__(self, api: str, reason: str = "") -> None:
+        detail = f" ({reason})" if reason else ""
+        super().__init__(f"You do not have permission to access {api}{detail}.")
+        self.api = api
+
+
+class ApiOffline(GlmServeError):
+    """1221: the API is turned off on this server (by its configuration)."""
+
+    status = 404
+    code = "1221"
+
+    def __init__(self, api: str, reason: str = "") -> None:
+        detail = f" ({reason})" if reason else ""
+        super().__init__(f"API {api} has been taken offline{detail}.")
+        self.api = api
+
+
+class RateLimited(GlmServeError):
+    """1305: the server's requests per minute, all keys together, are used up."""
+
+    status = 429
+    code = "1305"
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            f"The API has triggered a rate limit (this server takes {limit} requests per "
+            "minute in all); please try again shortly."
+        )
+
+
+class PolicyBlocked(GlmServeError):
+    """1300: the operator's policy blocks the request (a blocked end user)."""
+
+    status = 403
+    code = "1300"
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"API call blocked by policy: {reason}.")
 
 
 class DuplicateRequest(GlmServeError):
@@ -399,10 +448,121 @@ class BatchNotFound(GlmServeError):
 
 
 class FileTooLarge(GlmServeError):
-    """413: an upload over the size limit (Z.AI: 100 MB for a batch file)."""
+    """HTTP 435: an upload over the size limit (Z.AI's status for a file over its 100 MB,
+    with business code 1214)."""
 
-    status = 413
+    status = 435
     code = "1214"
 
     def __init__(self, limit: int) -> None:
         super().__init__(f"Invalid file parameter: the file is larger than {limit} bytes.")
+
+
+# --- account status and GLM Coding Plan (docs/plans.md) ----------------------------
+
+
+class _Final(GlmServeError):
+    """Retrying soon cannot help."""
+
+    @property
+    def should_retry(self) -> bool | None:
+        return False
+
+
+class AccountInactive(_Final):
+    """1110: an administrator set the key inactive."""
+
+    status = 429
+    code = "1110"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Your account is currently inactive. Please check your account information."
+        )
+
+
+class AccountLocked(_Final):
+    """1112: an administrator locked the key."""
+
+    status = 429
+    code = "1112"
+
+    def __init__(self) -> None:
+        super().__init__("Your account has been locked, please contact customer service to unlock.")
+
+
+class AccountSuspended(_Final):
+    """1121: the key was locked for irregular activity."""
+
+    status = 429
+    code = "1121"
+
+    def __init__(self) -> None:
+        super().__init__("Account has irregular activities and has been locked.")
+
+
+def flush_time(at: float) -> str:
+    """``next_flush_time`` as the plan errors print it: UTC, to the second."""
+    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(at))
+
+
+class PromptQuotaExceeded(_Final):
+    """1308: the plan's prompts of the rolling 5-hour window are used up."""
+
+    status = 429
+    code = "1308"
+
+    def __init__(self, plan: str, next_flush: float) -> None:
+        super().__init__(
+            f"Usage limit reached for {plan}. Your limit will reset at {flush_time(next_flush)}"
+        )
+        self.next_flush = next_flush
+
+
+class PlanExpired(_Final):
+    """1309: the key's plan has ended (or is no longer defined)."""
+
+    status = 403
+    code = "1309"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Your GLM Coding Plan package has expired and is temporarily unavailable. You can "
+            "resume using it after renewing the subscription."
+        )
+
+
+class WeeklyQuotaExceeded(_Final):
+    """1310: the plan's prompts of the rolling week are used up."""
+
+    status = 429
+    code = "1310"
+
+    def __init__(self, next_flush: float) -> None:
+        super().__init__(
+            f"Weekly/Monthly Limit Exhausted. Your limit will reset at {flush_time(next_flush)}"
+        )
+        self.next_flush = next_flush
+
+
+class ModelNotInPlan(_Final):
+    """1311: the key's plan does not include the model."""
+
+    status = 403
+    code = "1311"
+
+    def __init__(self, model: str) -> None:
+        super().__init__(f"Your current subscription plan does not yet include access to {model}")
+
+
+class FairUseRestricted(_Final):
+    """1313: an administrator restricted the key under the fair-use policy."""
+
+    status = 429
+    code = "1313"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Your usage violates the Fair Use Policy. Your request rate has been restricted. "
+            "Ask the administrator to lift the restriction."
+        )

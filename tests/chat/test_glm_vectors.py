@@ -1,4 +1,4 @@
-"""Every vLLM GLM parser test vector (../shared/glm/vectors), whole and streamed.
+"""Every vLLM GLM parser test vector (tests/support/shared.py finds them), whole and streamed.
 
 Each record runs through our parser whole, in chunks of 1 to 8 characters, in random
 splits and (for streaming records) in the record's own deltas; all must give the same
@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -30,10 +29,9 @@ from glmserve.chat import glm45, glm47
 from glmserve.chat.output import ParsedMessage, collect
 from glmserve.chat.schema import ANY, convert_value
 from tests.chat.glm_helpers import parse_every_way, stream
+from tests.support.shared import shared_path
 
-VECTORS = Path(__file__).parents[3] / "shared" / "glm" / "vectors"
-if not VECTORS.is_dir():  # the worktree may sit elsewhere: the shared folder is /work/shared
-    VECTORS = Path("/work/shared/glm/vectors")
+VECTORS = shared_path("glm", "vectors")
 
 
 def _records(name: str) -> list[dict[str, Any]]:

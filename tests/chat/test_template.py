@@ -1,13 +1,12 @@
 """Chat templates: the built-in Gemma format, and official GLM templates in our sandbox."""
 
-from pathlib import Path
-
 import pytest
 
 from glmserve.chat.formats import BUILTIN_FORMATS
 from glmserve.chat.template import ChatTemplate, TemplateError
+from tests.support.shared import shared_path
 
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "glm" / "templates"
+SHARED = shared_path("glm", "templates")
 
 
 def _transcript() -> ChatTemplate:
@@ -68,7 +67,6 @@ def test_sandbox_blocks_attribute_escape() -> None:
         template.render([])
 
 
-@pytest.mark.skipif(not SHARED.is_dir(), reason="shared/glm/templates is not beside the checkout")
 @pytest.mark.parametrize("name", ["glm-4.5.jinja", "glm-4.6.jinja", "glm-4.7.jinja"])
 def test_official_glm_templates_render(name: str) -> None:
     template = ChatTemplate((SHARED / name).read_text())

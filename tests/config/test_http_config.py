@@ -1,4 +1,4 @@
-"""The ``[http]`` section: request limits, client timeouts, CORS (issue 18)."""
+"""The ``[http]`` section: request limits, client timeouts, CORS."""
 
 from pathlib import Path
 

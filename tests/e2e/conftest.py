@@ -53,7 +53,7 @@ HARDENED_CORS_ORIGIN = "https://console.example"
 
 @pytest.fixture(scope="session")
 def hardened(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """The embedded default model behind small ``[http]`` limits (issue 18's tests): open
+    """The embedded default model behind small ``[http]`` limits (the hardening tests): open
     access, an admin key, answers of at most 4 tokens so fuzzing stays quick."""
     tmp = tmp_path_factory.mktemp("hardened")
     config = tmp / "glmserve.toml"

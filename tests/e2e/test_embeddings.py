@@ -19,7 +19,7 @@ from openai import BadRequestError, OpenAI
 from zai import ZaiClient
 from zai.core import APIRequestFailedError
 
-from glmserve.engine.embedding_weights import convert_bert, default_embedding_source
+from glmserve.engine.llama.embedding_weights import convert_bert, default_embedding_source
 from tests.conftest import Server
 from tests.support.reranker import build_cross_encoder
 

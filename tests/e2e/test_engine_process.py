@@ -4,6 +4,7 @@ worker restarts by itself, and a full queue answers 429 / 1312."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import threading
 import time
@@ -78,6 +79,36 @@ def test_killing_the_engine_during_a_non_stream_request_gives_1234(server: Serve
     r = result["r"]
     assert r.status_code == 500 and r.json()["error"]["code"] == "1234"
     _wait(server, "crash-test", lambda s: s["restarts"] == state["restarts"] + 1)
+
+
+def test_a_crash_is_logged_against_the_requests_it_ran(server: Server) -> None:
+    """The log names the requests in flight when the engine died (the one started last
+    first), and says how long the restart waits (a backoff: docs/limits.md)."""
+    for culprit in ("crash-culprit-1", "crash-culprit-2"):
+        state = _wait(server, "crash-test", lambda s: s["running"] == 0 and s["pid"])
+        body = {
+            "model": "crash-test",
+            "messages": COUNT,
+            "do_sample": False,
+            "max_tokens": 400,
+            "request_id": culprit,
+        }
+        result: dict[str, httpx.Response] = {}
+        thread = threading.Thread(
+            target=lambda b=body, out=result: out.update(
+                r=httpx.post(f"{server.zai_base}chat/completions", json=b, timeout=120)
+            )
+        )
+        thread.start()
+        _wait(server, "crash-test", lambda s: s["running"] == 1)
+        os.kill(state["pid"], signal.SIGKILL)
+        thread.join(120)
+        assert result["r"].json()["error"]["code"] == "1234"
+        _wait(server, "crash-test", lambda s, n=state["restarts"]: s["restarts"] == n + 1)
+        died = [line for line in server.output().splitlines() if f"running {culprit} " in line]
+        assert len(died) == 1, died
+        assert "the engine process died (exit code -9)" in died[0]
+        assert re.search(r"restarting it in \d+\.\d s", died[0]), died[0]
 
 
 @pytest.mark.parametrize("stream", [False, True])

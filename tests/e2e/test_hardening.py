@@ -1,4 +1,4 @@
-"""Issue 18: client mistakes that were answered 500 (or accepted) are 4xx with the
+"""Client mistakes that were answered 500 (or accepted) are 4xx with the
 surface's error body, over real HTTP on a real server (tests/e2e/conftest.py,
 ``hardened``)."""
 

@@ -1,4 +1,4 @@
-"""Issue 18: the server's memory stays within a small multiple of the body limit while
+"""The server's memory stays within a small multiple of the body limit while
 clients send oversized bodies, abandon them half-way, or send bodies within the limit
 whose text is over the limits checked before tokenizing (the probe saw 10 GB)."""
 

@@ -1,4 +1,4 @@
-"""Issue 18: ``/openapi.json`` describes the API as it is: each operation's request body
+"""``/openapi.json`` describes the API as it is: each operation's request body
 is its pydantic model, every answer the route can give is listed with its body, the
 credentials are described, and nothing the server never answers (422) is."""
 
@@ -10,12 +10,21 @@ import httpx
 import pytest
 from pydantic import BaseModel
 
-from glmserve.api.admin import CreateKeyBody, TopUpBody
+from glmserve.api.admin import (
+    ApisBody,
+    CreateKeyBody,
+    PlanBody,
+    SafetyBody,
+    StatusBody,
+    TopUpBody,
+)
 from glmserve.platform.batch_input import BatchCreateBody
+from glmserve.protocol.agents import AgentsBody, AgentsConversationBody, AgentsResultBody
 from glmserve.protocol.anthropic import CountTokensRequest, MessagesRequest
 from glmserve.protocol.chat import ChatCompletionRequest
 from glmserve.protocol.embeddings import EmbeddingsBody, RerankBody
 from glmserve.protocol.error_schemas import AnthropicErrorBody, ZaiErrorBody
+from glmserve.protocol.moderations import ModerationsBody
 from tests.conftest import Server
 
 BODIES: dict[tuple[str, str], type[BaseModel]] = {
@@ -34,12 +43,21 @@ BODIES: dict[tuple[str, str], type[BaseModel]] = {
     ("post", "/v1/batches"): BatchCreateBody,
     ("post", "/admin/keys"): CreateKeyBody,
     ("post", "/admin/keys/{key_id}/top-up"): TopUpBody,
+    ("post", "/admin/keys/{key_id}/safety"): SafetyBody,
+    ("post", "/admin/keys/{key_id}/status"): StatusBody,
+    ("post", "/admin/keys/{key_id}/plan"): PlanBody,
+    ("post", "/admin/keys/{key_id}/apis"): ApisBody,
+    ("post", "/api/paas/v4/moderations"): ModerationsBody,
 }
+for _prefix in ("/api", "/api/paas/v4"):
+    BODIES[("post", f"{_prefix}/v1/agents")] = AgentsBody
+    BODIES[("post", f"{_prefix}/v1/agents/async-result")] = AgentsResultBody
+    BODIES[("post", f"{_prefix}/v1/agents/conversation")] = AgentsConversationBody
 NO_BODY = {("post", "/admin/keys/{key_id}/revoke")}
 NO_BODY |= {("post", f"{p}/batches/{{batch_id}}/cancel") for p in ("/api/paas/v4", "/v1")}
 MULTIPART = {("post", "/api/paas/v4/files"), ("post", "/v1/files")}
 """Uploads: ``multipart/form-data`` with ``file`` and ``purpose`` (docs/api.md "Files")."""
-STREAMING = (ChatCompletionRequest, MessagesRequest)
+STREAMING = (ChatCompletionRequest, MessagesRequest, AgentsBody)
 STREAMS = {p for (_, p), model in BODIES.items() if model in STREAMING}
 STREAMS -= {"/api/paas/v4/async/chat/completions", "/api/paas/v4/tokenizer"}
 

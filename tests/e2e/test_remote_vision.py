@@ -75,7 +75,7 @@ def worker(model_dir: Path) -> Iterator[Worker]:
             "vLLM cannot load Glm4vForConditionalGeneration without torchvision (transformers' "
             "Glm4vImageProcessor imports it), which the vLLM virtualenv leaves out"
         )
-    args = ["--enable-scale-out", "--limit-mm-per-prompt", '{"image": 4, "video": 0}']
+    args = ["--limit-mm-per-prompt", '{"image": 4, "video": 0}']
     with vllm_worker(model_dir, model="tiny-glm-vision", extra_args=args) as w:
         yield w
 

@@ -1,4 +1,4 @@
-"""Issue 18: slow or stalled clients cannot hold the server. Connections that send
+"""Slow or stalled clients cannot hold the server. Connections that send
 nothing, part of their headers, or headers and no body are closed within the
 configured timeouts while normal requests are answered; one address cannot open more
 than ``max_connections_per_client`` connections."""

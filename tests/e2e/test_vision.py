@@ -286,8 +286,15 @@ def test_video_frames_and_pdf_pages(open_server: Server, files: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "url", ["http://127.0.0.1:9/a.png", "http://169.254.169.254/latest/meta-data/", "http://[::1]/"]
-)
+    "url",
+    [
+        "http://127.0.0.1:9/a.png", "http://169.254.169.254/latest/meta-data/", "http://[::1]/",
+        # IPv6 forms of loopback and the metadata address: IPv4-compatible, SIIT, NAT64,
+        # local-use NAT64, 6to4
+        "http://[::7f00:1]/", "http://[::ffff:0:a9fe:a9fe]/", "http://[64:ff9b::7f00:1]/",
+        "http://[64:ff9b:1:a9fe:a9:fe00::]/", "http://[2002:7f00:1::1]/",
+    ],
+)  # fmt: skip
 def test_private_addresses_are_refused_by_default(strict_server: Server, url: str) -> None:
     message = _error(_chat(strict_server, _user(_image(url))), "1214")
     assert "non-public address" in message and "image_url.url" in message
@@ -296,6 +303,10 @@ def test_private_addresses_are_refused_by_default(strict_server: Server, url: st
 def test_a_local_file_server_is_refused_by_default(strict_server: Server, files: str) -> None:
     message = _error(_chat(strict_server, _user(_image(f"{files}/a.png"))), "1214")
     assert "non-public address" in message
+    # by name: the answer names the host, not the addresses it resolves to
+    by_name = files.replace("127.0.0.1", "localhost")
+    message = _error(_chat(strict_server, _user(_image(f"{by_name}/a.png"))), "1214")
+    assert "host localhost" in message and "127.0.0.1" not in message and "::1" not in message
 
 
 def test_limits_and_bad_images(strict_server: Server, open_server: Server, files: str) -> None:

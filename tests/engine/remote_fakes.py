@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -81,9 +81,13 @@ class _Stream(httpx.AsyncByteStream):
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         worker = self._worker
+        if worker.hold is not None:
+            await worker.hold.wait()
         for i, event in enumerate(worker.events):
             if worker.fail_after is not None and i == worker.fail_after:
                 raise httpx.ReadError("connection reset by peer")
+            if worker.stall_after is not None and i == worker.stall_after:
+                await asyncio.Event().wait()  # until the client closes the stream
             if worker.delay:
                 await asyncio.sleep(worker.delay)
             worker.sent += 1
@@ -105,6 +109,11 @@ class FakeWorker:
     fail_after: int | None = None
     delay: float = 0.0
     """Seconds before each event."""
+    stall_after: int | None = None
+    """After this many events a stream sends nothing more, until the client closes it."""
+    hold: asyncio.Event | None = None
+    """When set, each stream sends nothing until the test sets this event: its requests
+    stay in flight for as long as the test needs, however fast or loaded the machine."""
     requests: list[dict[str, Any]] = field(default_factory=list)
     paths: list[str] = field(default_factory=list)
     """The path of each request (generation and abort calls), in order."""
@@ -112,6 +121,15 @@ class FakeWorker:
     """Streams the client closed (cancelled or done)."""
     sent: int = 0
     """Events sent, over all requests."""
+
+
+async def eventually(check: Callable[[], bool], what: str, seconds: float = 60) -> None:
+    """Wait until ``check()`` holds (work sent without waiting for it, such as an abort
+    call), polling; fail with ``what`` only after a deadline no loaded machine reaches."""
+    deadline = asyncio.get_running_loop().time() + seconds
+    while not check():
+        assert asyncio.get_running_loop().time() < deadline, what
+        await asyncio.sleep(0.01)
 
 
 class FakeCluster:

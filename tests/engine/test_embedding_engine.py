@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from glmserve.engine.embedding_weights import default_embedding_path
-from glmserve.engine.embedding_worker import (
+from glmserve.engine.llama.embedding_weights import default_embedding_path
+from glmserve.engine.llama.embedding_worker import (
     EmbeddingEngine,
     EmbeddingEngineSpec,
     EmbeddingFailed,

@@ -8,15 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from glmserve.engine.embedding import EmbeddingModel
-from glmserve.engine.embedding_weights import (
+from glmserve.engine.llama.embedding import EmbeddingModel
+from glmserve.engine.llama.embedding_weights import (
     SOURCE_SHA256,
     convert_bert,
     default_embedding_path,
     default_embedding_source,
     file_sha256,
 )
-from glmserve.engine.weights import WeightsError
+from glmserve.engine.llama.weights import WeightsError
 
 
 def test_the_package_ships_the_pinned_checkpoint() -> None:

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from glmserve.engine.slots import MIN_REUSE, common_prefix
+from glmserve.engine.llama.slots import MIN_REUSE, common_prefix
+from glmserve.engine.llama.worker import WorkerEngine, WorkerSpec
 from glmserve.engine.types import GenerationRequest, SamplingParams, TokenOut, Usage
-from glmserve.engine.worker import WorkerEngine, WorkerSpec
 
 GREEDY = SamplingParams(temperature=0.0)
 CHUNK = 32

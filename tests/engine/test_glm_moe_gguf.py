@@ -10,8 +10,8 @@ from pathlib import Path
 from benchmarks import glm_moe_gguf
 
 from glmserve.chat.template import ChatTemplate
-from glmserve.engine.llama import LlamaEngine
-from glmserve.engine.native import NativeModel
+from glmserve.engine.llama.engine import LlamaEngine
+from glmserve.engine.llama.native import NativeModel
 from glmserve.engine.types import GenerationRequest, SamplingParams
 from tests.support.scripted_glm import GLM47_TEMPLATE
 

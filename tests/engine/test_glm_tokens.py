@@ -7,16 +7,16 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from glmserve.chat import glm47
-from glmserve.engine.llama import LlamaEngine
+from glmserve.engine.llama.engine import LlamaEngine
 from glmserve.engine.types import GenerationRequest, SamplingParams
 from tests.e2e.tiny_glm import build
+from tests.support.shared import glm_template
 
-TEMPLATE = Path("/work/shared/glm/templates/glm-4.7.jinja")
+TEMPLATE = glm_template("glm-4.7")
 PROMPT = "[gMASK]<sop><|user|>Weather?<|assistant|><think>"
 
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from glmserve.engine.llama import LlamaEngine
-from glmserve.engine.slots import MIN_REUSE, common_prefix
+from glmserve.engine.llama.engine import LlamaEngine
+from glmserve.engine.llama.slots import MIN_REUSE, common_prefix
 from glmserve.engine.types import (
     EngineBusy,
     Generation,

@@ -5,7 +5,6 @@ and which engines take images. The real vLLM worker is in tests/e2e/test_remote_
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import io
 import json
@@ -21,7 +20,7 @@ from glmserve.engine.remote.sglang import SglangAdapter
 from glmserve.engine.remote.vision import ImageRule, RemoteVision, load_vision
 from glmserve.engine.remote.vllm import VllmAdapter
 from glmserve.engine.types import GenerationRequest, SamplingParams
-from tests.engine.remote_fakes import EOS, ByteTokenizer, FakeCluster
+from tests.engine.remote_fakes import EOS, ByteTokenizer, FakeCluster, eventually
 
 BEGIN, IMAGE, END = 310, 311, 312
 BLOCK = {"<|begin_of_image|>": BEGIN, "<|image|>": IMAGE, "<|end_of_image|>": END}
@@ -142,7 +141,11 @@ def test_vllm_generate_body_and_abort() -> None:
         "/inference/v1/abort_requests",
         {"request_ids": [f"generate-tokens-{body['request_id']}"]},
     )
-    assert adapter.abort(adapter.body(request, frozenset(), None)) is None  # /v1/completions
+    text = adapter.body(request, frozenset(), None)  # /v1/completions
+    assert adapter.abort(text) == (
+        "/inference/v1/abort_requests",
+        {"request_ids": [f"cmpl-{text['request_id']}-0"]},
+    )
     reader = adapter.reader(6, bytes)
     first = reader.feed(
         {"choices": [{"index": 0, "token_ids": [65]}], "prompt_token_ids": list(range(7))}
@@ -209,10 +212,7 @@ async def test_cancel_sends_vllm_the_abort_call(cluster: FakeCluster, folder: Pa
             if token.text:
                 gen.cancel()
         assert gen.finish_reason == "cancelled" and worker.closed == 1
-        for _ in range(100):  # the abort call is sent without waiting for it
-            if len(worker.paths) == 2:
-                break
-            await asyncio.sleep(0.01)
+        await eventually(lambda: len(worker.paths) == 2, "no abort call")  # sent unawaited
         assert worker.paths == ["/inference/v1/generate", "/inference/v1/abort_requests"]
         rid = worker.requests[0]["request_id"]
         assert worker.requests[1] == {"request_ids": [f"generate-tokens-{rid}"]}

@@ -4,6 +4,7 @@ are in test_remote_llama_server.py and test_remote_vllm.py."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 
 import pytest
@@ -11,7 +12,14 @@ import pytest
 from glmserve.engine.remote.engine import RemoteEngine
 from glmserve.engine.remote.errors import ContextExceeded
 from glmserve.engine.types import EngineBusy, Generation, GenerationRequest, SamplingParams
-from tests.engine.remote_fakes import EOS, THINK, ByteTokenizer, FakeCluster, llama_events
+from tests.engine.remote_fakes import (
+    EOS,
+    THINK,
+    ByteTokenizer,
+    FakeCluster,
+    eventually,
+    llama_events,
+)
 
 TOK = ByteTokenizer()
 
@@ -173,13 +181,16 @@ async def test_overloaded_everywhere_is_engine_busy(cluster: FakeCluster) -> Non
 
 async def test_max_in_flight_caps_each_worker(cluster: FakeCluster) -> None:
     engine = cluster.engine(cap=1)
+    release = asyncio.Event()
     try:
         for w in cluster.workers:
             w.events = llama_events(ids("x"))
+            w.hold = release  # both stay in flight until the third has been refused
         first = engine.start(GenerationRequest(ids("a"), 5))
         second = engine.start(GenerationRequest(ids("b"), 5))
         with pytest.raises(EngineBusy):
             engine.start(GenerationRequest(ids("c"), 5))
+        release.set()
         for gen in (first, second):
             [t async for t in gen]
         assert {s.routed for s in engine.worker_stats()} == {1}
@@ -249,5 +260,27 @@ async def test_vllm_stream_through_the_engine(cluster: FakeCluster) -> None:
         # The stop string ends it mid-chunk; the usage chunk is still read for cached_tokens.
         assert text == "hi th" and gen.finish_reason == "stop"
         assert gen.usage.cached_tokens == 3 and gen.usage.completion_tokens == len("hi there")
+    finally:
+        engine.close()
+
+
+async def test_cancel_sends_vllm_the_abort_call_for_a_text_request(cluster: FakeCluster) -> None:
+    # glmserve's own guard: vLLM may not notice a closed stream before it has generated
+    # the whole answer, so a cancelled text request is aborted by its id too.
+    for w in cluster.workers:
+        w.events = [{"choices": [{"index": 0, "token_ids": [65]}]}] * 10
+        w.stall_after = 1  # the stream stays open until the gateway closes it
+    engine = cluster.engine(kind="vllm")
+    try:
+        gen = engine.start(GenerationRequest(ids("hello"), 5000))
+        async for token in gen:
+            if token.text:
+                gen.cancel()
+        [worker] = [w for w in cluster.workers if w.paths]
+        assert gen.finish_reason == "cancelled" and worker.closed == 1
+        await eventually(lambda: len(worker.paths) == 2, "no abort call")  # sent unawaited
+        assert worker.paths == ["/v1/completions", "/inference/v1/abort_requests"]
+        rid = worker.requests[0]["request_id"]
+        assert worker.requests[1] == {"request_ids": [f"cmpl-{rid}-0"]}
     finally:
         engine.close()

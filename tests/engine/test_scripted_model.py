@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from glmserve.chat.template import ChatTemplate
-from glmserve.engine.llama import LlamaEngine
+from glmserve.engine.llama.engine import LlamaEngine
 from glmserve.engine.types import GenerationRequest, SamplingParams, Usage
 from tests.support.bpe import vocabulary
 from tests.support.scripted_glm import (

@@ -10,8 +10,8 @@ the same policy on llama.cpp.
 
 from __future__ import annotations
 
-from glmserve.engine.scheduler import Scheduler, Sequence
-from glmserve.engine.slots import MIN_REUSE, SlotTable, runs
+from glmserve.engine.llama.scheduler import Scheduler, Sequence
+from glmserve.engine.llama.slots import MIN_REUSE, SlotTable, runs
 from glmserve.engine.text import TextStream
 from glmserve.engine.types import FinishReason, GenerationRequest, TokenOut, Usage
 

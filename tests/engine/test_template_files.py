@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 
 from glmserve.config import ConfigError, load_settings
-from glmserve.serving.models import load_models, template_beside
+from glmserve.serving.models.registry import load_models, template_beside
 from tests.e2e.tiny_glm import build
+from tests.support.shared import glm_template
 
-TEMPLATE = Path("/work/shared/glm/templates/glm-4.7.jinja").read_text()
+TEMPLATE = glm_template("glm-4.7").read_text()
 MESSAGES = [{"role": "user", "content": "Hi"}]
 
 

@@ -14,11 +14,11 @@ import numpy as np
 import pytest
 from llama_cpp import mtmd_cpp as M
 
-from glmserve.engine.llama import LlamaEngine
+from glmserve.engine.llama.engine import LlamaEngine
+from glmserve.engine.llama.native import NativeModel
+from glmserve.engine.llama.vision import VisionError, VisionModel
 from glmserve.engine.media import MEDIA_MARKER, ImageInput, MediaPrompt, image_placeholder
-from glmserve.engine.native import NativeModel
 from glmserve.engine.types import GenerationRequest, SamplingParams, Usage
-from glmserve.engine.vision import VisionError, VisionModel
 from tests.support.tiny_vision import IMAGE_TOKENS, build, build_mrope
 
 GREEDY = SamplingParams(temperature=0.0)

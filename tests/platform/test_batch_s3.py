@@ -82,6 +82,11 @@ def test_files_and_batch_results_live_in_the_bucket(
         stored = bucket.get_object(Bucket=BUCKET, Key=f"f/{uploaded.id}")["Body"].read()
         assert stored == data
         assert zc.files.content(uploaded.id).content == data
+        # A download is streamed from the bucket a piece at a time: one of several
+        # pieces, with a name that is not ASCII.
+        large = (b'{"custom_id": "x"}\n' * 60_000)[: 1024 * 1024 + 7]
+        named = zc.files.create(file=("大批.jsonl", large), purpose="batch")
+        assert zc.files.content(named.id).content == large
 
         batch = wait_for(
             zc,

@@ -88,6 +88,22 @@ async def test_requests_per_minute_and_per_day(make_limiter: Callable[[], Limite
     assert [await _outcome(limiter, limits=daily) for _ in range(2)] == ["ok", "1304"]
 
 
+async def test_the_server_wide_rate_counts_every_key_on_every_gateway(
+    make_limiter: Callable[[], Limiter],
+) -> None:
+    one, two = make_limiter(), make_limiter()
+    limits = TierLimits(concurrency=0, rpm=100, global_rpm=3)
+    outcomes = []
+    for i in range(5):
+        try:
+            limiter = one if i % 2 else two
+            await limiter.reserve(f"key-{i}", "glm-4.7", None, limits)
+            outcomes.append("ok")
+        except GlmServeError as exc:
+            outcomes.append(exc.code)
+    assert outcomes == ["ok", "ok", "ok", "1305", "1305"]
+
+
 async def test_slots_of_a_dead_gateway_expire(redis_server: Redis) -> None:
     redis_server.flush()
     dead = RedisLimiter(redis_server.url, lease_seconds=1)
@@ -121,7 +137,8 @@ async def test_renewal_keeps_a_running_request_s_slot(redis_server: Redis) -> No
 
 
 def test_tier_limits_with_model_overrides() -> None:
-    limits = LimitSettings(models={"glm-4.7": {"V0": 2}})
+    limits = LimitSettings(models={"glm-4.7": {"V0": 2}}, global_rpm=7)
+    assert limits.for_key("V1", "glm-4.7").global_rpm == 7
     assert limits.for_key("V0", "glm-4.7").concurrency == 2
     assert limits.for_key("V0", "gemma-3-270m").concurrency == 5
     assert [limits.for_key(t, "x").concurrency for t in ("V0", "V1", "V2", "V3")] == [

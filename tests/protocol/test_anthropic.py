@@ -8,10 +8,13 @@ from typing import Any
 import pytest
 
 from glmserve.chat.output import Delta
+from glmserve.config import HttpSettings
 from glmserve.engine.types import Usage
 from glmserve.errors import GlmServeError
 from glmserve.protocol.anthropic import parse_messages_request, to_chat_request
 from glmserve.protocol.anthropic_responses import BlockBuilder, error_body, message_body
+
+DEPTH = HttpSettings.max_json_depth  # the default [http] nesting limit
 
 TOOL = {"name": "get_weather", "input_schema": {"type": "object", "properties": {}}}
 
@@ -56,9 +59,10 @@ def test_blocks_translate_to_chat_messages() -> None:
                     ],
                 },
             ],
-        )
+        ),
+        max_depth=DEPTH,
     )
-    chat = to_chat_request(request, "glm-4.7")
+    chat = to_chat_request(request, "glm-4.7", max_depth=DEPTH)
     assert chat.model == "glm-4.7" and chat.max_tokens == 100 and chat.top_k == 5
     assert chat.tool_choice == "required" and chat.stop_list == ("END",)
     assert chat.thinking is not None and chat.thinking.type == "enabled"
@@ -82,9 +86,10 @@ def test_named_tool_choice_and_disabled_thinking() -> None:
             tools=[TOOL],
             tool_choice={"type": "tool", "name": "get_weather"},
             thinking={"type": "disabled"},
-        )
+        ),
+        max_depth=DEPTH,
     )
-    chat = to_chat_request(request, "m")
+    chat = to_chat_request(request, "m", max_depth=DEPTH)
     assert chat.tool_choice is not None and not isinstance(chat.tool_choice, str)
     assert chat.tool_choice.function.name == "get_weather"
     assert chat.thinking is not None and chat.thinking.type == "disabled"
@@ -120,16 +125,18 @@ def test_named_tool_choice_and_disabled_thinking() -> None:
 )
 def test_bad_requests_are_typed_errors(fields: dict[str, Any], status: int, words: str) -> None:
     with pytest.raises(GlmServeError) as caught:
-        to_chat_request(parse_messages_request(_request(**fields)), "m")
+        to_chat_request(
+            parse_messages_request(_request(**fields), max_depth=DEPTH), "m", max_depth=DEPTH
+        )
     assert caught.value.status == status
     assert words in caught.value.message
 
 
 def test_count_tokens_body_needs_no_max_tokens() -> None:
     body = json.dumps({"model": "m", "messages": [{"role": "user", "content": "hi"}]}).encode()
-    assert parse_messages_request(body, count_only=True).max_tokens is None
+    assert parse_messages_request(body, count_only=True, max_depth=DEPTH).max_tokens is None
     with pytest.raises(GlmServeError):
-        parse_messages_request(body)
+        parse_messages_request(body, max_depth=DEPTH)
 
 
 def _events(raw: list[bytes]) -> list[dict[str, Any]]:

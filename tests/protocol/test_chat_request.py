@@ -5,20 +5,23 @@ from typing import Any
 
 import pytest
 
+from glmserve.config import HttpSettings
 from glmserve.errors import GlmServeError
 from glmserve.protocol.chat import parse_chat_request, template_messages
+
+DEPTH = HttpSettings.max_json_depth  # the default [http] nesting limit
 
 USER = [{"role": "user", "content": "hi"}]
 
 
 def _parse(body: dict[str, Any]):  # type: ignore[no-untyped-def]
-    return parse_chat_request(json.dumps(body).encode())
+    return parse_chat_request(json.dumps(body).encode(), max_depth=DEPTH)
 
 
 def _code(body: dict[str, Any] | bytes) -> str:
     raw = body if isinstance(body, bytes) else json.dumps(body).encode()
     with pytest.raises(GlmServeError) as info:
-        parse_chat_request(raw)
+        parse_chat_request(raw, max_depth=DEPTH)
     return info.value.code
 
 
@@ -132,7 +135,7 @@ def test_bad_input_gets_its_business_code(body: dict[str, Any] | bytes, code: st
 
 def test_missing_field_message_names_the_field() -> None:
     with pytest.raises(GlmServeError) as info:
-        parse_chat_request(b'{"model": "m"}')
+        parse_chat_request(b'{"model": "m"}', max_depth=DEPTH)
     assert "messages" in info.value.message
 
 

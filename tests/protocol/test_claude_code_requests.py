@@ -18,13 +18,17 @@ import pytest
 
 from glmserve.catalog import builtin_spec
 from glmserve.chat.template import ChatTemplate
+from glmserve.config import HttpSettings
 from glmserve.errors import GlmServeError
 from glmserve.protocol.anthropic import parse_messages_request, to_chat_request
 from glmserve.protocol.chat import ChatCompletionRequest, function_tools
-from glmserve.serving.completions import render_request
+from glmserve.serving.service import render_request
+from tests.support.shared import glm_template
+
+DEPTH = HttpSettings.max_json_depth  # the default [http] nesting limit
 
 FIXTURES = Path(__file__).parent / "claude_code"
-TEMPLATE = Path("/work/shared/glm/templates/glm-4.7.jinja")
+TEMPLATE = glm_template("glm-4.7")
 CAPTURED = sorted(path.stem for path in FIXTURES.glob("*.json"))
 
 
@@ -34,7 +38,11 @@ def _fixture(name: str) -> dict[str, Any]:
 
 
 def _chat(body: dict[str, Any]) -> ChatCompletionRequest:
-    return to_chat_request(parse_messages_request(json.dumps(body).encode()), "glm-4.7")
+    return to_chat_request(
+        parse_messages_request(json.dumps(body).encode(), max_depth=DEPTH),
+        "glm-4.7",
+        max_depth=DEPTH,
+    )
 
 
 def _prompt(chat: ChatCompletionRequest) -> str:

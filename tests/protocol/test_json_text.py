@@ -1,5 +1,5 @@
 """Decoding request bodies (protocol/json_text.py) and the size checks before
-tokenizing (protocol/sizes.py): issue 18."""
+tokenizing (protocol/sizes.py)."""
 
 from __future__ import annotations
 
@@ -21,6 +21,8 @@ JSON = st.recursive(
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner, max_size=3),
     max_leaves=20,
 )
+
+DEPTH = HttpSettings.max_json_depth  # the default [http] nesting limit
 
 
 def _depth(value: Any) -> int:
@@ -86,10 +88,10 @@ def test_arguments_strings_are_bounded_too() -> None:
         ],
     }
     with pytest.raises(InvalidField, match=r"arguments.*nested"):
-        parse_chat_request(body)
+        parse_chat_request(body, max_depth=DEPTH)
     body["messages"][1]["tool_calls"][0]["function"]["arguments"] = '{"a": "\\ud800"}'
     with pytest.raises(InvalidField, match=r"arguments.*surrogate"):
-        parse_chat_request(body)
+        parse_chat_request(body, max_depth=DEPTH)
 
 
 LIMITS = HttpSettings(max_messages=3, max_message_chars=10, max_total_chars=25)
@@ -97,7 +99,7 @@ LIMITS = HttpSettings(max_messages=3, max_message_chars=10, max_total_chars=25)
 
 def _request(*contents: str, **fields: Any) -> Any:
     messages = [{"role": "user", "content": c} for c in contents]
-    return parse_chat_request({"model": "m", "messages": messages, **fields})
+    return parse_chat_request({"model": "m", "messages": messages, **fields}, max_depth=DEPTH)
 
 
 def test_sizes_within_the_limits() -> None:

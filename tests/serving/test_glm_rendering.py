@@ -16,7 +16,6 @@ from __future__ import annotations
 import copy
 import itertools
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,10 +23,14 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from glmserve.catalog import builtin_spec
 from glmserve.chat.template import ChatTemplate
+from glmserve.config import HttpSettings
 from glmserve.protocol.chat import function_tools, parse_chat_request
-from glmserve.serving.completions import render_request as render_prompt
+from glmserve.serving.service import render_request as render_prompt
+from tests.support.shared import shared_path
 
-TEMPLATES = Path("/work/shared/glm/templates")
+DEPTH = HttpSettings.max_json_depth  # the default [http] nesting limit
+
+TEMPLATES = shared_path("glm", "templates")
 MODELS = {"glm-4.5": "glm-4.5.jinja", "glm-4.6": "glm-4.6.jinja", "glm-4.7": "glm-4.7.jinja"}
 
 WEATHER = {
@@ -161,7 +164,7 @@ def test_prompt_equals_the_official_template(
         body["tools"] = [WEATHER, CLOCK]
     if thinking is not None:
         body["thinking"] = thinking
-    request = parse_chat_request(json.dumps(body).encode())
+    request = parse_chat_request(json.dumps(body).encode(), max_depth=DEPTH)
     ours = render_prompt(
         ChatTemplate(source), spec, request, function_tools(request), coding=coding
     )
@@ -182,24 +185,28 @@ def test_the_flags_change_the_prompt() -> None:
     prompts = set()
     for thinking in THINKING:
         body = {"model": "glm-4.7", "messages": messages, "thinking": thinking}
-        request = parse_chat_request(json.dumps(body).encode())
+        request = parse_chat_request(json.dumps(body).encode(), max_depth=DEPTH)
         prompts.add(render_prompt(ChatTemplate(source), spec, request, []))
     assert len(prompts) == 3  # on, off, on with preserved thinking
     kept = render_prompt(
         ChatTemplate(source),
         spec,
-        parse_chat_request(json.dumps({"model": "glm-4.7", "messages": messages}).encode()),
+        parse_chat_request(
+            json.dumps({"model": "glm-4.7", "messages": messages}).encode(), max_depth=DEPTH
+        ),
         [],
         coding=True,
     )
     assert "<think>Need the tool.</think>" in kept  # preserved on the Coding endpoint
     dashscope = parse_chat_request(
-        json.dumps({"model": "glm-4.7", "messages": messages, "enable_thinking": False}).encode()
+        json.dumps({"model": "glm-4.7", "messages": messages, "enable_thinking": False}).encode(),
+        max_depth=DEPTH,
     )
     disabled = parse_chat_request(
         json.dumps(
             {"model": "glm-4.7", "messages": messages, "thinking": {"type": "disabled"}}
-        ).encode()
+        ).encode(),
+        max_depth=DEPTH,
     )
     assert render_prompt(ChatTemplate(source), spec, dashscope, []) == render_prompt(
         ChatTemplate(source), spec, disabled, []

@@ -5,14 +5,19 @@ from __future__ import annotations
 import json
 
 from glmserve.catalog import builtin_spec
+from glmserve.config import HttpSettings
 from glmserve.protocol.chat import parse_chat_request
-from glmserve.serving.sampling import sampling
+from glmserve.serving.prepare.sampling import sampling
+
+DEPTH = HttpSettings.max_json_depth  # the default [http] nesting limit
 
 USER = [{"role": "user", "content": "Hi"}]
 
 
 def _request(**fields: object):  # type: ignore[no-untyped-def]
-    return parse_chat_request(json.dumps({"model": "glm-4.7", "messages": USER, **fields}).encode())
+    return parse_chat_request(
+        json.dumps({"model": "glm-4.7", "messages": USER, **fields}).encode(), max_depth=DEPTH
+    )
 
 
 def test_sampling_takes_the_catalog_defaults() -> None:

@@ -14,10 +14,13 @@ from llama_cpp.llama_grammar import LlamaGrammar
 from glmserve.catalog import ThinkingBudgets, builtin_spec
 from glmserve.chat import glm45, glm47
 from glmserve.chat.template import ChatTemplate
+from glmserve.config import HttpSettings
 from glmserve.protocol.chat import function_tools, parse_chat_request
-from glmserve.serving.completions import render_request
-from glmserve.serving.plan import strict_tools
-from glmserve.serving.sampling import thinking_budget
+from glmserve.serving.prepare.sampling import thinking_budget
+from glmserve.serving.prepare.steering_plan import strict_tools
+from glmserve.serving.service import render_request
+
+DEPTH = HttpSettings.max_json_depth  # the default [http] nesting limit
 
 USER = [{"role": "user", "content": "Hi"}]
 TOOLS = [
@@ -38,7 +41,9 @@ TOOLS = [
 
 
 def _request(**fields: object):  # type: ignore[no-untyped-def]
-    return parse_chat_request(json.dumps({"model": "glm-4.7", "messages": USER, **fields}).encode())
+    return parse_chat_request(
+        json.dumps({"model": "glm-4.7", "messages": USER, **fields}).encode(), max_depth=DEPTH
+    )
 
 
 def test_budget_comes_from_the_request_then_the_effort_then_the_model() -> None:

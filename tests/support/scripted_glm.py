@@ -40,6 +40,7 @@ import numpy as np
 from tokenizers import AddedToken
 
 from tests.support.bpe import Vocabulary, byte_level, vocabulary
+from tests.support.shared import glm_template
 
 __all__ = [
     "GLM47_TEMPLATE",
@@ -50,7 +51,7 @@ __all__ = [
     "build_scripted_glm",
 ]
 
-GLM47_TEMPLATE = Path(__file__).resolve().parents[2].parent / "shared/glm/templates/glm-4.7.jinja"
+GLM47_TEMPLATE = glm_template("glm-4.7")
 """The official GLM-4.7 chat template (``../shared`` beside the repository)."""
 
 # GLM's added tokens and whether GLM's own tokenizer marks them special (control tokens);

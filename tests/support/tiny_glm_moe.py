@@ -28,6 +28,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+if __name__ == "__main__":  # run as a script by the builder Python: find the project
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from tests.support.shared import glm_template
+
 __all__ = [
     "EOS_TOKENS",
     "NON_SPECIAL_TOKENS",
@@ -37,7 +42,7 @@ __all__ = [
     "tiny_glm_moe_dir",
 ]
 
-TEMPLATE = Path("/work/shared/glm/templates/glm-4.7.jinja")
+TEMPLATE = glm_template("glm-4.7")
 
 # As in GLM's own tokenizer: the turn and mask tokens are special (skipped when decoding
 # with skip_special_tokens); the reasoning and tool-call tags are added tokens that are

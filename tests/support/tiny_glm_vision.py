@@ -31,10 +31,11 @@ if __name__ == "__main__":  # run as a script by the builder Python: find the pr
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from tests.support import tiny_glm_moe
+from tests.support.shared import glm_template
 
 __all__ = ["IMAGE_TOKENS", "MAX_PIXELS", "MIN_PIXELS", "PATCH", "build", "tiny_glm_vision_dir"]
 
-TEMPLATE = Path("/work/shared/glm/templates/glm-4.5.jinja")
+TEMPLATE = glm_template("glm-4.5")
 IMAGE_TOKENS = (
     "<|begin_of_image|>", "<|end_of_image|>", "<|begin_of_video|>", "<|end_of_video|>",
     "<|image|>", "<|video|>",

@@ -194,9 +194,11 @@ def vllm_worker(
 ) -> Iterator[Worker]:
     """``vllm serve model_dir`` from the cached virtualenv, as glmserve expects a vLLM
     worker to be started (docs/deployment.md): prompt-token details on (so usage carries
-    ``cached_tokens``), prefix caching on (vLLM's default), eager mode (half the start-up
-    time on CPU). Start-up takes about a minute here; with ``warm_up`` a one-token
-    completion runs before the worker is handed over, so the first test is not slow."""
+    ``cached_tokens``), prefix caching on (vLLM's default), the scale-out endpoints on
+    (the generate endpoint for images, and the abort call for every request), eager mode
+    (half the start-up time on CPU). Start-up takes about a minute here; with
+    ``warm_up`` a one-token completion runs before the worker is handed over, so the
+    first test is not slow."""
     venv = vllm_venv()
     port = port or free_port()
     cmd = [
@@ -210,6 +212,7 @@ def vllm_worker(
         "--enforce-eager",
         "--enable-prompt-tokens-details",
         "--enable-prefix-caching",
+        "--enable-scale-out",
         "--dtype", "float32",
         *extra_args,
     ]  # fmt: skip

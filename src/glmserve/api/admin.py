@@ -4,6 +4,11 @@ POST /admin/keys                 {"name", "tier", "balance"?}  -> the key, shown
 GET  /admin/keys
 POST /admin/keys/{id}/revoke
 POST /admin/keys/{id}/top-up     {"amount"}   (USD)
+POST /admin/keys/{id}/safety     {"exempt": bool}  (may send sensitive_word_check DISABLE)
+POST /admin/keys/{id}/status     {"status": "active"|"inactive"|"locked"|"suspended"|"restricted"}
+POST /admin/keys/{id}/plan       {"plan": "lite"|null, "expires_at"?: Unix seconds}
+POST /admin/keys/{id}/apis       {"apis": ["chat", "coding", ...] | null}  (others: 1220)
+GET  /admin/keys/{id}/plan       the plan and its windows filling (docs/plans.md)
 GET  /admin/usage?key=&model=&since=&until=&user_id=   (days as YYYY-MM-DD, UTC)
 """
 
@@ -22,7 +27,8 @@ from glmserve.api.body import json_body
 from glmserve.api.deps import admin, glmserve
 from glmserve.api.openapi import documented
 from glmserve.app import GlmServe
-from glmserve.errors import InvalidField, InvalidRequest, MissingField
+from glmserve.config.apis import ApiName
+from glmserve.errors import InvalidField, InvalidRequest, MissingField, NotFound
 from glmserve.platform.keys import MAX_BALANCE_NANO
 from glmserve.platform.usage import nano_to_usd, usd_to_nano
 from glmserve.store import KeyRow, UsageSummary
@@ -46,6 +52,23 @@ class CreateKeyBody(BaseModel):
 
 class TopUpBody(BaseModel):
     amount: Usd
+
+
+class SafetyBody(BaseModel):
+    exempt: bool
+
+
+class StatusBody(BaseModel):
+    status: Literal["active", "inactive", "locked", "suspended", "restricted"]
+
+
+class ApisBody(BaseModel):
+    apis: list[ApiName] | None
+
+
+class PlanBody(BaseModel):
+    plan: str | None
+    expires_at: int | None = None
 
 
 @router.post("/keys", **documented(CreateKeyBody, auth="admin"))
@@ -86,6 +109,75 @@ async def top_up(
     return key_body(await asyncio.to_thread(app.platform.keys.top_up, key_id, amount))
 
 
+@router.post("/keys/{key_id}/safety", **documented(SafetyBody, auth="admin", errors=(404,)))
+async def key_safety(
+    key_id: str, raw: Any = Depends(json_body), app: GlmServe = Depends(glmserve)
+) -> dict[str, Any]:
+    """Allow a key (or no longer) to turn content safety off per request."""
+    body = _object(raw)
+    if body.get("exempt") is None:
+        raise MissingField("exempt")
+    exempt = body["exempt"]
+    if not isinstance(exempt, bool):
+        raise InvalidField("exempt", "must be true or false.")
+    keys = app.platform.keys
+    return key_body(await asyncio.to_thread(keys.set_safety_exempt, key_id, exempt))
+
+
+@router.post("/keys/{key_id}/status", **documented(StatusBody, auth="admin", errors=(404,)))
+async def key_status(
+    key_id: str, raw: Any = Depends(json_body), app: GlmServe = Depends(glmserve)
+) -> dict[str, Any]:
+    status = _object(raw).get("status")
+    if status is None:
+        raise MissingField("status")
+    if not isinstance(status, str):
+        raise InvalidField("status", "must be a string.")
+    keys = app.platform.keys
+    return key_body(await asyncio.to_thread(keys.set_status, key_id, status))
+
+
+@router.post("/keys/{key_id}/plan", **documented(PlanBody, auth="admin", errors=(404,)))
+async def key_plan(
+    key_id: str, raw: Any = Depends(json_body), app: GlmServe = Depends(glmserve)
+) -> dict[str, Any]:
+    body = _object(raw)
+    if "plan" not in body:
+        raise MissingField("plan")
+    plan, expires = body["plan"], body.get("expires_at")
+    if plan is not None and not isinstance(plan, str):
+        raise InvalidField("plan", "must be a plan name or null.")
+    if expires is not None and (isinstance(expires, bool) or not isinstance(expires, int)):
+        raise InvalidField("expires_at", "must be a Unix time in seconds.")
+    keys = app.platform.keys
+    return key_body(await asyncio.to_thread(keys.set_plan, key_id, plan, expires))
+
+
+@router.post("/keys/{key_id}/apis", **documented(ApisBody, auth="admin", errors=(404,)))
+async def key_apis(
+    key_id: str, raw: Any = Depends(json_body), app: GlmServe = Depends(glmserve)
+) -> dict[str, Any]:
+    body = _object(raw)
+    if "apis" not in body:
+        raise MissingField("apis")
+    apis = body["apis"]
+    if apis is not None and (
+        not isinstance(apis, list) or not all(isinstance(a, str) for a in apis)
+    ):
+        raise InvalidField("apis", "must be a list of API names or null.")
+    keys = app.platform.keys
+    return key_body(await asyncio.to_thread(keys.set_apis, key_id, apis))
+
+
+@router.get("/keys/{key_id}/plan", **documented(auth="admin", errors=(404,)))
+async def key_plan_usage(key_id: str, app: GlmServe = Depends(glmserve)) -> dict[str, Any]:
+    row = await asyncio.to_thread(app.platform.keys.get, key_id)
+    if row is None:
+        raise NotFound(f"API key {key_id!r} does not exist.")
+    usage = await app.platform.plans.usage(row)
+    return {"id": row.id, **(usage.body() if usage else {"plan": None})}
+
+
 @router.get("/usage", **documented(auth="admin", errors=(400,)))
 async def usage(
     key: str | None = None,
@@ -110,6 +202,11 @@ def key_body(row: KeyRow) -> dict[str, Any]:
         "balance": None if row.balance_nano is None else nano_to_usd(row.balance_nano),
         "created_at": row.created_at,
         "revoked_at": row.revoked_at,
+        "safety_exempt": row.safety_exempt,
+        "status": row.status,
+        "plan": row.plan,
+        "plan_expires_at": row.plan_expires_at,
+        "apis": row.apis.split(",") if row.apis is not None else None,
     }
 
 

@@ -71,18 +71,23 @@ async def messages(
     metered: Attempt = Depends(attempt),
     raw: Any = Depends(json_body),
 ) -> Response:
-    body = parse_messages_request(raw)
-    chat = to_chat_request(body, app.settings.claude_models.resolve(body.model))
+    depth = app.settings.http.max_json_depth
+    body = parse_messages_request(raw, max_depth=depth)
+    chat = to_chat_request(body, app.settings.claude_models.resolve(body.model), max_depth=depth)
     metered.describe(chat.model, None)
     task_id = await app.completions.admit(chat, metered)  # before the costly work
     prepared = await in_thread_until_disconnect(
-        request, lambda gone: app.completions.prepare(chat, coding=True, gone=gone, task_id=task_id)
+        request,
+        lambda gone: app.completions.prepare(chat, coding=True, gone=gone, task_id=task_id),
+        app.completions.executor,
     )
     completion = await app.completions.start(prepared, metered)
     if prepared.stream:
         keepalive = app.settings.keepalive_seconds
         return sse_response(_stream(completion), keepalive, completion.cancel, wire.PING_EVENT)
-    deltas = await until_disconnect(request, finished_deltas(completion), completion.cancel)
+    deltas = await until_disconnect(
+        request, finished_deltas(completion, refusal=True), completion.cancel
+    )
     return JSONResponse(
         wire.message_body(
             id=prepared.id,
@@ -127,14 +132,16 @@ async def count_tokens(
     caller: Principal = Depends(principal),
     raw: Any = Depends(json_body),
 ) -> dict[str, Any]:
-    body = parse_messages_request(raw, count_only=True)
-    chat = to_chat_request(body, app.settings.claude_models.resolve(body.model))
+    depth = app.settings.http.max_json_depth
+    body = parse_messages_request(raw, max_depth=depth, count_only=True)
+    chat = to_chat_request(body, app.settings.claude_models.resolve(body.model), max_depth=depth)
     model = app.completions.model_for(chat).code
     # Admitted like the tokenizer: the key's limits and a slot while it renders.
     async with app.platform.admission.hold(caller, model):
         tokens = await in_thread_until_disconnect(
             request,
             lambda gone: app.completions.count_prompt_tokens(chat, coding=True, gone=gone),
+            app.completions.executor,
         )
     return {"input_tokens": tokens}
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import asyncio
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import Response
+from fastapi.responses import StreamingResponse
 from starlette.datastructures import UploadFile
+from starlette.types import Message, Receive
 
 from glmserve.api.body import json_body
 from glmserve.api.deps import admitted, glmserve, principal
@@ -36,13 +38,13 @@ _UPLOAD_BODY = {
                 "required": ["file", "purpose"],
                 "properties": {
                     "file": {"type": "string", "format": "binary"},
-                    "purpose": {"type": "string", "enum": ["batch", "file-extract"]},
+                    "purpose": {"type": "string", "enum": ["batch", "agent", "file-extract"]},
                 },
             }
         }
     },
 }
-_UPLOAD = documented(errors=(400, 408, 413))
+_UPLOAD = documented(errors=(400, 408, 413, 435))
 _UPLOAD["openapi_extra"]["requestBody"] = _UPLOAD_BODY
 
 
@@ -64,12 +66,14 @@ async def upload_file(
         raise FileTooLarge(limit)
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
         raise InvalidRequest("POST /files takes multipart/form-data with 'file' and 'purpose'.")
-    # The form is spooled to disk past 1 MB (Starlette), and a body that stalls is cut off
-    # like any other (docs/api.md "Request limits").
+    # The form is spooled to disk past 1 MB (Starlette), cut off with 413 as soon as more
+    # than the limit has arrived (a chunked body declares no length), and a body that
+    # stalls is cut off like any other (docs/api.md "Request limits").
     seconds = app.settings.http.body_timeout_seconds
+    capped = Request(request.scope, _capped(request.receive, limit + _FORM_SLACK, limit))
     try:
         async with asyncio.timeout(seconds):
-            async with request.form(max_files=1, max_fields=16) as form:
+            async with capped.form(max_files=1, max_fields=16) as form:
                 upload = form.get("file")
                 purpose = form.get("purpose")
                 if not isinstance(upload, UploadFile):
@@ -81,6 +85,22 @@ async def upload_file(
     return await app.platform.files.upload(
         caller, filename, purpose if isinstance(purpose, str) else None, data
     )
+
+
+def _capped(receive: Receive, cap: int, limit: int) -> Receive:
+    """``receive`` that raises ``FileTooLarge`` once the body is over ``cap`` bytes."""
+    seen = 0
+
+    async def capped() -> Message:
+        nonlocal seen
+        message = await receive()
+        if message["type"] == "http.request":
+            seen += len(message.get("body", b""))
+            if seen > cap:
+                raise FileTooLarge(limit)
+        return message
+
+    return capped
 
 
 @router.get("/files", **documented(errors=(400,)))
@@ -116,12 +136,24 @@ async def delete_file(
 @router.get("/files/{file_id}/content", **_CONTENT)
 async def file_content(
     file_id: str, app: GlmServe = Depends(glmserve), caller: Principal = Depends(principal)
-) -> Response:
-    row, data = await app.platform.files.content(caller, file_id)
-    disposition = f'attachment; filename="{row.filename.replace(chr(34), "")}"'
-    return Response(
-        data, media_type="application/octet-stream", headers={"content-disposition": disposition}
+) -> StreamingResponse:
+    row, reader = await app.platform.files.content(caller, file_id)
+    headers = {"content-disposition": content_disposition(row.filename)}
+    if reader.size:
+        headers["content-length"] = str(reader.size)
+    return StreamingResponse(
+        app.platform.files.stream(reader), media_type="application/octet-stream", headers=headers
     )
+
+
+def content_disposition(filename: str) -> str:
+    """``attachment`` with the name as plain ASCII (for old clients) and, when it is not
+    ASCII, as RFC 5987 ``filename*`` (UTF-8, percent-encoded): ``请求.jsonl`` downloads."""
+    plain = "".join(c if " " <= c < "\x7f" and c not in '"\\' else "_" for c in filename)
+    disposition = f'attachment; filename="{plain}"'
+    if plain != filename:
+        disposition += f"; filename*=UTF-8''{quote(filename, safe='')}"
+    return disposition
 
 
 @router.post("/batches", **documented(BatchCreateBody, errors=(404, 429)))

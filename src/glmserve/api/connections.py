@@ -7,9 +7,13 @@ timeouts", says why this server and not another):
   part of its headers, is closed ``header_timeout_seconds`` after its first byte (or
   after the previous response). uvicorn's own keep-alive timer stops at the first byte
   of a request and never starts on a new connection;
-- a cap on open connections per client address: one more is answered 429 and closed.
+- a cap on open connections per client address: one more is answered 429 and closed;
+- a deadline for the rest of a body the app answered without reading (a 401 to a
+  request without a key, a 413): the connection is closed ``body_timeout_seconds``
+  after the response if the body has still not all arrived. uvicorn would keep it open
+  for as long as the client sends a byte now and then.
 
-The body's deadline is the app's (api/body.py), where the body is read.
+The deadline of a body the app reads is the app's (api/body.py).
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ def guarded_http(settings: HttpSettings) -> Any:
 class _Guard:
     def __init__(self, settings: HttpSettings) -> None:
         self.header_timeout = settings.header_timeout_seconds
+        self.body_timeout = settings.body_timeout_seconds
         self.per_client = settings.max_connections_per_client
         self.open: Counter[str] = Counter()
 
@@ -47,6 +52,7 @@ class GuardedH11Protocol(H11Protocol):
         self._guard = guard
         self._host: str | None = None
         self._header_timer: asyncio.TimerHandle | None = None
+        self._body_timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -61,6 +67,9 @@ class GuardedH11Protocol(H11Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm_header_timer()
+        if self._body_timer is not None:
+            self._body_timer.cancel()
+            self._body_timer = None
         if self._host is not None:
             self._guard.open[self._host] -= 1
             if self._guard.open[self._host] <= 0:
@@ -83,6 +92,24 @@ class GuardedH11Protocol(H11Protocol):
         # Idle between requests is the keep-alive timer's; a new request's headers get
         # a fresh deadline from their first byte (data_received).
         self._disarm_header_timer()
+        if self.conn.their_state is h11.SEND_BODY and not self.transport.is_closing():
+            # Answered before its body was read: the rest must come in time (uvicorn
+            # discards it, so waiting costs no memory, only the connection).
+            if self._body_timer is not None:
+                self._body_timer.cancel()
+            cycle = self.cycle
+            self._body_timer = self.loop.call_later(
+                self._guard.body_timeout, self._body_too_slow, cycle
+            )
+
+    def _body_too_slow(self, cycle: object) -> None:
+        self._body_timer = None
+        if (
+            self.cycle is cycle
+            and self.conn.their_state is h11.SEND_BODY
+            and not self.transport.is_closing()
+        ):
+            self.transport.close()
 
     def _arm_header_timer(self) -> None:
         self._header_timer = self.loop.call_later(

@@ -10,11 +10,20 @@ from typing import Literal
 from fastapi import Depends, Request
 
 from glmserve.app import GlmServe
-from glmserve.errors import AdminRequired, GlmServeError
+from glmserve.errors import AdminRequired, ApiOffline, GlmServeError, PermissionDenied
 from glmserve.platform.admission import Attempt
 from glmserve.platform.auth import Principal, read_credential
 
-__all__ = ["glmserve", "principal", "admitted", "attempt", "embeddings_attempt", "admin"]
+__all__ = [
+    "glmserve",
+    "principal",
+    "admitted",
+    "attempt",
+    "embeddings_attempt",
+    "moderations_attempt",
+    "admin",
+    "admin_or_none",
+]
 
 
 def glmserve(request: Request) -> GlmServe:
@@ -28,7 +37,14 @@ def principal(request: Request) -> Principal:
     Synchronous on purpose: FastAPI runs it in a worker thread, and it reads the key
     from the database.
     """
-    return glmserve(request).auth.authenticate(read_credential(request.headers))
+    app = glmserve(request)
+    api = api_name(request.url.path)
+    if api in app.settings.disabled_apis:
+        raise ApiOffline(api, "turned off on this server")
+    caller = app.auth.authenticate(read_credential(request.headers))
+    if caller.apis is not None and api not in caller.apis:
+        raise PermissionDenied(api, "this API key may call " + ", ".join(caller.apis))
+    return caller
 
 
 async def admitted(
@@ -61,14 +77,23 @@ async def embeddings_attempt(
         yield metered
 
 
+async def moderations_attempt(
+    request: Request, caller: Principal = Depends(principal)
+) -> AsyncIterator[Attempt]:
+    """``attempt`` for ``/moderations``: the ledger records them as "moderate"."""
+    with _metered(request, caller, "moderate") as metered:
+        yield metered
+
+
 @contextlib.contextmanager
 def _metered(
-    request: Request, caller: Principal, kind: Literal["chat", "embeddings"]
+    request: Request, caller: Principal, kind: Literal["chat", "embeddings", "moderate"]
 ) -> Iterator[Attempt]:
     # A context manager, not a generator iterated by the dependency: the route's error
     # is thrown into the dependency at its ``yield`` and must reach the except below,
     # so the record carries the error's code.
     metered = glmserve(request).platform.admission.attempt(caller, kind)
+    metered.surface = surface_of(request.url.path)
     try:
         yield metered
     except GlmServeError as exc:
@@ -79,9 +104,52 @@ def _metered(
         metered.close()
 
 
+_API_SEGMENTS = {
+    "chat": "chat",
+    "async": "async",
+    "async-result": "async",
+    "tokenizer": "tokenizer",
+    "embeddings": "embeddings",
+    "rerank": "rerank",
+    "moderations": "moderations",
+    "files": "files",
+    "batches": "batches",
+}
+
+
+def api_name(path: str) -> str:
+    """The API a path belongs to (config.apis.API_NAMES; docs/api.md "API names")."""
+    surface = surface_of(path)
+    if surface in ("coding", "anthropic"):
+        return surface
+    rest = path.removeprefix("/v1/") if surface == "openai" else path.removeprefix("/api/paas/v4/")
+    return _API_SEGMENTS.get(rest.lstrip("/").split("/", 1)[0], "chat")
+
+
+def surface_of(path: str) -> str:
+    """Which surface a path is on (config.plans.Surface), for the plan counters."""
+    if path.startswith("/api/coding/"):
+        return "coding"
+    if path.startswith("/api/anthropic"):
+        return "anthropic"
+    if path.startswith("/v1/"):
+        return "openai"
+    return "paas"
+
+
 def admin(request: Request) -> None:
     """The admin API: ``Authorization: Bearer <admin key>`` (or x-api-key)."""
     configured = glmserve(request).settings.platform.admin_key
     given = read_credential(request.headers).token
     if not configured or not hmac.compare_digest(given.encode(), configured.encode()):
         raise AdminRequired()
+
+
+def admin_or_none(request: Request) -> bool:
+    """Whether the caller gave the admin key (routes open to all that tell the admin
+    more)."""
+    try:
+        admin(request)
+    except AdminRequired:
+        return False
+    return True

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
-from fastapi import Depends
+from fastapi import Depends, Request
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST
 from prometheus_client import Counter as PromCounter
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from glmserve.api.deps import glmserve
+from glmserve.api.deps import admin, glmserve
 from glmserve.app import GlmServe
 
 __all__ = ["CountRequests", "metrics_endpoint"]
 
 
-async def metrics_endpoint(app: GlmServe = Depends(glmserve)) -> Response:
+async def metrics_endpoint(request: Request, app: GlmServe = Depends(glmserve)) -> Response:
+    """Open to all unless ``[platform] admin_metrics`` (the worker URLs are labels)."""
+    if app.settings.platform.admin_metrics:
+        admin(request)
     return Response(app.metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
 

@@ -34,16 +34,18 @@ _AUTH = "x-glmserve-auth"
 _STATUS_TEXT = {
     400: "Invalid request (business codes 1210-1215, 1231, 1261)",
     401: "Missing or invalid credentials (1000-1004)",
-    404: "Not found (1214, 1222)",
+    403: "No permission for this API or this field (1220)",
+    404: "Not found, or turned off here (1214, 1221, 1222)",
     408: "The body did not arrive in time (1210)",
     413: "The body is too large (1210)",
+    435: "The file is over the size limit (1214)",
     429: "Over a limit, or the model is busy (1113, 1302-1304, 1312)",
     500: "The engine failed (1234)",
     503: "A service the limits need is unreachable (1234)",
 }
 BODY_ERRORS = (400, 408, 413)
 """What reading any JSON body can answer (api/body.py)."""
-COMPLETION_ERRORS = (*BODY_ERRORS, 429, 500, 503)
+COMPLETION_ERRORS = (*BODY_ERRORS, 403, 429, 500, 503)
 """What a route that admits and runs a completion can answer besides."""
 
 

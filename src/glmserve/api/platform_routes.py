@@ -26,7 +26,7 @@ async def submit_async_chat(
     caller: Principal = Depends(principal),
     raw: Any = Depends(json_body),
 ) -> dict[str, Any]:
-    chat = parse_chat_request(raw)
+    chat = parse_chat_request(raw, max_depth=app.settings.http.max_json_depth)
     # The key's limits before the costly checks (rendering, tokenizing): a task refused
     # now gets the code a synchronous request would, and counts as one.
     await app.platform.tasks.admit(caller, app.chat_tasks.model_code(chat))
@@ -51,12 +51,14 @@ async def tokenizer(
     raw: Any = Depends(json_body),
 ) -> dict[str, Any]:
     # The same parsing and rendering as chat: the count is the chat's prompt_tokens.
-    chat = parse_chat_request(raw)
+    chat = parse_chat_request(raw, max_depth=app.settings.http.max_json_depth)
     model = app.completions.model_for(chat).code
     # Admitted like the chat it counts (its limits, a slot while it renders), not billed.
     async with app.platform.admission.hold(caller, model):
         count = await in_thread_until_disconnect(
-            request, lambda gone: app.completions.prompt_count(chat, gone=gone)
+            request,
+            lambda gone: app.completions.prompt_count(chat, gone=gone),
+            app.completions.executor,
         )
     tokens = count.total
     task_id = completion_id()

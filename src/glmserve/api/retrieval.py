@@ -17,7 +17,7 @@ from glmserve.api.openapi import COMPLETION_ERRORS, documented
 from glmserve.app import GlmServe
 from glmserve.platform.admission import Attempt
 from glmserve.protocol.embeddings import EmbeddingsBody, RerankBody, json_object
-from glmserve.serving.rerank import rerank as rerank_documents
+from glmserve.serving.embeddings.rerank import rerank as rerank_documents
 
 __all__ = ["router"]
 

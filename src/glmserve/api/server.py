@@ -13,8 +13,19 @@ from fastapi.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from glmserve import __version__, console
-from glmserve.api import admin, anthropic, batch_routes, platform_routes, retrieval, zai
-from glmserve.api.deps import glmserve
+from glmserve.api import (
+    access_log,
+    admin,
+    agents,
+    anthropic,
+    batch_routes,
+    moderations,
+    platform_routes,
+    retrieval,
+    zai,
+)
+from glmserve.api.deps import admin_or_none, glmserve
+from glmserve.api.docs_page import install_docs_page
 from glmserve.api.errors import install_error_handlers
 from glmserve.api.metrics import CountRequests, metrics_endpoint
 from glmserve.api.openapi import documented, openapi
@@ -46,6 +57,7 @@ def create_app(app: GlmServe) -> FastAPI:
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         # Async-task workers and lease renewal run with the server; at shutdown (after
         # uvicorn has drained in-flight requests) every ledger record is written.
+        access_log.install()  # after uvicorn has set its loggers up
         await app.start()
         try:
             yield
@@ -53,7 +65,7 @@ def create_app(app: GlmServe) -> FastAPI:
             await app.stop()
 
     api = FastAPI(
-        title="glmserve", version=__version__, docs_url="/docs", redoc_url=None, lifespan=lifespan
+        title="glmserve", version=__version__, docs_url=None, redoc_url=None, lifespan=lifespan
     )
     api.state.glmserve = app
     install_error_handlers(api)
@@ -65,11 +77,15 @@ def create_app(app: GlmServe) -> FastAPI:
     api.include_router(anthropic.base_router, prefix=anthropic.PREFIX)
     api.include_router(platform_routes.router, prefix=ZAI_PREFIX)
     api.include_router(retrieval.router, prefix=ZAI_PREFIX)
+    api.include_router(moderations.router, prefix=ZAI_PREFIX)
     api.include_router(retrieval.router, prefix=OPENAI_PREFIX)
     api.include_router(batch_routes.router, prefix=ZAI_PREFIX)
     api.include_router(batch_routes.router, prefix=OPENAI_PREFIX)
+    for prefix in agents.PREFIXES:
+        api.include_router(agents.router, prefix=prefix)
     api.include_router(admin.router, prefix="/admin")
     api.add_api_route("/health", _health, methods=["GET"], **documented(auth="none"))
+    install_docs_page(api)  # a plain page, no scripts (api/docs_page.py)
     console.install(api)  # the web console at /console (docs/console.md)
     api.add_api_route("/metrics", metrics_endpoint, methods=["GET"], include_in_schema=False)
     api.add_middleware(CountRequests, counter=app.metrics.requests)
@@ -94,10 +110,15 @@ def _allow_origins(api: FastAPI, origins: tuple[str, ...]) -> None:
     )
 
 
-async def _health(app: GlmServe = Depends(glmserve)) -> dict[str, Any]:
-    """Liveness and what each engine is doing."""
-    models = [
-        {"model": model.code, "context_size": model.context_size, **asdict(model.engine.stats())}
-        for model in app.models
-    ]
+async def _health(
+    app: GlmServe = Depends(glmserve), is_admin: bool = Depends(admin_or_none)
+) -> dict[str, Any]:
+    """Liveness and what each engine is doing; the engine's process id only to the
+    admin key."""
+    models = []
+    for model in app.models:
+        stats = asdict(model.engine.stats())
+        if not is_admin:
+            stats.pop("pid", None)
+        models.append({"model": model.code, "context_size": model.context_size, **stats})
     return {"status": "ok", "models": models}

@@ -44,7 +44,7 @@ def make_router(*, coding: bool) -> APIRouter:
         metered: Attempt = Depends(attempt),
         raw: Any = Depends(json_body),
     ) -> Response:
-        chat = parse_chat_request(raw)
+        chat = parse_chat_request(raw, max_depth=app.settings.http.max_json_depth)
         metered.describe(chat.model, chat.request_id)
         # Admission (balance, limits, request_id) before any costly work; the record is
         # written by the ``attempt`` dependency when the response is over, whatever its end.
@@ -54,6 +54,7 @@ def make_router(*, coding: bool) -> APIRouter:
         prepared = await in_thread_until_disconnect(
             request,
             lambda gone: app.completions.prepare(chat, coding=coding, gone=gone, task_id=task_id),
+            app.completions.executor,
         )
         completion = await app.completions.start(prepared, metered)
         if prepared.stream:
@@ -81,9 +82,10 @@ async def _stream(completion: Completion) -> AsyncIterator[bytes]:
     for fields in shaper.flush():
         yield encoder.delta(**fields)
     # Z.AI: a stream that fails mid-way reports it in finish_reason, not as an error code.
+    flagged = completion.content_filter
     if prepared.include_usage:
-        yield encoder.finish(completion.finish_reason, None)
+        yield encoder.finish(completion.finish_reason, None, flagged)
         yield encoder.usage(completion.usage)
     else:
-        yield encoder.finish(completion.finish_reason, completion.usage)
+        yield encoder.finish(completion.finish_reason, completion.usage, flagged)
     yield DONE_EVENT

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from glmserve.chat import grammar
 from glmserve.chat.json_call import JsonCallParser
 from glmserve.chat.output import OutputParser, PlainParser, TrimmedParser
-from glmserve.chat.schema import tool_specs
+from glmserve.chat.schema import ToolSpecs, tool_specs
 
 __all__ = ["Family", "PlainFamily"]
 
@@ -45,9 +45,15 @@ class Family(Protocol):
         ...
 
     def parser(
-        self, tools: Tools | None, *, prompt: str, trim: bool = False, json_call: bool = False
+        self,
+        tools: Tools | ToolSpecs | None,
+        *,
+        prompt: str,
+        trim: bool = False,
+        json_call: bool = False,
     ) -> OutputParser:
-        """The output parser of one completion of ``prompt``. ``trim``: whitespace
+        """The output parser of one completion of ``prompt`` (``tools``: as declared,
+        or their specs from schema.tool_specs). ``trim``: whitespace
         around the reply belongs to the prompt format; ``json_call``: a grammar forces
         the whole output to be a JSON call."""
         ...
@@ -94,7 +100,12 @@ class PlainFamily:
     end_thinking: str | None = None
 
     def parser(
-        self, tools: Tools | None, *, prompt: str, trim: bool = False, json_call: bool = False
+        self,
+        tools: Tools | ToolSpecs | None,
+        *,
+        prompt: str,
+        trim: bool = False,
+        json_call: bool = False,
     ) -> OutputParser:
         if json_call:
             return JsonCallParser(tools)

@@ -24,7 +24,7 @@ from typing import Any
 from glmserve.chat import grammar
 from glmserve.chat.glm_stream import GlmStreamParser
 from glmserve.chat.output import ParsedMessage, parse_all
-from glmserve.chat.schema import tool_specs
+from glmserve.chat.schema import ToolSpecs, tool_specs
 
 __all__ = ["GlmFamily", "GLM45", "GLM47", "STOP"]
 
@@ -57,7 +57,7 @@ class GlmFamily:
 
     def parser(
         self,
-        tools: Sequence[Mapping[str, Any]] | None = None,
+        tools: Sequence[Mapping[str, Any]] | ToolSpecs | None = None,
         *,
         prompt: str | None = None,
         trim: bool = False,

@@ -13,13 +13,13 @@ lookahead, so a string value here is text in which ``<`` is never followed by ``
 
 from __future__ import annotations
 
-import copy
 import json
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from glmserve.chat.schema import ToolSpecs
+from glmserve.chat.schema_bounds import SchemaTooLarge, bounded_copy, check_grammar
 
 __all__ = [
     "GrammarError",
@@ -73,8 +73,18 @@ def _visit(
     try:
         conv.resolve_refs(root, url)
         return str(conv.visit(schema, name))
+    except RecursionError:
+        raise GrammarError("the JSON schema nests too deep to be enforced.") from None
     except (AssertionError, ValueError, KeyError, TypeError, NotImplementedError) as exc:
         raise GrammarError(f"the JSON schema cannot be enforced: {exc}") from None
+
+
+def _checked(grammar: str, what: str) -> str:
+    """The grammar, if within the bounds the engine can parse (chat/schema_bounds.py)."""
+    try:
+        return check_grammar(grammar, what)
+    except SchemaTooLarge as exc:
+        raise GrammarError(str(exc)) from None
 
 
 def _think(thinking: Thinking) -> str:
@@ -101,7 +111,7 @@ def xml_call(specs: ToolSpecs, *, name: str | None, layout: XmlLayout, thinking:
         for i, tool in enumerate(_tools(specs, name))
     ]
     root = f'root ::= {_think(thinking)}"<tool_call>" ({" | ".join(alternatives)}) "</tool_call>"'
-    return "\n".join([root, *rules, conv.format_grammar(), _TEXT_RULES])
+    return _checked("\n".join([root, *rules, conv.format_grammar(), _TEXT_RULES]), "tools")
 
 
 def xml_call_rest(
@@ -143,7 +153,7 @@ def xml_call_rest(
         'free-args ::= ("<arg_key>" [^<]* "</arg_key>" ws "<arg_value>" xml-text '
         '"</arg_value>" ws)*'
     )
-    return "\n".join([root, *rules, free, conv.format_grammar(), _TEXT_RULES])
+    return _checked("\n".join([root, *rules, free, conv.format_grammar(), _TEXT_RULES]), "tools")
 
 
 def _call_body(rules: list[str], call_rule: str) -> str:
@@ -159,7 +169,7 @@ def _call_rule(
     conv: Any, specs: ToolSpecs, tool: str, i: int, layout: XmlLayout, rules: list[str]
 ) -> str:
     """Add the rules of a call to ``tool`` with schema-valid arguments; its rule name."""
-    params = copy.deepcopy(dict(specs.parameters[tool]))
+    params = bounded_copy(dict(specs.parameters[tool]))
     props = params.get("properties") or {}
     required = [k for k in params.get("required") or [] if k in props]
     order = required + [k for k in props if k not in required]
@@ -205,16 +215,18 @@ def json_call(specs: ToolSpecs, *, name: str | None) -> str:
     conv = _converter()
     alternatives = []
     for i, tool in enumerate(_tools(specs, name)):
-        params = copy.deepcopy(dict(specs.parameters[tool])) or {"type": "object"}
+        params = bounded_copy(dict(specs.parameters[tool])) or {"type": "object"}
         args = _visit(conv, params, params, f"tool{i}", f"t{i}-arguments")
         head = _literal('{"name": ' + _literal(tool) + ', "arguments": ')
         alternatives.append(f'{head} {args} "}}"')
-    return "\n".join([f"root ::= {' | '.join(alternatives)}", conv.format_grammar(), _TEXT_RULES])
+    text = "\n".join([f"root ::= {' | '.join(alternatives)}", conv.format_grammar(), _TEXT_RULES])
+    return _checked(text, "tools")
 
 
 def json_answer(schema: Mapping[str, Any] | None, *, thinking: Thinking) -> str:
     """A JSON answer (an object if no schema is given), after the thinking block."""
     conv = _converter()
-    body = copy.deepcopy(dict(schema)) if schema else {"type": "object"}
+    body = bounded_copy(dict(schema)) if schema else {"type": "object"}
     answer = _visit(conv, body, body, "answer", "answer")
-    return "\n".join([f"root ::= {_think(thinking)}{answer}", conv.format_grammar(), _TEXT_RULES])
+    text = "\n".join([f"root ::= {_think(thinking)}{answer}", conv.format_grammar(), _TEXT_RULES])
+    return _checked(text, "response_format.json_schema.schema")

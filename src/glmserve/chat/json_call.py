@@ -13,13 +13,13 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from glmserve.chat.output import Delta
-from glmserve.chat.schema import tool_specs
+from glmserve.chat.schema import ToolSpecs, tool_specs
 
 __all__ = ["JsonCallParser"]
 
 
 class JsonCallParser:
-    def __init__(self, tools: Sequence[Mapping[str, Any]] | None) -> None:
+    def __init__(self, tools: Sequence[Mapping[str, Any]] | ToolSpecs | None) -> None:
         self._specs = tool_specs(tools)
         self._text: list[str] = []
 

@@ -24,6 +24,7 @@ allowed non-string type and kept as raw text otherwise."""
 
 _ALL_TYPES = frozenset({"string", "number", "integer", "boolean", "null", "object", "array"})
 _MAX_DEPTH = 32  # $ref chains and nesting beyond this are treated as "any type"
+_MAX_VISITS = 10_000  # schema nodes resolved per tool; beyond this, "any type"
 
 
 @dataclass(frozen=True)
@@ -53,13 +54,16 @@ class ToolSpecs:
         return self.tools.get(tool, {}).get(key, ANY)
 
 
-def tool_specs(tools: Sequence[Mapping[str, Any]] | None) -> ToolSpecs:
-    """Specs of the function tools in an OpenAI/Z.AI ``tools`` list.
+def tool_specs(tools: Sequence[Mapping[str, Any]] | ToolSpecs | None) -> ToolSpecs:
+    """Specs of the function tools in an OpenAI/Z.AI ``tools`` list (specs already
+    built, off the event loop, are returned as they are).
 
     Accepts ``{"type": "function", "function": {...}}`` and the Responses-API shape
     ``{"type": "function", "name": ..., "parameters": ...}``; other tool types
     (web_search, retrieval, mcp) are not model-called functions and are skipped.
     """
+    if isinstance(tools, ToolSpecs):
+        return tools
     specs: dict[str, dict[str, ArgSpec]] = {}
     params: dict[str, Mapping[str, Any]] = {}
     for tool in tools or ():
@@ -73,15 +77,16 @@ def tool_specs(tools: Sequence[Mapping[str, Any]] | None) -> ToolSpecs:
         schema = schema if isinstance(schema, Mapping) else {}
         params[name] = schema
         props = schema.get("properties")
+        walk = _TypeWalk(schema)
         specs[name] = {
-            key: arg_spec(sub, schema)
+            key: arg_spec(sub, schema, walk)
             for key, sub in (props.items() if isinstance(props, Mapping) else ())
         }
     return ToolSpecs(specs, params)
 
 
-def arg_spec(schema: Any, root: Mapping[str, Any]) -> ArgSpec:
-    types = _types(schema, root, 0)
+def arg_spec(schema: Any, root: Mapping[str, Any], walk: _TypeWalk | None = None) -> ArgSpec:
+    types = (walk or _TypeWalk(root)).types(schema, 0)
     allowed = _ALL_TYPES if types is None else frozenset(types)
     if not allowed:
         allowed = _ALL_TYPES
@@ -94,48 +99,77 @@ def arg_spec(schema: Any, root: Mapping[str, Any]) -> ArgSpec:
     return ArgSpec("json", allowed)
 
 
-def _types(schema: Any, root: Mapping[str, Any], depth: int) -> set[str] | None:
-    """JSON types a schema allows; None when it allows any."""
-    if not isinstance(schema, Mapping) or depth > _MAX_DEPTH:
-        return None
-    if "$ref" in schema:
-        return _types(_resolve(schema["$ref"], root), root, depth + 1)
-    found: set[str] | None = None
-    if "const" in schema:
-        found = {json_type(schema["const"])}
-    elif isinstance(schema.get("enum"), list):
-        found = {json_type(v) for v in schema["enum"]}
-    elif isinstance(schema.get("type"), str):
-        found = {schema["type"]}
-    elif isinstance(schema.get("type"), list):
-        found = {t for t in schema["type"] if isinstance(t, str)}
-    else:
-        for union in ("anyOf", "oneOf"):
-            branches = schema.get(union)
-            if isinstance(branches, list) and branches:
-                found = set()
-                for branch in branches:
-                    sub = _types(branch, root, depth + 1)
-                    if sub is None:
-                        return None
-                    found |= sub
-                break
+class _TypeWalk:
+    """The JSON types of the schemas of one tool, each schema node resolved once
+    (a node reached again by another ``$ref`` or branch answers from the memo, a
+    node reached again while it is being resolved, a ``$ref`` cycle, allows any type)
+    and at most ``_MAX_VISITS`` nodes resolved in all, beyond which any type is
+    allowed: a self-referencing ``allOf`` costs its size, not its size to the power
+    of its depth."""
+
+    def __init__(self, root: Mapping[str, Any]) -> None:
+        self._root = root
+        self._memo: dict[int, frozenset[str] | None] = {}
+        self._active: set[int] = set()
+        self._visits = 0
+
+    def types(self, schema: Any, depth: int) -> set[str] | None:
+        """JSON types a schema allows; None when it allows any."""
+        if not isinstance(schema, Mapping) or depth > _MAX_DEPTH:
+            return None
+        key = id(schema)
+        if key in self._memo:
+            known = self._memo[key]
+            return None if known is None else set(known)
+        self._visits += 1
+        if key in self._active or self._visits > _MAX_VISITS:
+            return None
+        self._active.add(key)
+        try:
+            found = self._resolve(schema, depth)
+        finally:
+            self._active.discard(key)
+        self._memo[key] = None if found is None else frozenset(found)
+        return found
+
+    def _resolve(self, schema: Mapping[str, Any], depth: int) -> set[str] | None:
+        if "$ref" in schema:
+            return self.types(_resolve(schema["$ref"], self._root), depth + 1)
+        found: set[str] | None = None
+        if "const" in schema:
+            found = {json_type(schema["const"])}
+        elif isinstance(schema.get("enum"), list):
+            found = {json_type(v) for v in schema["enum"]}
+        elif isinstance(schema.get("type"), str):
+            found = {schema["type"]}
+        elif isinstance(schema.get("type"), list):
+            found = {t for t in schema["type"] if isinstance(t, str)}
         else:
-            found = _all_of(schema.get("allOf"), root, depth)
-    if found is not None and schema.get("nullable") is True:
-        found.add("null")
-    return found
+            for union in ("anyOf", "oneOf"):
+                branches = schema.get(union)
+                if isinstance(branches, list) and branches:
+                    found = set()
+                    for branch in branches:
+                        sub = self.types(branch, depth + 1)
+                        if sub is None:
+                            return None
+                        found |= sub
+                    break
+            else:
+                found = self._all_of(schema.get("allOf"), depth)
+        if found is not None and schema.get("nullable") is True:
+            found.add("null")
+        return found
 
-
-def _all_of(branches: Any, root: Mapping[str, Any], depth: int) -> set[str] | None:
-    if not isinstance(branches, list):
-        return None
-    found: set[str] | None = None
-    for branch in branches:
-        sub = _types(branch, root, depth + 1)
-        if sub is not None:
-            found = sub if found is None else found & sub
-    return found
+    def _all_of(self, branches: Any, depth: int) -> set[str] | None:
+        if not isinstance(branches, list):
+            return None
+        found: set[str] | None = None
+        for branch in branches:
+            sub = self.types(branch, depth + 1)
+            if sub is not None:
+                found = sub if found is None else found & sub
+        return found
 
 
 def _resolve(ref: Any, root: Mapping[str, Any]) -> Any:

@@ -50,7 +50,7 @@ class BatchesFile(_Strict):
     max_lines: int = Field(default=50000, ge=1)
     idle_ms: int = Field(default=200, ge=0, le=60000)
     lease_seconds: float = Field(default=60.0, ge=1, le=3600)
-    max_per_key: int = Field(default=20, ge=1)
+    max_open_per_key: int = Field(default=20, ge=1)
 
 
 @dataclass(frozen=True)
@@ -83,9 +83,9 @@ class BatchSettings:
     lease_seconds: float = 60.0
     """How long a gateway's hold on a running batch lives without renewal: a batch
     whose gateway died is taken up again (by any gateway) after this long."""
-    max_per_key: int = 20
+    max_open_per_key: int = 20
     """Batches of one key not yet ended (validating, in progress, finalizing,
-    cancelling); past it creating one is 429 (1302)."""
+    cancelling); another is refused with 1302 until one ends."""
 
 
 def files_and_batches(
@@ -116,6 +116,6 @@ def files_and_batches(
         max_lines=batches.max_lines,
         idle_ms=batches.idle_ms,
         lease_seconds=batches.lease_seconds,
-        max_per_key=batches.max_per_key,
+        max_open_per_key=batches.max_open_per_key,
     )
     return file_settings, batch_settings

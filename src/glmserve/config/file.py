@@ -11,10 +11,14 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from glmserve.config.agents import AgentsFile
+from glmserve.config.apis import ApisFile
 from glmserve.config.batches import BatchesFile, FilesFile
 from glmserve.config.http import HttpFile
 from glmserve.config.media import MediaFile
+from glmserve.config.plans import PlanCountingFile, PlanFile
 from glmserve.config.platform import Tier
+from glmserve.config.safety import SafetyFile
 
 __all__ = [
     "FileSettings",
@@ -130,6 +134,8 @@ class PlatformFile(_Strict):
     task_retention_hours: float = Field(default=72, gt=0)
     max_queued_tasks_per_key: int = Field(default=100, ge=1)
     default_key_tier: Tier = "V3"
+    jwt_max_lifetime_seconds: int = Field(default=210, ge=1, le=30 * 24 * 3600)
+    admin_metrics: bool = False
 
 
 class TierFile(_Strict):
@@ -147,6 +153,8 @@ class _ModelLimitsFile(_Strict):
 
 class LimitsFile(_Strict):
     lease_seconds: float = Field(default=30.0, ge=1, le=3600)
+    global_rpm: int = Field(default=0, ge=0)
+    blocked_user_ids: list[str] = Field(default_factory=list)
     V0: TierFile = Field(default_factory=TierFile)
     V1: TierFile = Field(default_factory=TierFile)
     V2: TierFile = Field(default_factory=TierFile)
@@ -199,3 +207,8 @@ class FileSettings(_Strict):
     files: FilesFile = Field(default_factory=FilesFile)
     batches: BatchesFile = Field(default_factory=BatchesFile)
     media: MediaFile = Field(default_factory=MediaFile)
+    safety: SafetyFile = Field(default_factory=SafetyFile)
+    plans: list[PlanFile] = Field(default_factory=list)
+    plan_counting: PlanCountingFile = Field(default_factory=PlanCountingFile)
+    apis: ApisFile = Field(default_factory=ApisFile)
+    agents: AgentsFile = Field(default_factory=AgentsFile)

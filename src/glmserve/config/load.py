@@ -37,6 +37,7 @@ from glmserve.catalog import (
     builtin_spec,
     generic_spec,
 )
+from glmserve.config.agents import agent_settings
 from glmserve.config.batches import files_and_batches
 from glmserve.config.client import DEFAULT_HF_ENDPOINT, ClientSettings
 from glmserve.config.embeddings import embeddings
@@ -49,6 +50,7 @@ from glmserve.config.file import (
     TierFile,
 )
 from glmserve.config.http import http_settings
+from glmserve.config.plans import plan_settings
 from glmserve.config.platform import (
     DEFAULT_CONCURRENCY,
     TIERS,
@@ -103,11 +105,20 @@ def load_settings(
     try:
         platform = platform_settings(parsed.platform, parsed.limits, env)
         files, batches = files_and_batches(parsed.files, parsed.batches, env)
-        platform = replace(platform, files=files, batches=batches)
+        plans = plan_settings(parsed.plans, parsed.plan_counting)
+        platform = replace(platform, files=files, batches=batches, plans=plans)
+    except ValueError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+    try:
+        safety = parsed.safety.settings([m.code for m in models])
     except ValueError as exc:
         raise ConfigError(f"{where}: {exc}") from None
     try:
         embedding = embeddings(parsed.embeddings, path, default_threads(), where)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    try:
+        agents = agent_settings(parsed.agents, [m.code for m in models], where)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     return Settings(
@@ -123,6 +134,9 @@ def load_settings(
         embeddings=embedding,
         http=http_settings(parsed.http),
         media=parsed.media.settings(),
+        safety=safety,
+        disabled_apis=tuple(parsed.apis.disabled),
+        agents=agents,
     )
 
 
@@ -334,6 +348,8 @@ def platform_settings(
     admin_key = env.get("GLMSERVE_ADMIN_KEY") or platform.admin_key
     if admin_key is not None and len(admin_key) < 16:
         raise ValueError("the admin key (GLMSERVE_ADMIN_KEY) must be at least 16 characters")
+    if platform.admin_metrics and not admin_key:
+        raise ValueError("[platform] admin_metrics = true needs an admin key (admin_key)")
     secret_key = env.get("GLMSERVE_SECRET_KEY") or platform.secret_key
     if secret_key is not None and len(secret_key) < 32:
         raise ValueError("the secret key (GLMSERVE_SECRET_KEY) must be at least 32 characters")
@@ -353,9 +369,17 @@ def platform_settings(
         secret_key=secret_key,
         open_access=open_env in ("1", "true", "yes") if open_env else platform.open,
         data_dir=Path(data_dir).expanduser() if data_dir else None,
-        limits=LimitSettings(tiers=tiers, models=models, lease_seconds=limits.lease_seconds),
+        limits=LimitSettings(
+            tiers=tiers,
+            models=models,
+            lease_seconds=limits.lease_seconds,
+            global_rpm=limits.global_rpm,
+            blocked_user_ids=frozenset(limits.blocked_user_ids),
+        ),
         task_workers=platform.task_workers,
         task_retention_seconds=int(platform.task_retention_hours * 3600),
         max_queued_tasks_per_key=platform.max_queued_tasks_per_key,
         default_key_tier=platform.default_key_tier,
+        jwt_max_lifetime_seconds=platform.jwt_max_lifetime_seconds,
+        admin_metrics=platform.admin_metrics,
     )

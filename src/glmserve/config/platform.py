@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Literal
 
 from glmserve.config.batches import BatchSettings, FileSettings
+from glmserve.config.plans import DEFAULT_PLANS, PlanSettings
 
 __all__ = [
     "TIERS",
@@ -50,6 +51,8 @@ class TierLimits:
     """In-flight requests per key and model; 0 means no limit."""
     rpm: int = 0
     daily: int = 0
+    global_rpm: int = 0
+    """Requests per minute of all keys together (``[limits] global_rpm``); 0: none."""
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,10 @@ class LimitSettings:
         default_factory=lambda: {t: TierLimits(c) for t, c in DEFAULT_CONCURRENCY.items()}
     )
     models: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    global_rpm: int = 0
+    """Requests per minute of all keys together, on every gateway: over it, 1305."""
+    blocked_user_ids: frozenset[str] = frozenset()
+    """End users (the requests' ``user_id``) the operator blocked: 1300."""
     lease_seconds: float = 30.0
     """How long a gateway's hold on a Redis slot lives without renewal: a gateway that
     dies frees its slots after this long."""
@@ -65,9 +72,8 @@ class LimitSettings:
     def for_key(self, tier: str, model: str) -> TierLimits:
         base = self.tiers.get(tier, TierLimits(0))
         override = self.models.get(model, {}).get(tier)
-        if override is None:
-            return base
-        return TierLimits(override, base.rpm, base.daily)
+        concurrency = base.concurrency if override is None else override
+        return TierLimits(concurrency, base.rpm, base.daily, self.global_rpm)
 
 
 @dataclass(frozen=True)
@@ -87,5 +93,12 @@ class PlatformSettings:
     """Async tasks of one key waiting or running at once; past it a submission is 429
     (1302), so one key's backlog cannot fill the shared queue."""
     default_key_tier: Tier = "V3"
+    jwt_max_lifetime_seconds: int = 210
+    """The longest a JWT may live (its ``exp`` after its ``timestamp``): zai-sdk makes
+    them for 3.5 minutes (``exp`` 210 s after ``timestamp``)."""
+    admin_metrics: bool = False
+    """``/metrics`` answers only with the admin key."""
     files: FileSettings = field(default_factory=FileSettings)
     batches: BatchSettings = field(default_factory=BatchSettings)
+    plans: PlanSettings = DEFAULT_PLANS
+    """GLM Coding Plan quotas ([[plans]], [plan_counting]; docs/plans.md)."""

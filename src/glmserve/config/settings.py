@@ -11,10 +11,12 @@ from pathlib import Path
 from typing import Literal
 
 from glmserve.catalog import ModelSpec
+from glmserve.config.agents import AgentSettings
 from glmserve.config.embeddings import EmbeddingSettings
 from glmserve.config.http import HttpSettings
 from glmserve.config.media import MediaSettings
 from glmserve.config.platform import PlatformSettings
+from glmserve.config.safety import SafetySettings
 
 __all__ = [
     "AnthropicModels",
@@ -165,6 +167,12 @@ class Settings:
     """Request limits, client timeouts, CORS (config/http.py)."""
     media: MediaSettings = field(default_factory=MediaSettings)
     """Fetching and limits of images, video and documents in chat ([media])."""
+    safety: SafetySettings = field(default_factory=SafetySettings)
+    """Content safety: keyword list, guard model, moderation price ([safety])."""
+    disabled_apis: tuple[str, ...] = ()
+    """APIs turned off here ([apis] disabled; config/apis.py): they answer 1221."""
+    agents: AgentSettings = field(default_factory=AgentSettings)
+    """The agents API ([agents], docs/agents.md)."""
 
     @property
     def claude_models(self) -> AnthropicModels:

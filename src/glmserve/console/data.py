@@ -26,7 +26,7 @@ from glmserve.api.admin import usage as admin_usage
 from glmserve.api.deps import glmserve, principal
 from glmserve.app import GlmServe
 from glmserve.platform.auth import Principal, read_credential
-from glmserve.serving.models import ServedModel
+from glmserve.serving.models.registry import ServedModel
 
 __all__ = ["router"]
 

@@ -1,6 +1,6 @@
 """Images as the engine takes them: decoded pixels, a digest, and where they sit in a prompt.
 
-The serving layer fetches and decodes media (serving/media.py) and renders the prompt
+The serving layer fetches and decodes media (serving/media/loader.py) and renders the prompt
 with one ``MEDIA_MARKER`` where each image goes; an engine that can see (a projector is
 loaded) tokenizes that prompt into text tokens and image spans. In the token list an
 image's positions hold a negative placeholder derived from its digest, so the prefix

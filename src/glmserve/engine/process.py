@@ -1,5 +1,6 @@
 """Starting an engine process: the spawn, the pipe and the load handshake that the chat
-engine's worker (worker.py) and the embedding engine's (embedding_worker.py) share."""
+engine's worker (engine/llama/worker.py) and the embedding engine's
+(engine/llama/embedding_worker.py) share."""
 
 from __future__ import annotations
 

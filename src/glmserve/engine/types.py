@@ -1,8 +1,8 @@
 """The engine interface: prompt tokens in, a stream of tokens with their text out.
 
-Every backend implements ``Engine``: the embedded llama.cpp (llama.py, with its
-continuous-batching scheduler, run in a worker process by worker.py) and, next, remote
-vLLM / SGLang / llama-server workers. Upper layers see only these types.
+Every backend implements ``Engine``: the embedded llama.cpp (engine/llama/, with its
+continuous-batching scheduler, run in a worker process) and remote vLLM / SGLang /
+llama-server workers (engine/remote/). Upper layers see only these types.
 """
 
 from __future__ import annotations
@@ -70,6 +70,9 @@ class GenerationRequest:
     """Whose request it is, an opaque id (the API key's): waiting requests are admitted
     taking turns between tenants (engine/scheduler.py), so one tenant's backlog does not
     hold up another's request."""
+    label: str = ""
+    """What the logs call it (the request's id): an engine crash names the requests
+    it was running."""
 
 
 @dataclass(frozen=True)
@@ -190,6 +193,11 @@ class Engine(ABC):
     @abstractmethod
     def tokenize(self, text: str) -> list[int]:
         """Tokens of a rendered prompt: special tokens parsed, BOS added if the model wants it."""
+
+    def grammar_parses(self, grammar: str) -> bool:
+        """Whether the engine can parse ``grammar``, checked where the request is
+        prepared, before it reaches the engine (True where this cannot be told)."""
+        return True
 
     supports_images: bool = False
     """The engine takes images (a projector is loaded); otherwise media is refused."""

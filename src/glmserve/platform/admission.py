@@ -17,15 +17,16 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal, Protocol
 
 from glmserve.catalog import Price
-from glmserve.config import LimitSettings, TierLimits
-from glmserve.errors import BalanceExhausted, ClientGone, GlmServeError
+from glmserve.config import LimitSettings
+from glmserve.errors import BalanceExhausted, ClientGone, GlmServeError, PolicyBlocked
 from glmserve.platform.auth import Principal
 from glmserve.platform.ids import completion_id
 from glmserve.platform.limits import Limiter, Reservation
+from glmserve.platform.plans import Plans
 from glmserve.platform.usage import (
     Ledger,
     Outcome,
@@ -51,6 +52,8 @@ class Admitted:
     stream: bool
     price: Price | None
     user_id: str | None = None
+    new_prompt: bool = True
+    """A new user turn, not a tool loop's follow-up: what a Coding Plan counts."""
 
 
 class Metered(Protocol):
@@ -87,16 +90,23 @@ _SETTLE_TIMEOUT = 120.0
 
 
 class Admission:
-    def __init__(self, limiter: Limiter, limits: LimitSettings, ledger: Ledger) -> None:
+    def __init__(
+        self,
+        limiter: Limiter,
+        limits: LimitSettings,
+        ledger: Ledger,
+        plans: Plans | None = None,
+    ) -> None:
         self.limiter = limiter
         self.limits = limits
         self.ledger = ledger
+        self.plans = plans
         self._held: dict[str, Reservation] = {}
         self._pending: set[asyncio.Task[None]] = set()
         self._renewer: asyncio.Task[None] | None = None
 
     def attempt(
-        self, caller: Principal, kind: Literal["chat", "async", "embeddings"] = "chat"
+        self, caller: Principal, kind: Literal["chat", "async", "embeddings", "moderate"] = "chat"
     ) -> Attempt:
         return Attempt(self, caller, kind)
 
@@ -126,7 +136,7 @@ class Admission:
         if caller.balance_nano is not None and caller.balance_nano <= 0:
             raise BalanceExhausted()
         tier = self.limits.for_key(caller.tier, model)
-        counted = TierLimits(0, tier.rpm, tier.daily)
+        counted = replace(tier, concurrency=0)
         reservation = await self.limiter.reserve(caller.key_id, model, None, counted)
         await self.limiter.release(reservation)
 
@@ -181,6 +191,8 @@ class Admission:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._renewer
         await self.limiter.close()
+        if self.plans is not None:
+            await self.plans.counter.close()
 
     async def _renew_forever(self) -> None:
         every = max(self.limits.lease_seconds / 3, 0.5)
@@ -199,13 +211,15 @@ class Attempt:
         self,
         admission: Admission,
         caller: Principal,
-        kind: Literal["chat", "async", "embeddings"],
+        kind: Literal["chat", "async", "embeddings", "moderate"],
     ) -> None:
         self._admission = admission
         self.caller = caller
         self.kind = kind
         self.model = ""
         self.request_id = ""
+        self.surface = ""
+        """Where the request came (config.plans.Surface): where plans count prompts."""
         self.record_id = completion_id()
         self.admitted: Admitted | None = None
         self.completion: Metered | None = None
@@ -229,6 +243,11 @@ class Attempt:
         self.admitted = admitted
         self.record_id = admitted.record_id
         self.describe(admitted.model, admitted.request_id)
+        if (
+            admitted.user_id is not None
+            and admitted.user_id in self._admission.limits.blocked_user_ids
+        ):
+            raise PolicyBlocked(f"the end user {admitted.user_id!r} is blocked on this server")
         self._reservation = await self._admission.reserve(
             self.caller, self.model, admitted.client_request_id, count=not self.counted
         )
@@ -238,10 +257,25 @@ class Attempt:
                 await self._admission.release(self._reservation)
                 self._reservation = None
                 raise BalanceExhausted()
+        plans = self._admission.plans
+        if plans is not None:
+            try:
+                await plans.charge(self.caller, self.model, self.surface, admitted.new_prompt)
+            except BaseException:
+                if self._reservation is not None:
+                    await self._admission.release(self._reservation)
+                    self._reservation = None
+                raise
 
     def track(self, work: Metered) -> None:
         """The admitted work has started: its end, usage and outcome go on the record."""
         self.completion = work
+
+    def hand_off(self) -> None:
+        """The request's work was handed to the async task queue, whose run writes its
+        own record: this attempt (never admitted) leaves none."""
+        if self.admitted is None:
+            self._closed = True
 
     def close(self, error: BaseException | None = None) -> None:
         """End the request: idempotent, synchronous (safe in cancelled clean-up code)."""
@@ -281,7 +315,7 @@ class Attempt:
         elif completion.cancelled:
             status = "cancelled"
         admitted = self.admitted
-        kind: Literal["chat", "stream", "async", "embeddings"] = self.kind
+        kind: Literal["chat", "stream", "async", "embeddings", "moderate"] = self.kind
         if kind == "chat" and admitted is not None and admitted.stream:
             kind = "stream"
         now = time.time()

@@ -5,7 +5,8 @@ Bearer <key>``, a bare key or JWT without ``Bearer``, ``x-api-key``); an
 ``Authenticator`` turns it into a ``Principal`` or raises a 401 (codes 1000-1003).
 
 ``KeyAuthenticator`` checks keys and the SDK's JWTs (HS256, header ``sign_type: SIGN``,
-``exp`` and ``timestamp`` in milliseconds). ``OpenAuthenticator`` admits everyone: the
+``exp`` and ``timestamp`` in milliseconds, ``exp`` at most ``[platform]
+jwt_max_lifetime_seconds`` after ``timestamp``). ``OpenAuthenticator`` admits everyone: the
 server runs without keys (``[platform] open = true``).
 """
 
@@ -20,7 +21,15 @@ from typing import Any, Literal, Protocol
 
 import jwt
 
-from glmserve.errors import AuthenticationFailed, CredentialMissing, TokenExpired, TokenInvalid
+from glmserve.errors import (
+    AccountInactive,
+    AccountLocked,
+    AccountSuspended,
+    AuthenticationFailed,
+    CredentialMissing,
+    TokenExpired,
+    TokenInvalid,
+)
 from glmserve.platform.keys import KeyService, secret_hash
 from glmserve.store import KeyRow
 
@@ -59,6 +68,15 @@ class Principal:
     balance_nano: int | None = None
     limited: bool = False
     """Limits and balance apply (a real key); False in open mode."""
+    safety_exempt: bool = False
+    """May turn content safety off per request (``sensitive_word_check`` DISABLE)."""
+    status: str = "active"
+    """The key's status (store.KeyStatus); only "active" and "restricted" get here."""
+    plan: str | None = None
+    """The key's GLM Coding Plan (docs/plans.md)."""
+    plan_expires_at: int | None = None
+    apis: tuple[str, ...] | None = None
+    """The APIs the key may call (config.apis.API_NAMES); None: every one."""
 
 
 class Authenticator(Protocol):
@@ -88,9 +106,16 @@ class OpenAuthenticator:
 
 
 class KeyAuthenticator:
-    def __init__(self, keys: KeyService, now_ms: Callable[[], int] | None = None) -> None:
+    def __init__(
+        self,
+        keys: KeyService,
+        now_ms: Callable[[], int] | None = None,
+        *,
+        max_lifetime_seconds: int = 210,
+    ) -> None:
         self._keys = keys
         self._now_ms = now_ms or (lambda: int(time.time() * 1000))
+        self._max_lifetime_ms = max_lifetime_seconds * 1000
 
     def authenticate(self, credential: Credential) -> Principal:
         if credential.kind == "none":
@@ -98,7 +123,18 @@ class KeyAuthenticator:
         row = self._jwt(credential.token) if credential.kind == "jwt" else self._key(credential)
         if row.revoked:
             raise AuthenticationFailed("Authentication failed: this API key has been revoked.")
-        return Principal(row.id, row.tier, row.balance_nano, limited=True)
+        _check_status(row)
+        return Principal(
+            row.id,
+            row.tier,
+            row.balance_nano,
+            limited=True,
+            safety_exempt=row.safety_exempt,
+            status=row.status,
+            plan=row.plan,
+            plan_expires_at=row.plan_expires_at,
+            apis=tuple(row.apis.split(",")) if row.apis is not None else None,
+        )
 
     def _key(self, credential: Credential) -> KeyRow:
         key_id, dot, secret = credential.token.partition(".")
@@ -121,18 +157,21 @@ class KeyAuthenticator:
             raise TokenInvalid("the JWT header must be alg HS256 with sign_type SIGN")
         key_id = claims.get("api_key")
         row = self._keys.get(key_id) if isinstance(key_id, str) and key_id else None
-        if row is None:
-            raise TokenInvalid()
+        # An unknown key id and a wrong signature get the same answer, after the same
+        # work (a signature checked against a secret), so neither tells which ids exist.
+        secret = self._keys.secret_for(row.id if row else "unknown")
         try:
             # The library reads exp as seconds; we check the milliseconds ourselves below.
             jwt.decode(
                 token,
-                self._keys.secret_for(row.id),
+                secret,
                 algorithms=["HS256"],
                 options={"verify_exp": False, "verify_iat": False, "verify_nbf": False},
             )
         except jwt.PyJWTError:
-            raise TokenInvalid("the JWT signature does not match the key") from None
+            raise TokenInvalid() from None
+        if row is None:
+            raise TokenInvalid()
         self._check_times(claims)
         return row
 
@@ -149,3 +188,19 @@ class KeyAuthenticator:
             raise TokenExpired()
         if issued > now + _CLOCK_SKEW_MS:
             raise TokenInvalid("the JWT 'timestamp' is in the future")
+        if exp - issued > self._max_lifetime_ms:
+            raise TokenInvalid(
+                f"the JWT lives too long: 'exp' is at most {self._max_lifetime_ms // 1000} "
+                "seconds after 'timestamp'"
+            )
+
+
+def _check_status(row: KeyRow) -> None:
+    """An administrator's hold on the key (1110, 1112, 1121); "restricted" (1313) only
+    limits a plan's surfaces (platform/plans.py)."""
+    if row.status == "inactive":
+        raise AccountInactive()
+    if row.status == "locked":
+        raise AccountLocked()
+    if row.status == "suspended":
+        raise AccountSuspended()

@@ -2,12 +2,16 @@
 
 A line that cannot run (not JSON, no ``custom_id``, another endpoint's ``url``...) is an
 ``errors`` entry with its line number and a line of the error file; it never fails the
-batch. Only a batch with no line that can run fails as a whole.
+batch. Only a batch with no line that can run fails as a whole. A line no store could
+keep or no request could carry (nesting deeper than ``MAX_LINE_DEPTH``, a lone UTF-16
+surrogate escape, a NUL in its ``custom_id``) is such an error line too, never a batch
+that fails to validate again and again (docs/limits.md, "Batches").
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +28,8 @@ __all__ = [
     "parse_batch_request",
     "parse_lines",
     "endpoint_kind",
+    "TooManyLines",
+    "MAX_LINE_DEPTH",
 ]
 
 ENDPOINTS = {
@@ -35,6 +41,19 @@ ENDPOINTS = {
 """The endpoints a batch may name (Z.AI's spelling and the SDK's), by kind."""
 
 COMPLETION_WINDOWS = {"24h": 24 * 3600}
+MAX_LINE_DEPTH = 64
+"""How deep a line's JSON may nest (the HTTP routes' default ``[http] max_json_depth``)."""
+
+
+class TooManyLines(Exception):
+    """The file holds more requests than a batch may; raised as soon as one too many
+    is read, before the rest of the file is parsed."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"the file has more than {limit} requests.")
+        self.limit = limit
+
+
 MAX_METADATA = 16
 MAX_METADATA_KEY = 64
 MAX_METADATA_VALUE = 512
@@ -137,15 +156,23 @@ def _metadata(value: Any) -> dict[str, str] | None:
     return dict(value)
 
 
-def parse_lines(data: bytes, endpoint: str) -> tuple[list[ParsedLine], list[LineError]]:
-    """The runnable lines and the errors of the others (blank lines are skipped)."""
+def parse_lines(
+    data: bytes, endpoint: str, max_lines: int | None = None
+) -> tuple[list[ParsedLine], list[LineError]]:
+    """The runnable lines and the errors of the others (blank lines are skipped).
+    ``max_lines``: more requests than this raise ``TooManyLines`` at the first one too
+    many, before the rest is read."""
     kind = endpoint_kind(endpoint)
     good: list[ParsedLine] = []
     bad: list[LineError] = []
     seen: set[str] = set()
-    for number, raw in enumerate(data.split(b"\n"), start=1):
+    count = 0
+    for number, raw in enumerate(_split(data), start=1):
         if not raw.strip():
             continue
+        count += 1
+        if max_lines is not None and count > max_lines:
+            raise TooManyLines(max_lines)
         parsed = _line(number, raw, kind, seen)
         if isinstance(parsed, LineError):
             bad.append(parsed)
@@ -155,16 +182,34 @@ def parse_lines(data: bytes, endpoint: str) -> tuple[list[ParsedLine], list[Line
     return good, bad
 
 
+def _split(data: bytes) -> Iterator[bytes]:
+    """The file's lines one at a time (no list of them all)."""
+    start = 0
+    while start <= len(data):
+        end = data.find(b"\n", start)
+        if end < 0:
+            end = len(data)
+        yield data[start:end]
+        start = end + 1
+
+
 def _line(number: int, raw: bytes, kind: str | None, seen: set[str]) -> ParsedLine | LineError:
     try:
         item = json.loads(raw)
+    except RecursionError:
+        return LineError(number, "1214", f"the line nests more than {MAX_LINE_DEPTH} deep.", None)
     except (ValueError, UnicodeDecodeError):
         return LineError(number, "1210", "the line is not valid JSON.", None)
     if not isinstance(item, dict):
         return LineError(number, "1210", "the line must be a JSON object.", None)
+    poison = _unstorable(item)
+    if poison is not None:
+        return LineError(number, "1214", poison, None)
     custom_id = item.get("custom_id")
     if not isinstance(custom_id, str) or not custom_id:
         return LineError(number, "1213", "custom_id is missing or not a string.", "custom_id")
+    if "\x00" in custom_id:
+        return LineError(number, "1214", "custom_id holds a NUL character.", "custom_id")
     if len(custom_id) > 512:
         return LineError(number, "1214", "custom_id is longer than 512.", "custom_id", custom_id)
     if custom_id in seen:
@@ -185,3 +230,34 @@ def _line(number: int, raw: bytes, kind: str | None, seen: set[str]) -> ParsedLi
     if not isinstance(body, dict):
         return LineError(number, "1213", "body is missing or not an object.", "body", custom_id)
     return ParsedLine(number, custom_id, body)
+
+
+def _unstorable(item: Any) -> str | None:
+    """Why a parsed line cannot be kept or run, or None: nesting beyond MAX_LINE_DEPTH,
+    or a string (key or value) with a lone surrogate, which is no text (UTF-8 cannot
+    encode it). Walked without recursion."""
+    stack: list[tuple[Any, int]] = [(item, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, str):
+            if not _is_text(value):
+                return "the line holds a lone UTF-16 surrogate escape, which is not text."
+            continue
+        if not isinstance(value, dict | list):
+            continue
+        if depth > MAX_LINE_DEPTH:
+            return f"the line nests more than {MAX_LINE_DEPTH} deep."
+        if isinstance(value, dict):
+            stack.extend((k, depth) for k in value)
+            stack.extend((v, depth + 1) for v in value.values())
+        else:
+            stack.extend((v, depth + 1) for v in value)
+    return None
+
+
+def _is_text(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

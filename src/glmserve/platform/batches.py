@@ -26,19 +26,24 @@ from glmserve.config.batches import BatchSettings
 from glmserve.errors import (
     BalanceExhausted,
     BatchNotFound,
+    GlmServeError,
     InvalidField,
     KeyRevoked,
-    TooManyWaiting,
 )
 from glmserve.platform.auth import Principal
-from glmserve.platform.batch_input import LineError, parse_batch_request, parse_lines
+from glmserve.platform.batch_input import (
+    LineError,
+    ParsedLine,
+    TooManyLines,
+    parse_batch_request,
+    parse_lines,
+)
 from glmserve.platform.batch_output import LineOutcome, batch_body, finish_files, line_result
 from glmserve.platform.files import Files
 from glmserve.platform.usage import Ledger, cost_nano, today
 from glmserve.store import (
     BatchLineRow,
     BatchRow,
-    BatchStatus,
     LineStatus,
     Repository,
     UsageRecord,
@@ -50,7 +55,9 @@ log = logging.getLogger(__name__)
 
 _POLL_SECONDS = 1.0
 _TERMINAL = ("failed", "completed", "expired", "cancelled")
-_OPEN: tuple[BatchStatus, ...] = ("validating", "in_progress", "finalizing", "cancelling")
+_TRIES = 3
+"""A batch (or a line) whose handling breaks unexpectedly this many times in a row on
+this gateway fails (the line with an error line) instead of being tried forever."""
 
 
 class LineRunner(Protocol):
@@ -83,6 +90,8 @@ class Batches:
         self._held: set[str] = set()
         self._stopping: set[str] = set()
         self._loops: list[asyncio.Task[None]] = []
+        self._broken: dict[str, int] = {}
+        """Batch id, or batch id and line, -> unexpected failures in a row."""
 
     # --- the API ---------------------------------------------------------------------
 
@@ -97,10 +106,14 @@ class Batches:
             )
         if caller.limited and caller.balance_nano is not None and caller.balance_nano <= 0:
             raise BalanceExhausted()
-        if caller.limited:
-            open_now = await asyncio.to_thread(self._repo.count_batches, caller.key_id, _OPEN)
-            if open_now >= self.settings.max_per_key:
-                raise TooManyWaiting("batches", self.settings.max_per_key)
+        cap = self.settings.max_open_per_key
+        if await asyncio.to_thread(self._repo.count_open_batches, caller.key_id) >= cap:
+            raise GlmServeError(
+                f"At most {cap} batches of a key may be unfinished at once; wait for one "
+                "to end or cancel one.",
+                code="1302",
+                status=429,
+            )
         now = int(time.time())
         row = BatchRow(
             id=new_batch_id(),
@@ -198,9 +211,10 @@ class Batches:
             except asyncio.CancelledError:
                 await asyncio.to_thread(self._repo.renew_batches, self._owner, [row.id], 0)
                 raise
-            except Exception:
-                log.exception("batch %s failed unexpectedly; it is retried later", row.id)
-                await asyncio.sleep(_POLL_SECONDS)
+            except Exception as exc:
+                await self._broke(row, exc)
+            else:
+                self._broken.pop(row.id, None)
             finally:
                 self._held.discard(row.id)
                 self._stopping.discard(row.id)
@@ -217,6 +231,34 @@ class Batches:
         if row.status in _TERMINAL:
             await asyncio.to_thread(self._repo.renew_batches, self._owner, [row.id], 0)
 
+    async def _broke(self, row: BatchRow, exc: Exception) -> None:
+        """An unexpected failure: tried again later, up to _TRIES times in a row."""
+        tries = self._broken.get(row.id, 0) + 1
+        self._broken[row.id] = tries
+        if tries < _TRIES:
+            log.error("batch %s failed unexpectedly; it is tried again", row.id, exc_info=exc)
+            await asyncio.sleep(_POLL_SECONDS)
+            return
+        log.error("batch %s failed unexpectedly %d times; it fails", row.id, tries, exc_info=exc)
+        self._broken.pop(row.id, None)
+        message = f"the batch could not be processed ({type(exc).__name__})."
+        entry = {"code": "1234", "line": None, "param": None, "message": message}
+        changes = {
+            "status": "failed",
+            "failed_at": int(time.time()),
+            "errors_json": json.dumps([entry]),
+        }
+        try:
+            await asyncio.to_thread(
+                self._repo.update_batch,
+                row.id,
+                changes,
+                ("validating", "in_progress", "finalizing"),
+            )
+            await asyncio.to_thread(self._repo.renew_batches, self._owner, [row.id], 0)
+        except Exception:
+            log.exception("batch %s could not be marked failed", row.id)
+
     async def _validate(self, row: BatchRow) -> BatchRow:
         now = int(time.time())
         try:
@@ -226,20 +268,20 @@ class Batches:
             return await self._fail(
                 row, "1214", "the input file no longer exists.", "input_file_id"
             )
-        good, bad = parse_lines(data, row.endpoint)
-        if len(good) + len(bad) > self.settings.max_lines:
-            return await self._fail(
-                row, "1214", f"the file has more than {self.settings.max_lines} requests.", None
+        try:  # parsed off the event loop, and only up to one line too many
+            good, bad = await asyncio.to_thread(
+                parse_lines, data, row.endpoint, self.settings.max_lines
             )
+        except TooManyLines as exc:
+            return await self._fail(row, "1214", str(exc), None)
+        finally:
+            del data
         if not good:
             first = bad[0] if bad else None
             message = "the file has no request that can run." if first else "the file is empty."
             errors = [e.entry() for e in bad] or None
             return await self._fail(row, "1214", message, None, errors)
-        lines = [
-            BatchLineRow(row.id, p.line, p.custom_id, json.dumps(p.body, ensure_ascii=False))
-            for p in good
-        ] + [_invalid_line(row.id, e) for e in bad]
+        lines = await asyncio.to_thread(_line_rows, row.id, good, bad)
         changes: dict[str, Any] = {
             "status": "in_progress",
             "in_progress_at": now,
@@ -354,25 +396,46 @@ class Batches:
 
     async def _line(self, row: BatchRow, line: BatchLineRow) -> None:
         async with self._slots:
-            body = json.loads(line.request_json)
-            started = time.monotonic()
-            outcome = await self._runner.run(
-                row.endpoint, body, row.key_id, lambda: row.id not in self._stopping
-            )
-            if outcome is None:
-                return
-            # The ledger first (idempotent by record id), then the result: a restart
-            # between the two runs the line again but neither bills nor outputs it twice.
-            await self._ledger.write(_usage(row, line, outcome, time.monotonic() - started))
-            result = line_result(row.id, line, outcome)
-            status: LineStatus = "succeeded" if outcome.status_code == 200 else "failed"
-            await asyncio.to_thread(
-                self._repo.finish_line,
-                row.id,
-                line.line,
-                status,
-                json.dumps(result, ensure_ascii=False),
-            )
+            key = f"{row.id}:{line.line}"
+            try:
+                await self._run_line(row, line)
+            except Exception as exc:
+                tries = self._broken.get(key, 0) + 1
+                self._broken[key] = tries
+                if tries < _TRIES:
+                    raise
+                # A line that breaks again and again (a store refusing its values) ends
+                # as an error line instead of running every second forever.
+                log.error("line %d of batch %s broke %d times; it fails", line.line, row.id, tries)
+                await asyncio.to_thread(
+                    self._repo.finish_line,
+                    row.id,
+                    line.line,
+                    "failed",
+                    _broken_result(row, line, exc),
+                )
+            self._broken.pop(key, None)
+
+    async def _run_line(self, row: BatchRow, line: BatchLineRow) -> None:
+        body = json.loads(line.request_json)
+        started = time.monotonic()
+        outcome = await self._runner.run(
+            row.endpoint, body, row.key_id, lambda: row.id not in self._stopping
+        )
+        if outcome is None:
+            return
+        # The ledger first (idempotent by record id), then the result: a restart
+        # between the two runs the line again but neither bills nor outputs it twice.
+        await self._ledger.write(_usage(row, line, outcome, time.monotonic() - started))
+        result = line_result(row.id, line, outcome)
+        status: LineStatus = "succeeded" if outcome.status_code == 200 else "failed"
+        await asyncio.to_thread(
+            self._repo.finish_line,
+            row.id,
+            line.line,
+            status,
+            json.dumps(result, ensure_ascii=False),
+        )
 
     async def _finalize(self, row: BatchRow) -> None:
         """Write the output and error files, then the terminal status."""
@@ -416,6 +479,37 @@ def new_batch_id() -> str:
     return f"batch_{int(time.time() * 1000)}{secrets.randbelow(10**6):06d}"
 
 
+def _line_rows(batch_id: str, good: list[ParsedLine], bad: list[LineError]) -> list[BatchLineRow]:
+    rows = [
+        BatchLineRow(batch_id, p.line, p.custom_id, json.dumps(p.body, ensure_ascii=False))
+        for p in good
+    ]
+    return rows + [_invalid_line(batch_id, e) for e in bad]
+
+
+def _broken_result(row: BatchRow, line: BatchLineRow, exc: Exception) -> str:
+    error = {
+        "code": "1234",
+        "message": f"the line's result could not be stored ({type(exc).__name__}).",
+        "line": line.line,
+    }
+    return json.dumps(
+        {
+            "id": f"{row.id}-{line.line}",
+            "custom_id": line.custom_id,
+            "response": None,
+            "error": error,
+        }
+    )
+
+
+def _stored(text: str, size: int) -> str:
+    """``text`` as every store keeps it: no NUL, no lone surrogate, at most ``size``
+    characters (the ledger's columns)."""
+    clean = text.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
+    return clean[:size]
+
+
 def _invalid_line(batch_id: str, error: LineError) -> BatchLineRow:
     result = {
         "id": f"{batch_id}-{error.line}",
@@ -435,8 +529,8 @@ def _usage(row: BatchRow, line: BatchLineRow, outcome: LineOutcome, seconds: flo
     return UsageRecord(
         record_id=f"{row.id}-{line.line}",
         key_id=row.key_id,
-        model=outcome.model or "unknown",
-        request_id=line.custom_id[:128],
+        model=_stored(outcome.model or "unknown", 128),
+        request_id=_stored(line.custom_id, 128),
         kind="batch",
         status="success" if ok else "error",
         created_at=int(now),

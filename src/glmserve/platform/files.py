@@ -4,6 +4,9 @@
 A file belongs to the key that uploaded it (or to the key whose batch produced it);
 any other key is told it does not exist (404). The metadata is in the database, the
 bytes in an ``ObjectStore`` (filestore.py): the data dir, or S3 for several gateways.
+The store's blocking calls run on a small pool of threads of their own, so that file
+traffic cannot take the threads other work needs; a download is read from the store and
+sent a piece at a time (``stream``).
 """
 
 from __future__ import annotations
@@ -12,22 +15,34 @@ import asyncio
 import secrets
 import time
 import uuid
-from typing import Any
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 from glmserve.config.batches import FileSettings
 from glmserve.errors import FileNotFound, FileTooLarge, InvalidField, MissingField
 from glmserve.platform.auth import Principal
-from glmserve.platform.filestore import ObjectStore
+from glmserve.platform.filestore import ObjectStore, Reader
 from glmserve.store import FileRow, Repository
 
 __all__ = ["Files", "file_body", "UPLOAD_PURPOSES", "OUTPUT_PURPOSE"]
 
-UPLOAD_PURPOSES = ("batch",)
-"""What may be uploaded: the files a Z.AI purpose serves here (batch input)."""
+UPLOAD_PURPOSES = ("batch", "agent")
+"""What may be uploaded: the files a Z.AI purpose serves here (batch input; agent
+glossaries and material, docs/agents.md)."""
+AGENT_SUFFIXES = (".txt", ".csv", ".tsv", ".json", ".md")
+"""The agents read text files only (a glossary, a brief's material)."""
 OUTPUT_PURPOSE = "batch_output"
 """Files a batch writes (its output and error files)."""
 
 _ORDERS = {"created_at": True, "desc": True, "asc": False}
+
+_IO_THREADS = 4
+"""Threads that talk to the object store (disk or S3) at once."""
+CHUNK = 256 * 1024
+"""A download is read and sent this many bytes at a time."""
+
+T = TypeVar("T")
 
 
 class Files:
@@ -35,6 +50,13 @@ class Files:
         self._repo = repository
         self.store = store
         self.settings = settings
+        self._io = ThreadPoolExecutor(_IO_THREADS, thread_name_prefix="glmserve-files")
+
+    def close(self) -> None:
+        self._io.shutdown(wait=False, cancel_futures=True)
+
+    async def _in_io(self, work: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._io, work, *args)
 
     async def upload(
         self, caller: Principal, filename: str | None, purpose: str | None, data: bytes
@@ -55,8 +77,12 @@ class Files:
         if any(c == "\x00" or "\ud800" <= c <= "\udfff" for c in filename):
             # PostgreSQL stores neither; refused alike on every store.
             raise InvalidField("file", "the file name has a NUL character or a lone surrogate.")
-        if not filename.lower().endswith(".jsonl"):
+        if purpose == "batch" and not filename.lower().endswith(".jsonl"):
             raise InvalidField("file", "a batch file must be a .jsonl file (one request a line).")
+        if purpose == "agent" and not filename.lower().endswith(AGENT_SUFFIXES):
+            raise InvalidField(
+                "file", f"an agent file must be UTF-8 text: {', '.join(AGENT_SUFFIXES)}."
+            )
         count = await asyncio.to_thread(self._repo.count_files, caller.key_id, purpose)
         if count >= self.settings.max_files_per_key:
             raise InvalidField(
@@ -79,7 +105,7 @@ class Files:
         """Bytes first, then the row: a file that is listed can always be read. Saving
         the same id again replaces the bytes and keeps the row (a batch finalized
         again after a restart)."""
-        await asyncio.to_thread(self.store.put, row.id, data)
+        await self._in_io(self.store.put, row.id, data)
         await asyncio.to_thread(self._repo.create_file, row)
 
     async def retrieve(self, caller: Principal, file_id: str) -> dict[str, Any]:
@@ -116,15 +142,28 @@ class Files:
     async def remove(self, file_id: str) -> None:
         """The row first: once it is gone, nobody is shown the file any more."""
         if await asyncio.to_thread(self._repo.delete_file, file_id):
-            await asyncio.to_thread(self.store.delete, file_id)
+            await self._in_io(self.store.delete, file_id)
 
-    async def content(self, caller: Principal, file_id: str) -> tuple[FileRow, bytes]:
+    async def content(self, caller: Principal, file_id: str) -> tuple[FileRow, Reader]:
+        """The file, opened: send it with ``stream``, which closes it."""
         row = await self.own(caller.key_id, file_id)
-        return row, await self.read(row)
+        try:
+            return row, await self._in_io(self.store.open, row.id)
+        except KeyError:
+            raise FileNotFound(row.id) from None
+
+    async def stream(self, reader: Reader) -> AsyncIterator[bytes]:
+        """The opened file's bytes, ``CHUNK`` at a time; it is closed at the end, or when
+        the client goes away."""
+        try:
+            while piece := await self._in_io(reader.read, CHUNK):
+                yield piece
+        finally:
+            reader.close()  # quick (a file or a socket), and safe while cancelled
 
     async def read(self, row: FileRow) -> bytes:
         try:
-            return await asyncio.to_thread(self.store.get, row.id)
+            return await self._in_io(self.store.get, row.id)
         except KeyError:
             raise FileNotFound(row.id) from None
 

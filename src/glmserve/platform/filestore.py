@@ -4,7 +4,8 @@
 ``S3Store``: an S3-compatible object store (AWS S3, MinIO, Ceph...), for several gateway
 replicas that must all read every file. The file's metadata is in the database
 (store/); a store holds only bytes under the file's id. Methods block: call them off
-the event loop.
+the event loop. ``open`` reads a file as a stream, a piece at a time (a download never
+holds a whole file in memory: docs/api.md, "Files").
 """
 
 from __future__ import annotations
@@ -13,12 +14,19 @@ import os
 import re
 import tempfile
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, BinaryIO, Protocol
 
 from glmserve.config.batches import FileSettings
-from glmserve.store import StoreError
+from glmserve.store import StoreError, private_dir
 
-__all__ = ["ObjectStore", "LocalStore", "S3Store", "open_object_store", "StorageError"]
+__all__ = [
+    "ObjectStore",
+    "Reader",
+    "LocalStore",
+    "S3Store",
+    "open_object_store",
+    "StorageError",
+]
 
 _NAME = re.compile(r"[A-Za-z0-9_.-]{1,128}")
 
@@ -27,10 +35,26 @@ class StorageError(StoreError):
     """The object store cannot be reached or refused an operation."""
 
 
+class Reader(Protocol):
+    """An open stored file: read it a piece at a time, then close it."""
+
+    size: int
+
+    def read(self, size: int) -> bytes:
+        """At most ``size`` bytes; b"" at the end."""
+        ...
+
+    def close(self) -> None: ...
+
+
 class ObjectStore(Protocol):
     def put(self, name: str, data: bytes) -> None: ...
     def get(self, name: str) -> bytes:
         """The bytes; raises KeyError if there is no such object."""
+        ...
+
+    def open(self, name: str) -> Reader:
+        """The object as a stream; raises KeyError if there is no such object."""
         ...
 
     def delete(self, name: str) -> None:
@@ -44,10 +68,39 @@ def _checked(name: str) -> str:
     return name
 
 
+class _LocalReader:
+    def __init__(self, file: BinaryIO) -> None:
+        self._file = file
+        self.size = os.fstat(file.fileno()).st_size
+
+    def read(self, size: int) -> bytes:
+        return self._file.read(size)
+
+    def close(self) -> None:
+        self._file.close()
+
+
+class _S3Reader:
+    def __init__(self, answer: dict[str, Any], errors: tuple[type[Exception], ...]) -> None:
+        self._body = answer["Body"]
+        self.size = int(answer.get("ContentLength") or 0)
+        self._errors = errors
+
+    def read(self, size: int) -> bytes:
+        try:
+            data: bytes = self._body.read(size)
+            return data
+        except self._errors as exc:
+            raise StorageError(f"reading from S3 failed: {exc}") from None
+
+    def close(self) -> None:
+        self._body.close()
+
+
 class LocalStore:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
-        folder.mkdir(parents=True, exist_ok=True)
+        private_dir(folder)  # only the server's user may read the tenants' files
 
     def put(self, name: str, data: bytes) -> None:
         target = self.folder / _checked(name)
@@ -66,6 +119,12 @@ class LocalStore:
     def get(self, name: str) -> bytes:
         try:
             return (self.folder / _checked(name)).read_bytes()
+        except FileNotFoundError:
+            raise KeyError(name) from None
+
+    def open(self, name: str) -> Reader:
+        try:
+            return _LocalReader((self.folder / _checked(name)).open("rb"))
         except FileNotFoundError:
             raise KeyError(name) from None
 
@@ -116,6 +175,15 @@ class S3Store:
             raise KeyError(name) from None
         except self._errors as exc:
             raise StorageError(f"reading {name} from S3 failed: {exc}") from None
+
+    def open(self, name: str) -> Reader:
+        try:
+            answer = self._client.get_object(Bucket=self.bucket, Key=self._key(name))
+        except self._client.exceptions.NoSuchKey:
+            raise KeyError(name) from None
+        except self._errors as exc:
+            raise StorageError(f"reading {name} from S3 failed: {exc}") from None
+        return _S3Reader(answer, self._errors)
 
     def delete(self, name: str) -> None:
         try:

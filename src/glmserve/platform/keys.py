@@ -15,12 +15,14 @@ import hmac
 import os
 import secrets
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from glmserve.config import TIERS
+from glmserve.config.apis import API_NAMES
 from glmserve.errors import InvalidField, NotFound
-from glmserve.store import KeyRow, Repository
+from glmserve.store import KEY_STATUSES, KeyRow, Repository, private_dir
 
 __all__ = ["IssuedKey", "KeyService", "load_master_key", "secret_hash", "MAX_BALANCE_NANO"]
 
@@ -51,7 +53,7 @@ def load_master_key(configured: str | None, data_dir: Path) -> bytes:
         return path.read_bytes().strip()
     except FileNotFoundError:
         pass
-    data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(data_dir)
     value = secrets.token_urlsafe(48).encode()
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -63,9 +65,13 @@ def load_master_key(configured: str | None, data_dir: Path) -> bytes:
 
 
 class KeyService:
-    def __init__(self, repository: Repository, master_key: bytes) -> None:
+    def __init__(
+        self, repository: Repository, master_key: bytes, plans: tuple[str, ...] = ()
+    ) -> None:
         self._repo = repository
         self._master = master_key
+        self._plans = plans
+        """The names of the configured plans."""
 
     def secret_for(self, key_id: str) -> str:
         digest = hmac.new(self._master, b"glmserve-api-key:" + key_id.encode(), "sha256")
@@ -108,6 +114,46 @@ class KeyService:
             return row  # revoked before: revoking is idempotent
         row = self._repo.get_key(key_id)
         assert row is not None
+        return row
+
+    def set_safety_exempt(self, key_id: str, exempt: bool) -> KeyRow:
+        """Allow the key (or no longer) to send ``sensitive_word_check`` DISABLE."""
+        row = self._repo.set_safety_exempt(key_id, exempt)
+        if row is None:
+            raise NotFound(f"API key {key_id!r} does not exist.")
+        return row
+
+    def set_status(self, key_id: str, status: str) -> KeyRow:
+        """Hold the key (inactive, locked, suspended, restricted) or release it (active)."""
+        if status not in KEY_STATUSES:
+            raise InvalidField("status", f"must be one of {', '.join(KEY_STATUSES)}.")
+        row = self._repo.set_key_status(key_id, status)
+        if row is None:
+            raise NotFound(f"API key {key_id!r} does not exist.")
+        return row
+
+    def set_apis(self, key_id: str, apis: Sequence[str] | None) -> KeyRow:
+        """Limit the key to these APIs (None: every one)."""
+        if apis is not None:
+            unknown = [a for a in apis if a not in API_NAMES]
+            if unknown or not apis:
+                raise InvalidField(
+                    "apis", f"must be a non-empty list of {', '.join(API_NAMES)}, or null."
+                )
+        row = self._repo.set_key_apis(key_id, ",".join(dict.fromkeys(apis)) if apis else None)
+        if row is None:
+            raise NotFound(f"API key {key_id!r} does not exist.")
+        return row
+
+    def set_plan(self, key_id: str, plan: str | None, expires_at: int | None) -> KeyRow:
+        """Put the key on a Coding Plan (None: take it off), until ``expires_at``."""
+        if plan is not None and plan not in self._plans:
+            raise InvalidField("plan", f"must be one of {', '.join(self._plans)}, got {plan!r}.")
+        if expires_at is not None and not 0 < expires_at < 2**62:
+            raise InvalidField("expires_at", "must be a Unix time in seconds.")
+        row = self._repo.set_key_plan(key_id, plan, expires_at if plan is not None else None)
+        if row is None:
+            raise NotFound(f"API key {key_id!r} does not exist.")
         return row
 
     def top_up(self, key_id: str, amount_nano: int) -> KeyRow:

@@ -21,6 +21,7 @@ from glmserve.errors import (
     DuplicateRequest,
     FrequencyExceeded,
     GlmServeError,
+    RateLimited,
 )
 
 __all__ = ["Reservation", "Limiter", "LocalLimiter", "limit_error", "minute_and_day"]
@@ -59,6 +60,8 @@ class Limiter(Protocol):
 
 
 def limit_error(code: int, limit: int, model: str, request_id: str | None) -> GlmServeError:
+    if code == 1305:
+        return RateLimited(limit)
     if code == 1231:
         return DuplicateRequest(request_id or "")
     if code == 1302:
@@ -110,6 +113,8 @@ class LocalLimiter:
                 refused, limit = 1303, limits.rpm
             elif count and limits.daily and per_day.get(key_id, 0) >= limits.daily:
                 refused, limit = 1304, limits.daily
+            elif count and limits.global_rpm and per_minute.get("", 0) >= limits.global_rpm:
+                refused, limit = 1305, limits.global_rpm
             if refused:
                 raise limit_error(refused, limit, model, request_id)
             lease = secrets.token_hex(8)
@@ -118,6 +123,7 @@ class LocalLimiter:
                 self._request_ids.add((key_id, request_id))
             if count:
                 per_minute[key_id] = per_minute.get(key_id, 0) + 1
+                per_minute[""] = per_minute.get("", 0) + 1  # every key: the global rate
                 per_day[key_id] = per_day.get(key_id, 0) + 1
             return Reservation(lease, key_id, model, request_id)
 

@@ -29,7 +29,7 @@ local concurrency = tonumber(ARGV[4])
 if concurrency > 0 and redis.call('ZCARD', KEYS[1]) >= concurrency then
   return {1302, concurrency}
 end
-local counted = ARGV[8] == '1'
+local counted = ARGV[9] == '1'
 local rpm = tonumber(ARGV[5])
 if counted and rpm > 0 and tonumber(redis.call('GET', KEYS[3]) or '0') >= rpm then
   return {1303, rpm}
@@ -37,6 +37,10 @@ end
 local daily = tonumber(ARGV[6])
 if counted and daily > 0 and tonumber(redis.call('GET', KEYS[4]) or '0') >= daily then
   return {1304, daily}
+end
+local global_rpm = tonumber(ARGV[8])
+if counted and global_rpm > 0 and tonumber(redis.call('GET', KEYS[5]) or '0') >= global_rpm then
+  return {1305, global_rpm}
 end
 redis.call('ZADD', KEYS[1], now + lease_ms, ARGV[2])
 redis.call('PEXPIRE', KEYS[1], lease_ms * 2)
@@ -46,6 +50,8 @@ if counted then
   redis.call('EXPIRE', KEYS[3], 120)
   redis.call('INCR', KEYS[4])
   redis.call('EXPIRE', KEYS[4], 172800)
+  redis.call('INCR', KEYS[5])
+  redis.call('EXPIRE', KEYS[5], 120)
 end
 return {0, 0}
 """
@@ -91,6 +97,7 @@ class RedisLimiter:
             self._rid(key_id, request_id),
             f"{self._prefix}:rpm:{key_id}:{minute}",
             f"{self._prefix}:day:{key_id}:{day}",
+            f"{self._prefix}:rpm-all:{minute}",
         ]
         args: list[str | int] = [
             int(now * 1000),
@@ -100,6 +107,7 @@ class RedisLimiter:
             limits.rpm,
             limits.daily,
             "1" if request_id is not None else "0",
+            limits.global_rpm,
             "1" if count else "0",
         ]
         try:

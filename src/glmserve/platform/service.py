@@ -17,6 +17,8 @@ from glmserve.platform.files import Files
 from glmserve.platform.filestore import open_object_store
 from glmserve.platform.keys import KeyService, load_master_key
 from glmserve.platform.limits import Limiter, LocalLimiter
+from glmserve.platform.plan_counter import LocalPlanCounter, PlanCounter
+from glmserve.platform.plans import Plans
 from glmserve.platform.tasks import AsyncTasks, TaskRunner
 from glmserve.platform.usage import Ledger
 from glmserve.store import Repository, StoreError, default_database_url, open_repository
@@ -43,6 +45,7 @@ class Platform:
     tasks: AsyncTasks
     files: Files
     batches: Batches
+    plans: Plans
 
     @classmethod
     def open(
@@ -52,9 +55,12 @@ class Platform:
         runner: TaskRunner,
         lines: LineRunner,
     ) -> Platform:
-        keys = KeyService(repository, load_master_key(settings.secret_key, data_dir(settings)))
+        master = load_master_key(settings.secret_key, data_dir(settings))
+        keys = KeyService(repository, master, settings.plans.names)
         auth: Authenticator = (
-            OpenAuthenticator() if settings.open_access else KeyAuthenticator(keys)
+            OpenAuthenticator()
+            if settings.open_access
+            else KeyAuthenticator(keys, max_lifetime_seconds=settings.jwt_max_lifetime_seconds)
         )
         ledger = Ledger(repository)
         limiter: Limiter
@@ -65,7 +71,15 @@ class Platform:
             limiter = RedisLimiter(settings.redis_url, settings.limits.lease_seconds)
         else:
             limiter = LocalLimiter()
-        admission = Admission(limiter, settings.limits, ledger)
+        counter: PlanCounter
+        if settings.redis_url:
+            from glmserve.platform.redis_plans import RedisPlanCounter
+
+            counter = RedisPlanCounter(settings.redis_url)
+        else:
+            counter = LocalPlanCounter()
+        plans = Plans(settings.plans, counter)
+        admission = Admission(limiter, settings.limits, ledger, plans)
         tasks = AsyncTasks(
             repository,
             runner,
@@ -78,7 +92,9 @@ class Platform:
         store = open_object_store(settings.files, data_dir(settings))
         files = Files(repository, store, settings.files)
         batches = Batches(repository, files, lines, ledger, settings.batches)
-        return cls(settings, repository, keys, auth, ledger, admission, tasks, files, batches)
+        return cls(
+            settings, repository, keys, auth, ledger, admission, tasks, files, batches, plans
+        )
 
     async def start(self) -> None:
         await self.admission.start()
@@ -93,6 +109,7 @@ class Platform:
         await self.admission.stop()
 
     def close(self) -> None:
+        self.files.close()
         self.repository.close()
 
 

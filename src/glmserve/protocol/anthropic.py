@@ -40,7 +40,6 @@ from pydantic import (
     ValidationError,
 )
 
-from glmserve.config import HttpSettings
 from glmserve.errors import (
     ConflictingFields,
     GlmServeError,
@@ -195,11 +194,14 @@ class CountTokensRequest(MessagesRequest):
     model_config = ConfigDict(json_schema_extra=None)
 
 
-def parse_messages_request(body: bytes | Any, *, count_only: bool = False) -> MessagesRequest:
+def parse_messages_request(
+    body: bytes | Any, *, max_depth: int, count_only: bool = False
+) -> MessagesRequest:
     """Parse and check a Messages request body, its bytes or the JSON value api/body.py
-    read (``count_only``: a count_tokens body, where ``max_tokens`` is not needed)."""
+    read (``count_only``: a count_tokens body, where ``max_tokens`` is not needed;
+    ``max_depth``: the configured ``[http]`` JSON nesting limit)."""
     if isinstance(body, bytes):
-        body = decode_json(body, max_depth=HttpSettings.max_json_depth)
+        body = decode_json(body, max_depth=max_depth)
     raw = body
     if not isinstance(raw, dict):
         raise InvalidRequest("The request body must be a JSON object.")
@@ -265,8 +267,11 @@ def _output_format(request: MessagesRequest) -> JsonSchemaFormat | None:
 # --- translation --------------------------------------------------------------------
 
 
-def to_chat_request(request: MessagesRequest, model: str) -> ChatCompletionRequest:
-    """The chat completions request for a Messages request, for the served ``model``."""
+def to_chat_request(
+    request: MessagesRequest, model: str, *, max_depth: int
+) -> ChatCompletionRequest:
+    """The chat completions request for a Messages request, for the served ``model``
+    (``max_depth``: the configured ``[http]`` JSON nesting limit)."""
     messages: list[dict[str, Any]] = []
     system = _system_text(request.system)
     if system:
@@ -312,7 +317,7 @@ def to_chat_request(request: MessagesRequest, model: str) -> ChatCompletionReque
             "json_schema": {"name": "output", "schema": output_format.schema_},
         }
     # One set of checks for both surfaces: the chat request's own parser.
-    return parse_chat_request({k: v for k, v in chat.items() if v is not None})
+    return parse_chat_request({k: v for k, v in chat.items() if v is not None}, max_depth=max_depth)
 
 
 # Claude Code's first system block, "x-anthropic-billing-header: cc_version=...;", is

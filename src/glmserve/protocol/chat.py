@@ -22,7 +22,7 @@ from pydantic import (
     field_validator,
 )
 
-from glmserve.config import HttpSettings
+from glmserve.config.http import MAX_JSON_DEPTH
 from glmserve.errors import (
     ConflictingFields,
     GlmServeError,
@@ -48,7 +48,6 @@ __all__ = [
     "function_tools",
 ]
 
-_DEPTH = HttpSettings.max_json_depth
 """Nesting allowed in a tool call's ``arguments`` string (and in bytes parsed here)."""
 
 _TYPE_TAGS = {"str", "int", "float", "bool", "list", "dict", "none", "literal"}
@@ -193,6 +192,14 @@ class ResponseFormat(_Wire):
     json_schema: _JsonSchema | None = None
 
 
+class SensitiveWordCheck(_Wire):
+    """Z.AI's per-request content-safety switch; DISABLE needs the key's permission
+    (docs/safety.md)."""
+
+    type: Literal["ALL"] | None = None
+    status: Literal["ENABLE", "DISABLE"] | None = None
+
+
 class StreamOptions(_Wire):
     include_usage: StrictBool | None = None
 
@@ -224,7 +231,7 @@ class ChatCompletionRequest(_Wire):
     )
     response_format: ResponseFormat | None = None
     stream_options: StreamOptions | None = None
-    sensitive_word_check: dict[str, Any] | None = None
+    sensitive_word_check: SensitiveWordCheck | None = None
     # Sampling knobs beyond Z.AI's (OpenAI, DashScope, llama.cpp); applied by the engine.
     top_k: Annotated[StrictInt, Field(ge=0)] | None = None
     min_p: Annotated[StrictFloat, Field(ge=0.0, le=1.0)] | None = None
@@ -234,6 +241,12 @@ class ChatCompletionRequest(_Wire):
     n: Annotated[StrictInt, Field(ge=1)] | None = None
     # vLLM's and llama-server's extension, sent by benchmark tools (docs/api.md).
     ignore_eos: StrictBool | None = None
+
+    @property
+    def safety_disabled(self) -> bool:
+        """``sensitive_word_check.status`` is DISABLE."""
+        check = self.sensitive_word_check
+        return check is not None and check.status == "DISABLE"
 
     @field_validator("request_id", "user_id", mode="before")
     @classmethod
@@ -256,10 +269,11 @@ class ChatCompletionRequest(_Wire):
         return self.max_tokens if self.max_tokens is not None else self.max_completion_tokens
 
 
-def parse_chat_request(body: bytes | Any) -> ChatCompletionRequest:
+def parse_chat_request(body: bytes | Any, *, max_depth: int) -> ChatCompletionRequest:
     """Parse and check a request body (its bytes, or the JSON value api/body.py read);
-    raise a typed Z.AI error on any problem."""
-    raw = decode_json(body, max_depth=_DEPTH) if isinstance(body, bytes) else body
+    raise a typed Z.AI error on any problem. ``max_depth`` is the configured ``[http]``
+    JSON nesting limit, for the body's bytes and for every tool call's arguments string."""
+    raw = decode_json(body, max_depth=max_depth) if isinstance(body, bytes) else body
     if not isinstance(raw, dict):
         raise InvalidRequest("The request body must be a JSON object.")
     for required in ("model", "messages"):
@@ -269,7 +283,7 @@ def parse_chat_request(body: bytes | Any) -> ChatCompletionRequest:
         request = ChatCompletionRequest.model_validate(_drop_nulls(raw))
     except ValidationError as exc:
         raise _to_zai_error(exc) from None
-    _check(request)
+    _check(request, max_depth)
     return request
 
 
@@ -296,7 +310,7 @@ def _field_path(loc: tuple[int | str, ...]) -> str:
     return path or "body"
 
 
-def _check(request: ChatCompletionRequest) -> None:
+def _check(request: ChatCompletionRequest, max_depth: int) -> None:
     """Rules across fields, which a field-by-field schema cannot say."""
     for name in ("model", "request_id", "user_id"):
         check_stored(name, getattr(request, name))
@@ -308,7 +322,7 @@ def _check(request: ChatCompletionRequest) -> None:
             "The messages parameter is illegal: it holds only system or assistant messages.",
         )
     for i, message in enumerate(request.messages):
-        _check_message(i, message)
+        _check_message(i, message, max_depth)
     if (
         request.max_tokens is not None
         and request.max_completion_tokens is not None
@@ -331,7 +345,7 @@ def _check(request: ChatCompletionRequest) -> None:
     _check_tool_choice(request)
 
 
-def _check_message(i: int, message: Message) -> None:
+def _check_message(i: int, message: Message, max_depth: int) -> None:
     where = f"messages[{i}]"
     if message.role in ("system", "user", "tool") and message.content is None:
         raise InvalidField(f"{where}.content", f"a {message.role} message needs content.")
@@ -351,7 +365,7 @@ def _check_message(i: int, message: Message) -> None:
     for j, call in enumerate(message.tool_calls or []):
         field = f"{where}.tool_calls[{j}].function.arguments"
         try:
-            arguments = _arguments(call.function.arguments)
+            arguments = _arguments(call.function.arguments, max_depth)
         except (JsonTooDeep, LoneSurrogate) as exc:
             raise InvalidField(field, exc.message) from None
         if not isinstance(arguments, dict):
@@ -411,7 +425,8 @@ def _template_message(message: Message, media_text: Iterator[str] | None) -> dic
                 "type": "function",
                 "function": {
                     "name": call.function.name,
-                    "arguments": _arguments(call.function.arguments),
+                    # checked against the configured depth when the request was parsed
+                    "arguments": _arguments(call.function.arguments, MAX_JSON_DEPTH),
                 },
             }
             for call in message.tool_calls
@@ -433,13 +448,13 @@ def _text(content: str | list[Any] | None, media_text: Iterator[str] | None = No
     )
 
 
-def _arguments(arguments: str | dict[str, Any]) -> dict[str, Any] | str:
+def _arguments(arguments: str | dict[str, Any], max_depth: int) -> dict[str, Any] | str:
     if isinstance(arguments, dict):
         return arguments
     if not arguments.strip():
         return {}
     try:
-        parsed = loads_bounded(arguments, max_depth=_DEPTH, what="the string")
+        parsed = loads_bounded(arguments, max_depth=max_depth, what="the string")
     except (JsonTooDeep, LoneSurrogate):
         raise
     except InvalidRequest:  # not JSON: the template gets the string as it is

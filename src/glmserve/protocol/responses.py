@@ -64,8 +64,11 @@ def completion_body(
     message: dict[str, Any],
     finish_reason: str,
     usage: Usage,
+    content_filter: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    return {
+    """``content_filter``: Z.AI's ``[{role, level}]`` where content safety flagged
+    something (left out when nothing was)."""
+    body = {
         "id": id,
         "request_id": request_id,
         "created": created,
@@ -74,6 +77,9 @@ def completion_body(
         "choices": [{"index": 0, "finish_reason": finish_reason, "message": message}],
         "usage": usage_body(usage),
     }
+    if content_filter:
+        body["content_filter"] = content_filter
+    return body
 
 
 class ChunkEncoder:
@@ -90,9 +96,15 @@ class ChunkEncoder:
         delta = _dumps({"role": "assistant", **fields})
         return f'{self._head}{{"index":0,"delta":{delta}}}]}}\n\n'.encode()
 
-    def finish(self, finish_reason: str, usage: Usage | None) -> bytes:
+    def finish(
+        self,
+        finish_reason: str,
+        usage: Usage | None,
+        content_filter: list[dict[str, Any]] | None = None,
+    ) -> bytes:
         """The finish chunk: empty content, the finish reason and (Z.AI's convention)
-        the usage; without ``usage`` it carries none."""
+        the usage; without ``usage`` it carries none. ``content_filter``: what content
+        safety flagged (left out when nothing was)."""
         choice = _dumps(
             {
                 "index": 0,
@@ -100,9 +112,11 @@ class ChunkEncoder:
                 "delta": {"role": "assistant", "content": ""},
             }
         )
+        tail = f',"content_filter":{_dumps(content_filter)}' if content_filter else ""
         if usage is None:
-            return f"{self._head}{choice}]}}\n\n".encode()
-        return f'{self._head}{choice}],"usage":{_dumps(usage_body(usage))}}}\n\n'.encode()
+            return f"{self._head}{choice}]{tail}}}\n\n".encode()
+        usage_text = _dumps(usage_body(usage))
+        return f'{self._head}{choice}],"usage":{usage_text}{tail}}}\n\n'.encode()
 
     def usage(self, usage: Usage) -> bytes:
         """``stream_options.include_usage``: a last chunk with empty ``choices`` and the

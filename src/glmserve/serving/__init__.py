@@ -1,21 +1,24 @@
-"""The request pipeline between the HTTP routes and the lower layers.
+"""The request pipeline between the HTTP routes and the lower layers, in rooms:
 
-- ``completions.py``: prepare (catalog checks, rendering through ``chat/``, constraints,
-  sampling) and start (admission, then the model's engine);
-- ``completion.py``: a prepared completion, and a running one: its deltas, finish
-  reason and usage;
-- ``constraints.py``, ``sampling.py``: what a request forces and how it samples;
-- ``models.py``: the served models and their loading; ``engines.py``: the engine registry;
-- ``metrics.py``: serving metrics; ``async_chat.py``: async chat tasks through the pipeline.
+- ``service.py``: the chat service that routes and jobs call: prepare (catalog checks,
+  rendering through ``chat/``) and start (admission, then the model's engine);
+- ``prepare/``: constraints, sampling and the steering plan of a request;
+- ``run/``: a prepared completion and a running one (its deltas, finish reason and
+  usage), its legs, the steerer, priority and the content-filter hook;
+- ``jobs/``: stored work (async chat tasks, batch lines);
+- ``media/``: fetching and decoding a request's images, video and PDF pages;
+- ``models/``: the served models and their loading, and the engine registry;
+- ``embeddings/``: the embeddings and rerank family;
+- ``metrics.py``: serving metrics.
 """
 
-from glmserve.serving.completion import (
+from glmserve.serving.run.completion import (
     Completion,
     PreparedCompletion,
     completion_result,
     finished_deltas,
 )
-from glmserve.serving.completions import CompletionService
+from glmserve.serving.service import CompletionService
 
 __all__ = [
     "Completion",

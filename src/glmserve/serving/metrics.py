@@ -14,7 +14,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from glmserve.serving.models import ModelRegistry
+from glmserve.serving.models.registry import ModelRegistry
 
 __all__ = ["Metrics", "TokenClock"]
 

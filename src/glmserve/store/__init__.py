@@ -11,10 +11,17 @@ from glmserve.store.batch_records import (
     FileRow,
     LineStatus,
 )
-from glmserve.store.database import StoreError, default_database_url, open_repository
+from glmserve.store.database import (
+    StoreError,
+    default_database_url,
+    open_repository,
+    private_dir,
+)
 from glmserve.store.records import (
+    KEY_STATUSES,
     NANO_PER_USD,
     KeyRow,
+    KeyStatus,
     Repository,
     TaskRow,
     TaskStatus,
@@ -29,7 +36,9 @@ __all__ = [
     "BatchStatus",
     "FileRow",
     "LineStatus",
+    "KEY_STATUSES",
     "KeyRow",
+    "KeyStatus",
     "Repository",
     "StoreError",
     "TaskRow",
@@ -38,4 +47,5 @@ __all__ = [
     "UsageSummary",
     "default_database_url",
     "open_repository",
+    "private_dir",
 ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +14,7 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from glmserve.store.sql import SqlRepository
 
-__all__ = ["StoreError", "default_database_url", "open_repository"]
+__all__ = ["StoreError", "default_database_url", "open_repository", "private_dir"]
 
 
 class StoreError(Exception):
@@ -22,6 +24,23 @@ class StoreError(Exception):
 def default_database_url(data_dir: Path | None = None) -> str:
     folder = data_dir or Path(user_data_dir("glmserve", appauthor=False))
     return f"sqlite:///{folder / 'glmserve.db'}"
+
+
+def private_dir(folder: Path) -> None:
+    """Create ``folder`` (and its missing parents) readable by this user only: it holds
+    every tenant's prompts, results and files. A folder that already exists is left as
+    the operator made it."""
+    missing = [p for p in (folder, *folder.parents) if not p.exists()]
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    for created in missing:  # mkdir applies the umask, and parents get the default mode
+        created.chmod(0o700)
+
+
+def _private_file(path: Path) -> None:
+    """Create the SQLite file 0600 before SQLite does (it would make it 0644; its -wal
+    and -shm files take the database file's mode)."""
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
 def open_repository(url: str) -> SqlRepository:
@@ -37,7 +56,10 @@ def open_repository(url: str) -> SqlRepository:
         raise StoreError(f"database URL {url!r}: only sqlite:/// and postgresql:// are supported")
     options: dict[str, Any] = {"pool_pre_ping": True}
     if backend == "sqlite" and parsed.database:
-        Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        if parsed.database != ":memory:":
+            database = Path(parsed.database).expanduser()
+            private_dir(database.parent)
+            _private_file(database)
         options["connect_args"] = {"timeout": 30}
     try:
         engine = create_engine(parsed, **options)

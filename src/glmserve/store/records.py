@@ -20,7 +20,9 @@ from glmserve.store.batch_records import (
 
 __all__ = [
     "NANO_PER_USD",
+    "KEY_STATUSES",
     "KeyRow",
+    "KeyStatus",
     "UsageRecord",
     "UsageSummary",
     "TaskRow",
@@ -31,6 +33,8 @@ __all__ = [
 NANO_PER_USD = 1_000_000_000
 
 TaskStatus = Literal["PROCESSING", "SUCCESS", "FAIL"]
+KeyStatus = Literal["active", "inactive", "locked", "suspended", "restricted"]
+KEY_STATUSES: tuple[KeyStatus, ...] = ("active", "inactive", "locked", "suspended", "restricted")
 
 
 @dataclass(frozen=True)
@@ -44,6 +48,17 @@ class KeyRow:
     """None: no balance accounting for this key (unlimited)."""
     created_at: int
     revoked_at: int | None = None
+    safety_exempt: bool = False
+    """May turn content safety off per request (``sensitive_word_check`` DISABLE)."""
+    status: KeyStatus = "active"
+    """An administrator's hold on the key: inactive (1110), locked (1112), suspended
+    for irregular activity (1121), restricted under the fair-use policy (1313)."""
+    plan: str | None = None
+    """The GLM Coding Plan the key is on (docs/plans.md); None: none."""
+    plan_expires_at: int | None = None
+    """When the plan ends (Unix seconds; 1309 after it); None: it does not."""
+    apis: str | None = None
+    """The APIs the key may call, comma-separated (docs/api.md, "API names"); None: all."""
 
     @property
     def revoked(self) -> bool:
@@ -59,7 +74,7 @@ class UsageRecord:
     key_id: str
     model: str
     request_id: str
-    kind: Literal["chat", "stream", "async", "batch", "embeddings"]
+    kind: Literal["chat", "stream", "async", "batch", "embeddings", "moderate"]
     status: Literal["success", "error", "cancelled"]
     created_at: int
     day: str
@@ -115,6 +130,12 @@ class Repository(Protocol):
     def count_keys(self) -> int: ...
     def revoke_key(self, key_id: str, at: int) -> bool: ...
     def top_up(self, key_id: str, amount_nano: int) -> KeyRow | None: ...
+    def set_safety_exempt(self, key_id: str, exempt: bool) -> KeyRow | None: ...
+    def set_key_status(self, key_id: str, status: KeyStatus) -> KeyRow | None: ...
+    def set_key_apis(self, key_id: str, apis: str | None) -> KeyRow | None: ...
+    def set_key_plan(
+        self, key_id: str, plan: str | None, expires_at: int | None
+    ) -> KeyRow | None: ...
 
     # ledger
     def record_usage(self, record: UsageRecord) -> bool:
@@ -170,7 +191,7 @@ class Repository(Protocol):
     def create_batch(self, row: BatchRow) -> None: ...
     def get_batch(self, batch_id: str) -> BatchRow | None: ...
     def list_batches(self, key_id: str, after: str | None, limit: int) -> list[BatchRow]: ...
-    def count_batches(self, key_id: str, statuses: Sequence[BatchStatus]) -> int: ...
+    def count_open_batches(self, key_id: str) -> int: ...
     def update_batch(
         self,
         batch_id: str,

@@ -51,6 +51,11 @@ keys = Table(
     Column("balance_nano", BigInteger, nullable=True),
     Column("created_at", BigInteger, nullable=False),
     Column("revoked_at", BigInteger, nullable=True),
+    Column("safety_exempt", Boolean, nullable=False, server_default="0"),  # _v4_key_safety
+    Column("status", String(16), nullable=False, server_default="active"),  # _v5_key_plans
+    Column("plan", String(64), nullable=True),
+    Column("plan_expires_at", BigInteger, nullable=True),
+    Column("apis", String(500), nullable=True),
 )
 
 usage = Table(
@@ -60,7 +65,7 @@ usage = Table(
     Column("key_id", String(64), nullable=False),
     Column("model", String(128), nullable=False),
     Column("request_id", String(128), nullable=False),
-    Column("kind", String(8), nullable=False),
+    Column("kind", String(16), nullable=False),  # _v6_usage_kind
     Column("status", String(16), nullable=False),
     Column("created_at", BigInteger, nullable=False),
     Column("day", String(10), nullable=False),
@@ -180,10 +185,45 @@ def _v3_usage_user_reasoning(conn: Connection) -> None:
         conn.execute(text("CREATE INDEX usage_by_user ON usage (user_id)"))
 
 
+def _v4_key_safety(conn: Connection) -> None:
+    """A key may be allowed to turn content safety off per request (docs/safety.md)."""
+    if "safety_exempt" not in {c["name"] for c in inspect(conn).get_columns("api_keys")}:
+        conn.execute(
+            text("ALTER TABLE api_keys ADD COLUMN safety_exempt BOOLEAN NOT NULL DEFAULT FALSE")
+        )
+
+
+def _v5_key_plans(conn: Connection) -> None:
+    """A key's status (active, inactive, locked, suspended, restricted), its Coding Plan
+    with the plan's expiry (docs/plans.md) and the APIs it may call (docs/api.md)."""
+    present = {c["name"] for c in inspect(conn).get_columns("api_keys")}
+    if "status" not in present:
+        conn.execute(
+            text("ALTER TABLE api_keys ADD COLUMN status VARCHAR(16) NOT NULL DEFAULT 'active'")
+        )
+    if "plan" not in present:
+        conn.execute(text("ALTER TABLE api_keys ADD COLUMN plan VARCHAR(64)"))
+    if "plan_expires_at" not in present:
+        conn.execute(text("ALTER TABLE api_keys ADD COLUMN plan_expires_at BIGINT"))
+    if "apis" not in present:
+        conn.execute(text("ALTER TABLE api_keys ADD COLUMN apis VARCHAR(500)"))
+
+
+def _v6_usage_kind(conn: Connection) -> None:
+    """The ledger's ``kind`` holds "embeddings" (10 characters): PostgreSQL refused it in
+    the old 8-character column, and every embeddings record there was lost. SQLite does
+    not enforce lengths (and cannot alter a column's type): nothing to do there."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("ALTER TABLE usage ALTER COLUMN kind TYPE VARCHAR(16)"))
+
+
 MIGRATIONS: list[Callable[[Connection], None]] = [
     _v1_initial,
     _v2_files_and_batches,
     _v3_usage_user_reasoning,
+    _v4_key_safety,
+    _v5_key_plans,
+    _v6_usage_kind,
 ]
 
 

@@ -10,7 +10,14 @@ from typing import Any
 from sqlalchemy import Engine, and_, case, func, or_, select, text, true, update
 from sqlalchemy.exc import IntegrityError
 
-from glmserve.store.records import KeyRow, TaskRow, TaskStatus, UsageRecord, UsageSummary
+from glmserve.store.records import (
+    KeyRow,
+    KeyStatus,
+    TaskRow,
+    TaskStatus,
+    UsageRecord,
+    UsageSummary,
+)
 from glmserve.store.schema import keys, migrate, tasks, usage
 from glmserve.store.sql_batches import SqlBatches
 
@@ -68,6 +75,30 @@ class SqlRepository(SqlBatches):
                 update(keys)
                 .where(keys.c.id == key_id)
                 .values(balance_nano=func.coalesce(keys.c.balance_nano, 0) + amount_nano)
+            )
+        return self.get_key(key_id)
+
+    def set_safety_exempt(self, key_id: str, exempt: bool) -> KeyRow | None:
+        with self._engine.begin() as conn:
+            conn.execute(update(keys).where(keys.c.id == key_id).values(safety_exempt=exempt))
+        return self.get_key(key_id)
+
+    def set_key_status(self, key_id: str, status: KeyStatus) -> KeyRow | None:
+        with self._engine.begin() as conn:
+            conn.execute(update(keys).where(keys.c.id == key_id).values(status=status))
+        return self.get_key(key_id)
+
+    def set_key_apis(self, key_id: str, apis: str | None) -> KeyRow | None:
+        with self._engine.begin() as conn:
+            conn.execute(update(keys).where(keys.c.id == key_id).values(apis=apis))
+        return self.get_key(key_id)
+
+    def set_key_plan(self, key_id: str, plan: str | None, expires_at: int | None) -> KeyRow | None:
+        with self._engine.begin() as conn:
+            conn.execute(
+                update(keys)
+                .where(keys.c.id == key_id)
+                .values(plan=plan, plan_expires_at=expires_at)
             )
         return self.get_key(key_id)
 

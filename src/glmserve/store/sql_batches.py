@@ -87,9 +87,11 @@ class SqlBatches:
         with self._engine.connect() as conn:
             return [BatchRow(**r) for r in conn.execute(query).mappings()]
 
-    def count_batches(self, key_id: str, statuses: Sequence[BatchStatus]) -> int:
+    def count_open_batches(self, key_id: str) -> int:
+        """The key's batches not yet in a terminal state."""
+        ended = ("failed", "completed", "expired", "cancelled")
         query = select(func.count()).where(
-            batches.c.key_id == key_id, batches.c.status.in_(list(statuses))
+            batches.c.key_id == key_id, batches.c.status.not_in(ended)
         )
         with self._engine.connect() as conn:
             return int(conn.execute(query).scalar_one())

@@ -13,7 +13,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from glmserve.config.client import ClientSettings
-from glmserve.engine.weights import default_cache_dir
+from glmserve.engine.llama.weights import default_cache_dir
 from glmserve.terminal.hub import Hub, HubError, HubFile
 
 __all__ = ["pull_command", "choose", "Choice", "quant_of"]

@@ -23,7 +23,7 @@ from glmserve.engine.types import GenerationRequest
 
 __all__ = ["LlamaServerAdapter"]
 
-_PENALTY_WINDOW = 64  # the embedded engine's penalty window (engine/native.py)
+_PENALTY_WINDOW = 64  # the embedded engine's penalty window (engine/llama/native.py)
 
 
 class LlamaServerAdapter(Adapter):

@@ -3,7 +3,7 @@
 The engine's HTTP clients, health probes and request streams live on this loop, so the
 engine works the same whatever loop (or thread) its callers run on: a generation is
 started from the caller's loop and its tokens are handed back to that loop, as the
-embedded engine's decode thread hands them back (engine/llama.py).
+embedded engine's decode thread hands them back (engine/llama/engine.py).
 """
 
 from __future__ import annotations

@@ -185,7 +185,7 @@ def _chat_template(folder: Path, config: dict[str, Any]) -> str | None:
 
 class GgufTokenizer(GatewayTokenizer):
     def __init__(self, path: Path) -> None:
-        from glmserve.engine.native import NativeModel
+        from glmserve.engine.llama.native import NativeModel
 
         self._model = NativeModel(path, vocab_only=True)
         model = self._model

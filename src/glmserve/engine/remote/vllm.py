@@ -12,8 +12,13 @@ token prompt in ``token_ids``, the images as ``content_parts`` (``image_url`` pa
 image's tokens) and the sampling in ``sampling_params``. Its stream has the same
 ``choices`` and ``usage`` chunks; with ``return_token_ids`` the first chunk also carries
 the expanded prompt (``prompt_token_ids``), whose length is the request's prompt tokens.
-A request is aborted by its id at ``/inference/v1/abort_requests``; vLLM names it
-``generate-tokens-<request_id>``.
+
+Every request carries a ``request_id`` of ours, and a cancelled one is aborted by that id
+at ``/inference/v1/abort_requests`` (also registered by ``--enable-scale-out``) besides
+closing its stream: vLLM notices a closed stream only when it next writes to it, which a
+busy server may not do before it has generated the whole answer. vLLM names the request
+``cmpl-<request_id>-0`` on ``/v1/completions`` (one prompt) and
+``generate-tokens-<request_id>`` on the generate endpoint.
 """
 
 from __future__ import annotations
@@ -64,6 +69,7 @@ class VllmAdapter(Adapter):
             "stream_options": {"include_usage": True},
             "return_token_ids": True,
             "return_tokens_as_token_ids": True,
+            "request_id": _request_id(),
             **_sampling(request, stop_ids),
         }
         if model is not None:
@@ -73,11 +79,16 @@ class VllmAdapter(Adapter):
     def abort(self, body: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
         rid = body.get("request_id")
         if not isinstance(rid, str):
-            return None  # /v1/completions: closing the stream aborts it
-        return ABORT_PATH, {"request_ids": [f"generate-tokens-{rid}"]}
+            return None
+        name = f"generate-tokens-{rid}" if "token_ids" in body else f"cmpl-{rid}-0"
+        return ABORT_PATH, {"request_ids": [name]}
 
     def reader(self, prompt_tokens: int, piece: Callable[[int], bytes]) -> StreamReader:
         return _Reader(prompt_tokens)
+
+
+def _request_id() -> str:
+    return f"glmserve-{uuid.uuid4().hex}"
 
 
 def _sampling(request: GenerationRequest, stop_ids: frozenset[int]) -> dict[str, Any]:
@@ -94,7 +105,7 @@ def _generate_body(
     request: GenerationRequest, stop_ids: frozenset[int], model: str | None, media: WireMedia
 ) -> dict[str, Any]:
     body: dict[str, Any] = {
-        "request_id": f"glmserve-{uuid.uuid4().hex}",
+        "request_id": _request_id(),
         "token_ids": media.token_ids,
         "content_parts": [{"type": "image_url", "url": url} for url in media.images],
         "sampling_params": {"max_tokens": request.max_tokens, **_sampling(request, stop_ids)},
