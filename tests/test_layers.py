@@ -13,15 +13,26 @@ ROOT = Path(glmserve.__file__).parent
 
 # layer -> the layers it must never import
 FORBIDDEN = {
-    "chat": {"serving", "platform", "api"},
-    "engine": {"serving", "platform", "api"},
-    "safety": {"serving", "platform", "api", "chat", "engine", "store"},
-    "protocol": {"serving", "platform", "api"},
-    "store": {"serving", "platform", "api"},
-    "config": {"serving", "platform", "api", "chat", "engine", "protocol", "store"},
-    "platform": {"chat", "engine", "serving", "api", "protocol"},
-    "serving": {"api"},
+    "chat": {"serving", "platform", "api", "console"},
+    "engine": {"serving", "platform", "api", "console"},
+    "safety": {"serving", "platform", "api", "console", "chat", "engine", "store"},
+    "protocol": {"serving", "platform", "api", "console"},
+    "store": {"serving", "platform", "api", "console"},
+    "config": {"serving", "platform", "api", "console", "chat", "engine", "protocol", "store"},
+    "platform": {"chat", "engine", "serving", "api", "console", "protocol"},
+    "serving": {"api", "console"},
+    # the console is HTTP like api/: it reads what the app holds, never a lower layer's parts
+    "search": {"serving", "platform", "api", "console"},
+    "console": {"chat", "engine", "store"},
 }
+
+ENGINE_BACKENDS = ("glmserve.engine.llama", "glmserve.engine.remote")
+"""Only the engine registry (engine/registry.py) builds backends; above it, the
+``Engine`` interface and its types."""
+
+ROOMS_BELOW_THE_SERVICE = ("prepare", "run", "media", "models")
+"""The rooms of serving/ that its service is built from: they never reach back up to
+the service, the job table or a family room."""
 
 
 def _module(path: Path) -> str:
@@ -94,3 +105,48 @@ def test_no_import_circles() -> None:
 
 def _is_parent(package: str, module: str) -> bool:
     return module.startswith(package + ".")
+
+
+def _below(module: str, package: str) -> bool:
+    return module == package or module.startswith(package + ".")
+
+
+def test_serving_imports_no_engine_backend() -> None:
+    wrong = [
+        f"{module} imports {target}"
+        for module, targets in _graph().items()
+        if _below(module, "glmserve.serving")
+        for target in targets
+        if any(_below(target, backend) for backend in ENGINE_BACKENDS)
+    ]
+    assert wrong == []
+
+
+def test_no_room_below_the_service_imports_it() -> None:
+    above = ("glmserve.serving.service", "glmserve.serving.jobs", "glmserve.serving.embeddings")
+    wrong = [
+        f"{module} imports {target}"
+        for module, targets in _graph().items()
+        if any(_below(module, f"glmserve.serving.{room}") for room in ROOMS_BELOW_THE_SERVICE)
+        for target in targets
+        if any(_below(target, up) for up in above)
+    ]
+    assert wrong == []
+
+
+def test_the_job_table_knows_no_family() -> None:
+    graph = _graph()
+    table = graph["glmserve.serving.jobs.table"]
+    families = ("glmserve.serving.service", "glmserve.serving.embeddings", "glmserve.serving.jobs.")
+    assert [t for t in table if any(_below(t, f) or t.startswith(f) for f in families)] == []
+
+
+def test_only_the_app_and_api_import_the_console() -> None:
+    wrong = [
+        f"{module} imports {target}"
+        for module, targets in _graph().items()
+        if not (_below(module, "glmserve.api") or _below(module, "glmserve.console"))
+        for target in targets
+        if _below(target, "glmserve.console")
+    ]
+    assert wrong == []

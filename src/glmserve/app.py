@@ -13,15 +13,18 @@ from glmserve.platform.auth import Authenticator
 from glmserve.platform.service import Platform, open_store
 from glmserve.serving.agents import AgentService
 from glmserve.serving.agents.tasks import AgentTasks
+from glmserve.serving.embeddings.jobs import EmbeddingJobs
 from glmserve.serving.embeddings.service import EmbeddingService, load_embeddings
-from glmserve.serving.jobs.async_chat import ChatTasks
-from glmserve.serving.jobs.batch_lines import BatchLines
-from glmserve.serving.jobs.task_runners import TaskRunners
+from glmserve.serving.jobs.chat import ChatJobs
+from glmserve.serving.jobs.table import JobTable
 from glmserve.serving.metrics import Metrics
 from glmserve.serving.models.registry import ModelRegistry, load_models
 from glmserve.serving.run.priority import Priority
 from glmserve.serving.safety import SafetyService
 from glmserve.serving.service import CompletionService
+from glmserve.serving.web_search import WebSearchService
+from glmserve.serving.web_search.mcp_chat import McpChat
+from glmserve.serving.web_search.mcp_servers import McpServers
 from glmserve.store import Repository
 
 __all__ = ["GlmServe"]
@@ -38,9 +41,14 @@ class GlmServe:
     safety: SafetyService = field(init=False)
     """Content safety ([safety]): chat's content filter and ``/moderations``."""
     completions: CompletionService = field(init=False)
-    chat_tasks: ChatTasks = field(init=False)
-    batch_lines: BatchLines = field(init=False)
+    jobs: JobTable = field(init=False)
     platform: Platform = field(init=False)
+    web_search: WebSearchService = field(init=False)
+    """Web search, the reader and the chat tool's searches (docs/search.md)."""
+    mcp: McpServers = field(init=False)
+    """The MCP servers coding tools add (docs/search.md, "MCP servers")."""
+    mcp_chat: McpChat = field(init=False)
+    """Chat requests with mcp tools: glmserve as the MCP client (docs/search.md)."""
     agents: AgentService = field(init=False)
     """The agents API (docs/agents.md)."""
 
@@ -57,19 +65,24 @@ class GlmServe:
             media=self.settings.media,
             content_filter=self.safety.content_filter,
         )
-        self.chat_tasks = ChatTasks(self.completions)
         assert self.completions.priority is not None
-        self.batch_lines = BatchLines(
-            self.completions, self.models, self.completions.priority, self.embeddings
-        )
-        runners = TaskRunners(self.chat_tasks)
+        # Stored work: one table, one handler per endpoint kind (serving/jobs/table.py).
+        self.jobs = JobTable(self.completions.priority)
+        self.jobs.register("chat", ChatJobs(self.completions, self.models))
+        self.jobs.register("embeddings", EmbeddingJobs(self.embeddings))
         self.platform = Platform.open(
-            self.settings.platform, self.repository, runners, self.batch_lines
+            self.settings.platform, self.repository, self.jobs.tasks, self.jobs.lines
         )
+        self.web_search = WebSearchService(self.settings)
+        self.mcp = McpServers(
+            self.web_search, self.platform.admission, self.completions, self.models
+        )
+        private = self.settings.reader.allow_private_urls
+        self.mcp_chat = McpChat(self.completions, self.mcp.servers, private)
         self.agents = AgentService(
             self.completions, self.models, self.platform.files, self.settings.agents
         )
-        runners.agents = AgentTasks(self.agents)
+        self.jobs.register_runner("agents", AgentTasks(self.agents))
 
     @property
     def auth(self) -> Authenticator:
@@ -107,4 +120,5 @@ class GlmServe:
         self.completions.close()
         self.models.close()
         self.embeddings.close()
+        self.web_search.close()
         self.platform.close()

@@ -22,6 +22,10 @@ __all__ = [
     "EmbeddingSpec",
     "EMBEDDING_MODELS",
     "embedding_spec",
+    "ToolSpec",
+    "TOOLS",
+    "READER_CODE",
+    "SEARCH_ENGINES",
 ]
 
 K = 1024
@@ -366,3 +370,42 @@ def embedding_spec(code: str) -> EmbeddingSpec:
     """The catalog entry of an embedding model code; a user's own model gets Z.AI's
     request limits (64 inputs) and is free."""
     return EMBEDDING_MODELS.get(code) or EmbeddingSpec(code, 64, 1 << 20, None, _FREE)
+
+
+# -- Tools: web search and the web reader (docs/search.md) --
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    """A tool code (a search_engine code, or the reader) and its price per call."""
+
+    code: str
+    price_per_call: float
+    """USD per call (Z.AI "Pricing", Built-in Tools: Web Search $0.01 / use)."""
+    search: bool = True
+    """A search engine code (``search_engine``); else the reader."""
+
+    @property
+    def price(self) -> Price:
+        """As the ledger prices work: one call is one unit of ``input``, and ``Price``
+        is per million units."""
+        return Price(self.price_per_call * 1_000_000, 0.0, 0.0)
+
+
+READER_CODE = "web-reader"
+
+# Z.AI's and BigModel's search_engine codes all run on the configured back end
+# ([search] backend); the reader has no published price.
+TOOLS: dict[str, ToolSpec] = {
+    spec.code: spec
+    for spec in (
+        ToolSpec("search-prime", 0.01),
+        ToolSpec("search_std", 0.01),
+        ToolSpec("search_pro", 0.01),
+        ToolSpec("search_pro_sogou", 0.01),
+        ToolSpec("search_pro_quark", 0.01),
+        ToolSpec("search_pro_jina", 0.01),
+        ToolSpec(READER_CODE, 0.0, search=False),
+    )
+}
+SEARCH_ENGINES = tuple(code for code, spec in TOOLS.items() if spec.search)

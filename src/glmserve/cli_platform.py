@@ -12,6 +12,8 @@ import sys
 import time
 from typing import Any
 
+import httpx
+
 from glmserve.config import TIERS, ConfigError, load_settings
 from glmserve.errors import GlmServeError
 from glmserve.platform.keys import KeyService, load_master_key
@@ -42,6 +44,12 @@ def add_commands(commands: Any) -> None:
         help="the key may turn content safety off (sensitive_word_check DISABLE)",
     )
     actions.add_parser("list", parents=[common], help="list keys (never their secrets)")
+    plan = actions.add_parser(
+        "plan", parents=[common], help="a key's Coding Plan and its windows, or set its plan"
+    )
+    plan.add_argument("key_id")
+    plan.add_argument("--set", dest="set_plan", help="put the key on this plan ('none': off)")
+    plan.add_argument("--days", type=int, help="with --set: the plan ends after this many days")
     revoke = actions.add_parser(
         "revoke", parents=[common], help="revoke a key: it stops working at once"
     )
@@ -109,10 +117,51 @@ def _keys(keys: KeyService, args: argparse.Namespace) -> int:
         print(f"{'id':<34} {'name':<20} {'tier':<4} {'balance':>16}  status")
         for row in keys.list():
             print(_key_line(row))
+    elif args.action == "plan":
+        return _plan(keys, args)
     elif args.action == "revoke":
         print(_key_line(keys.revoke(args.key_id)))
     elif args.action == "top-up":
         print(_key_line(keys.top_up(args.key_id, _amount(args.amount))))
+    return 0
+
+
+def _plan(keys: KeyService, args: argparse.Namespace) -> int:
+    """Set a key's plan, or show it with its windows as the running server counts them
+    (asked through the admin API: the windows live in the server, or in Redis)."""
+    if args.set_plan is not None:
+        name = None if args.set_plan == "none" else args.set_plan
+        until = None if args.days is None else int(time.time()) + args.days * 86400
+        print(_key_line(keys.set_plan(args.key_id, name, until)))
+        return 0
+    row = keys.get(args.key_id)
+    if row is None:
+        raise GlmServeError(f"API key {args.key_id!r} does not exist.")
+    print(_key_line(row))
+    if row.plan is None:
+        return 0
+    settings = load_settings(args.config)
+    host = {"0.0.0.0": "127.0.0.1", "::": "[::1]", "": "127.0.0.1"}.get(
+        settings.host, settings.host
+    )
+    admin = settings.platform.admin_key
+    url = f"http://{host}:{settings.port}/admin/keys/{row.id}/plan"
+    try:
+        answer = httpx.get(url, headers={"Authorization": f"Bearer {admin or ''}"}, timeout=10)
+    except httpx.HTTPError as exc:
+        print(f"windows: the server at {url} cannot be reached ({exc})", file=sys.stderr)
+        return 1
+    if answer.status_code != 200:
+        print(f"windows: the server answered {answer.status_code}: {answer.text}", file=sys.stderr)
+        return 1
+    for name, window in answer.json()["windows"].items():
+        flush = window["next_flush_time"]
+        reset = (
+            ""
+            if flush is None
+            else time.strftime(", next prompt leaves %Y-%m-%d %H:%M:%S UTC", time.gmtime(flush))
+        )
+        print(f"{name:<10} {window['used']} / {window['limit'] or 'no limit'}{reset}")
     return 0
 
 

@@ -458,6 +458,31 @@ class FileTooLarge(GlmServeError):
         super().__init__(f"Invalid file parameter: the file is larger than {limit} bytes.")
 
 
+class NotConfigured(GlmServeError):
+    """1220: the API needs a part of the server the operator has not configured (a web
+    search back end): the message names the config key to set."""
+
+    status = 400
+    code = "1220"
+
+    def __init__(self, api: str, key: str) -> None:
+        super().__init__(
+            f"You do not have permission to access {api}: this server has no {key} "
+            f"configured (set {key} in the config file, docs/search.md)."
+        )
+
+
+class UnreadablePage(GlmServeError):
+    """1214: the URL given to the reader cannot be read (refused address, too large,
+    too slow, not HTML or PDF): the message says why."""
+
+    status = 400
+    code = "1214"
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"Invalid url parameter: {reason}.")
+
+
 # --- account status and GLM Coding Plan (docs/plans.md) ----------------------------
 
 

@@ -45,6 +45,8 @@ SCRIPTS = [
 SCRIPTS.append(Script("No step was named.<|user|>"))
 SOURCE = "Hello from the Widget team."
 GLOSSARY = {"Widget": "Bidule"}
+BLOCKED = "zorblax"
+"""The content-safety keyword of the server's [safety] section."""
 
 
 class PromptLog:
@@ -100,6 +102,7 @@ def agents(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Agents]:
         f'[platform]\ndata_dir = "{tmp / "data"}"\nadmin_key = "{ADMIN_KEY}"\n'
         f'secret_key = "{SECRET_KEY}"\n\n'
         "[embeddings]\ndefault_model = false\n\n"
+        f'[safety]\nkeywords = ["{BLOCKED}"]\n\n'
         f'[[models]]\ncode = "glm-4.7"\ngguf = "{model.path}"\ncontext_size = 4096\n'
     )
     prompts = tmp / "prompts.jsonl"
@@ -323,3 +326,16 @@ def test_bad_requests_are_zai_errors_naming_the_field(
     error = response.json()["error"]
     assert error["code"] == code
     assert field in error["message"]
+
+
+def test_content_safety_screens_the_calls(agents: Agents) -> None:
+    body = _translate("general")
+    body["messages"] = f"Hello from the {BLOCKED} team."
+    blocked = agents.post(body)
+    assert blocked.status_code == 400 and blocked.json()["error"]["code"] == "1301"
+    # Turning the checks off is for keys an administrator allowed (docs/safety.md).
+    body["sensitive_word_check"] = {"type": "ALL", "status": "DISABLE"}
+    refused = agents.post(body)
+    assert refused.status_code == 403, refused.text
+    error = refused.json()["error"]
+    assert error["code"] == "1220" and "sensitive_word_check" in error["message"]

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from zai import ZaiClient
+from zai.core import APIStatusError
 
 from tests.conftest import Server
 
@@ -93,6 +94,20 @@ def test_tool_choice_none_gives_text(client: ZaiClient) -> None:
     )  # fmt: skip
     assert response.choices[0].message.tool_calls is None
     assert response.choices[0].message.content
+
+
+def test_tools_under_auto_for_a_model_that_cannot_see_them_are_refused(
+    client: ZaiClient,
+) -> None:
+    # Gemma's transcript format shows no tools: answering as if there were none would
+    # drop them without a word; a forced call (above) still works.
+    with pytest.raises(APIStatusError) as info:
+        client.chat.completions.create(
+            model="gemma-3-270m", messages=ASK, tools=[FORECAST], max_tokens=8
+        )
+    assert info.value.status_code == 400
+    error = info.value.response.json()["error"]
+    assert error["code"] == "1214" and "does not support tools" in error["message"]
 
 
 @pytest.mark.parametrize("model", ["gemma-3-270m", "glm-4.7"])

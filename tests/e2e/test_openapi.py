@@ -25,6 +25,7 @@ from glmserve.protocol.chat import ChatCompletionRequest
 from glmserve.protocol.embeddings import EmbeddingsBody, RerankBody
 from glmserve.protocol.error_schemas import AnthropicErrorBody, ZaiErrorBody
 from glmserve.protocol.moderations import ModerationsBody
+from glmserve.protocol.web_search import ReaderBody, WebSearchBody
 from tests.conftest import Server
 
 BODIES: dict[tuple[str, str], type[BaseModel]] = {
@@ -41,6 +42,10 @@ BODIES: dict[tuple[str, str], type[BaseModel]] = {
     ("post", "/v1/rerank"): RerankBody,
     ("post", "/api/paas/v4/batches"): BatchCreateBody,
     ("post", "/v1/batches"): BatchCreateBody,
+    ("post", "/api/paas/v4/web_search"): WebSearchBody,
+    ("post", "/api/coding/paas/v4/web_search"): WebSearchBody,
+    ("post", "/api/paas/v4/reader"): ReaderBody,
+    ("post", "/api/coding/paas/v4/reader"): ReaderBody,
     ("post", "/admin/keys"): CreateKeyBody,
     ("post", "/admin/keys/{key_id}/top-up"): TopUpBody,
     ("post", "/admin/keys/{key_id}/safety"): SafetyBody,

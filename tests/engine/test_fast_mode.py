@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from glmserve.engine.llama.slots import MIN_REUSE, common_prefix
-from glmserve.engine.llama.worker import WorkerEngine, WorkerSpec
+from glmserve.engine.llama.worker import LlamaWorkerSpec, WorkerEngine
 from glmserve.engine.types import GenerationRequest, SamplingParams, TokenOut, Usage
 
 GREEDY = SamplingParams(temperature=0.0)
@@ -20,7 +20,7 @@ CHUNK = 32
 
 @pytest.fixture(scope="module")
 def fast(gemma_gguf: Path) -> Iterator[WorkerEngine]:
-    spec = WorkerSpec(  # batch_invariant left at its default
+    spec = LlamaWorkerSpec(  # batch_invariant left at its default
         gguf=gemma_gguf,
         context_size=1024,
         threads=2,

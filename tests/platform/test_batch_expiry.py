@@ -53,7 +53,9 @@ async def test_an_expired_batch_keeps_nothing_running(tmp_path: Path) -> None:
     assert body["status"] == "expired" and body["expired_at"] is not None
     assert body["request_counts"] == {"total": 4, "completed": 0, "failed": 1}
     assert body["output_file_id"] == ""
-    _, content = await files.content(caller, body["error_file_id"])
+    _, reader = await files.content(caller, body["error_file_id"])
+    content = b"".join(iter(lambda: reader.read(65536), b""))
+    reader.close()
     errors = [json.loads(line) for line in content.decode().splitlines()]
     assert [e["custom_id"] for e in errors] == ["c0", "c1", "c2", None]
     assert [e["error"]["code"] for e in errors] == ["batch_expired"] * 3 + ["1210"]

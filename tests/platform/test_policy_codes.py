@@ -4,6 +4,9 @@ server-wide rate limit (1305)."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,6 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from glmserve.api.deps import api_name
+from glmserve.config.apis import API_NAMES
 from tests.platform.gateway import Gateway, auth, write_config
 from tests.support.scripted_glm import Script, build_scripted_glm
 
@@ -93,3 +98,58 @@ def test_the_server_wide_rate_limit_is_1305(tmp_path: Path) -> None:
         assert _error(answers[4]) == (429, "1305")
     finally:
         server.stop()
+
+
+def test_each_path_belongs_to_one_api() -> None:
+    names = {
+        "/api/paas/v4/chat/completions": "chat",
+        "/v1/chat/completions": "chat",
+        "/api/coding/paas/v4/chat/completions": "coding",
+        "/api/anthropic/v1/messages": "anthropic",
+        "/api/paas/v4/async/chat/completions": "async",
+        "/api/paas/v4/async-result/abc": "async",
+        "/api/paas/v4/tokenizer": "tokenizer",
+        "/v1/embeddings": "embeddings",
+        "/api/paas/v4/rerank": "rerank",
+        "/api/paas/v4/moderations": "moderations",
+        "/api/paas/v4/files/f1/content": "files",
+        "/v1/batches/b1/cancel": "batches",
+        "/api/v1/agents": "agents",
+        "/api/paas/v4/v1/agents/async-result": "agents",
+    }
+    assert {path: api_name(path) for path in names} == names
+    assert set(names.values()) == set(API_NAMES)
+
+
+def _cli(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "glmserve", *args, "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=os.environ.copy(),
+    )
+
+
+def test_keys_create_plan_and_its_windows_from_the_cli(gateway: Gateway, tmp_path: Path) -> None:
+    # the CLI reads the server's database, port and admin key from the same config
+    config = gateway.log.parent / "glmserve.toml"
+    cli_config = tmp_path / "cli.toml"
+    cli_config.write_text(
+        config.read_text().replace("[server]", f"[server]\nport = {gateway.port}")
+    )
+    made = _cli(
+        cli_config, "keys", "create", "--name", "dev", "--plan", "lite", "--plan-days", "30"
+    )
+    assert made.returncode == 0, made.stderr
+    assert "on plan lite for 30 days" in made.stdout
+    key = made.stdout.split("store it now): ")[1].split()[0]
+    coding = _post(gateway, "/api/coding/paas/v4/chat/completions", key, CHAT)
+    assert coding.status_code == 200, coding.text
+    shown = _cli(cli_config, "keys", "plan", key.split(".")[0])
+    assert shown.returncode == 0, shown.stderr
+    assert "plan lite until" in shown.stdout
+    assert "five_hour  1 / 80, next prompt leaves" in shown.stdout
+    assert "week       1 / 400" in shown.stdout
+    off = _cli(cli_config, "keys", "plan", key.split(".")[0], "--set", "none")
+    assert off.returncode == 0 and "plan" not in off.stdout.split("active", 1)[1]

@@ -133,6 +133,21 @@ def test_bad_input_gets_its_business_code(body: dict[str, Any] | bytes, code: st
     assert _code(body) == code
 
 
+@pytest.mark.parametrize(
+    ("tool", "named"),
+    [
+        ({"type": "retrieval", "retrieval": {"knowledge_id": "k1"}}, "'retrieval'"),
+        ({"type": "code_interpreter", "code_interpreter": {}}, "'code_interpreter'"),
+    ],
+)
+def test_tool_types_not_run_are_refused_by_name(tool: dict[str, Any], named: str) -> None:
+    fn = {"type": "function", "function": {"name": "f"}}
+    with pytest.raises(GlmServeError) as info:
+        _parse({"model": "m", "messages": USER, "tools": [fn, tool]})
+    assert info.value.code == "1214" and info.value.status == 400
+    assert "tools[1].type" in info.value.message and named in info.value.message
+
+
 def test_missing_field_message_names_the_field() -> None:
     with pytest.raises(GlmServeError) as info:
         parse_chat_request(b'{"model": "m"}', max_depth=DEPTH)

@@ -64,8 +64,12 @@ def test_requests_are_checked_field_by_field() -> None:
         parse_agent_request(
             {"agent_id": "a", "messages": [{"role": "user", "content": [{"type": "image_url"}]}]}
         )
+    checked = parse_agent_request(
+        {"agent_id": "a", "sensitive_word_check": {"type": "ALL", "status": "DISABLE"}}
+    )
+    assert checked.sensitive_word_check == {"type": "ALL", "status": "DISABLE"}
     with pytest.raises(InvalidField, match="sensitive_word_check"):
-        parse_agent_request({"agent_id": "a", "sensitive_word_check": {"type": "ALL"}})
+        parse_agent_request({"agent_id": "a", "sensitive_word_check": {"status": "OFF"}})
     with pytest.raises(InvalidField, match="temperature"):
         parse_agent_request({"agent_id": "a", "temperature": 0.5})
 

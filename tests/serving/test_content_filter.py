@@ -17,8 +17,10 @@ from glmserve.config import HttpSettings, load_settings
 from glmserve.config.safety import SafetySettings
 from glmserve.errors import PermissionDenied, SensitiveContent
 from glmserve.platform.auth import Principal
+from glmserve.platform.ids import tool_call_id
 from glmserve.protocol.chat import parse_chat_request
-from glmserve.serving import CompletionService, completion_result
+from glmserve.protocol.responses import result_body
+from glmserve.serving import CompletionService, collect_result
 from glmserve.serving.models.registry import ModelRegistry, load_models
 from glmserve.serving.run.completion import PreparedCompletion
 from glmserve.serving.safety import SafetyService
@@ -91,7 +93,7 @@ def test_a_keyword_in_the_output_without_a_stream_is_1301(models: ModelRegistry)
 
     async def run() -> None:
         prepared = service.prepare(_request("xyzzykeyword please", stream=False))
-        await completion_result(service.run(prepared))
+        await collect_result(service.run(prepared))
 
     with pytest.raises(SensitiveContent) as caught:
         asyncio.run(run())
@@ -136,7 +138,7 @@ def test_the_guard_checks_a_whole_answer_at_its_end(models: ModelRegistry) -> No
 
     async def run() -> None:
         prepared = service.prepare(_request("something xyzzydanger", stream=False))
-        await completion_result(service.run(prepared))
+        await collect_result(service.run(prepared))
 
     with pytest.raises(SensitiveContent):
         asyncio.run(run())
@@ -163,7 +165,7 @@ def test_without_a_filter_nothing_is_blocked(models: ModelRegistry) -> None:
 
     async def run() -> dict[str, Any]:
         prepared = service.prepare(_request("xyzzykeyword password", stream=False))
-        return await completion_result(service.run(replace(prepared)))
+        return result_body(await collect_result(service.run(replace(prepared))), tool_call_id)
 
     body = asyncio.run(run())
     assert body["choices"][0]["finish_reason"] == "stop"

@@ -79,7 +79,7 @@ async def messages(
     prepared = await in_thread_until_disconnect(
         request,
         lambda gone: app.completions.prepare(chat, coding=True, gone=gone, task_id=task_id),
-        app.completions.executor,
+        app.completions.executor_for(chat),
     )
     completion = await app.completions.start(prepared, metered)
     if prepared.stream:
@@ -141,7 +141,7 @@ async def count_tokens(
         tokens = await in_thread_until_disconnect(
             request,
             lambda gone: app.completions.count_prompt_tokens(chat, coding=True, gone=gone),
-            app.completions.executor,
+            app.completions.executor_for(chat),
         )
     return {"input_tokens": tokens}
 

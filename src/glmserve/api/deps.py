@@ -21,6 +21,7 @@ __all__ = [
     "attempt",
     "embeddings_attempt",
     "moderations_attempt",
+    "tools_attempt",
     "admin",
     "admin_or_none",
 ]
@@ -85,9 +86,17 @@ async def moderations_attempt(
         yield metered
 
 
+async def tools_attempt(
+    request: Request, caller: Principal = Depends(principal)
+) -> AsyncIterator[Attempt]:
+    """``attempt`` for web search and the reader: the ledger records them as "tools"."""
+    with _metered(request, caller, "tools") as metered:
+        yield metered
+
+
 @contextlib.contextmanager
 def _metered(
-    request: Request, caller: Principal, kind: Literal["chat", "embeddings", "moderate"]
+    request: Request, caller: Principal, kind: Literal["chat", "embeddings", "moderate", "tools"]
 ) -> Iterator[Attempt]:
     # A context manager, not a generator iterated by the dependency: the route's error
     # is thrown into the dependency at its ``yield`` and must reach the except below,
@@ -122,8 +131,13 @@ def api_name(path: str) -> str:
     surface = surface_of(path)
     if surface in ("coding", "anthropic"):
         return surface
+    segments = path.strip("/").split("/")
+    if "agents" in segments:  # /api/v1/agents, /api/paas/v4/v1/agents
+        return "agents"
     rest = path.removeprefix("/v1/") if surface == "openai" else path.removeprefix("/api/paas/v4/")
-    return _API_SEGMENTS.get(rest.lstrip("/").split("/", 1)[0], "chat")
+    first = rest.lstrip("/").split("/", 1)[0]
+    # a path of no known API is named by its first segment: a limited key is refused it
+    return _API_SEGMENTS.get(first, first or "chat")
 
 
 def surface_of(path: str) -> str:

@@ -26,12 +26,18 @@ async def submit_async_chat(
     caller: Principal = Depends(principal),
     raw: Any = Depends(json_body),
 ) -> dict[str, Any]:
-    chat = parse_chat_request(raw, max_depth=app.settings.http.max_json_depth)
     # The key's limits before the costly checks (rendering, tokenizing): a task refused
     # now gets the code a synchronous request would, and counts as one.
-    await app.platform.tasks.admit(caller, app.chat_tasks.model_code(chat))
-    row = await app.chat_tasks.new_task(caller.key_id, raw, chat)
-    return await app.platform.tasks.submit(caller, row)
+    asked = raw.get("model") if isinstance(raw, dict) else None
+    code = app.jobs.handler("chat").model_code(asked) if isinstance(asked, str) else None
+    if code is not None and any(m.code == code for m in app.models):  # else 1211 below
+        await app.platform.tasks.admit(caller, code)
+    row = await app.jobs.new_task("chat", caller.key_id, raw)
+    try:
+        return await app.platform.tasks.submit(caller, row)
+    except BaseException:
+        app.jobs.forget(row.id)
+        raise
 
 
 @router.get("/async-result/{task_id}", **documented(errors=(404,)))
@@ -58,7 +64,7 @@ async def tokenizer(
         count = await in_thread_until_disconnect(
             request,
             lambda gone: app.completions.prompt_count(chat, gone=gone),
-            app.completions.executor,
+            app.completions.executor_for(chat),
         )
     tokens = count.total
     task_id = completion_id()

@@ -16,7 +16,13 @@ from glmserve.api.deps import embeddings_attempt, glmserve
 from glmserve.api.openapi import COMPLETION_ERRORS, documented
 from glmserve.app import GlmServe
 from glmserve.platform.admission import Attempt
-from glmserve.protocol.embeddings import EmbeddingsBody, RerankBody, json_object
+from glmserve.protocol.embeddings import (
+    EmbeddingsBody,
+    RerankBody,
+    embedding_body,
+    json_object,
+    rerank_body,
+)
 from glmserve.serving.embeddings.rerank import rerank as rerank_documents
 
 __all__ = ["router"]
@@ -30,7 +36,8 @@ async def embeddings(
     raw: Any = Depends(json_body),
     app: GlmServe = Depends(glmserve),
 ) -> dict[str, Any]:
-    return await app.embeddings.create(json_object(raw), metered)
+    done = await app.embeddings.create(json_object(raw), metered)
+    return embedding_body(done.model, done.vectors, done.prompt_tokens, done.encoding_format)
 
 
 @router.post("/rerank", **documented(RerankBody, errors=COMPLETION_ERRORS))
@@ -39,4 +46,12 @@ async def rerank(
     raw: Any = Depends(json_body),
     app: GlmServe = Depends(glmserve),
 ) -> dict[str, Any]:
-    return await rerank_documents(app.embeddings, json_object(raw), metered)
+    done = await rerank_documents(app.embeddings, json_object(raw), metered)
+    return rerank_body(
+        id=done.id,
+        created=done.created,
+        request_id=done.request_id,
+        model=done.model,
+        ranked=done.ranked,
+        prompt_tokens=done.prompt_tokens,
+    )

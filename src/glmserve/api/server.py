@@ -24,9 +24,11 @@ from glmserve.api import (
     retrieval,
     zai,
 )
+from glmserve.api import web_search as web_search_routes
 from glmserve.api.deps import admin_or_none, glmserve
 from glmserve.api.docs_page import install_docs_page
 from glmserve.api.errors import install_error_handlers
+from glmserve.api.mcp import mount_mcp
 from glmserve.api.metrics import CountRequests, metrics_endpoint
 from glmserve.api.openapi import documented, openapi
 from glmserve.app import GlmServe
@@ -60,7 +62,8 @@ def create_app(app: GlmServe) -> FastAPI:
         access_log.install()  # after uvicorn has set its loggers up
         await app.start()
         try:
-            yield
+            async with app.mcp.running():
+                yield
         finally:
             await app.stop()
 
@@ -79,11 +82,14 @@ def create_app(app: GlmServe) -> FastAPI:
     api.include_router(retrieval.router, prefix=ZAI_PREFIX)
     api.include_router(moderations.router, prefix=ZAI_PREFIX)
     api.include_router(retrieval.router, prefix=OPENAI_PREFIX)
+    api.include_router(web_search_routes.router, prefix=ZAI_PREFIX)
+    api.include_router(web_search_routes.router, prefix=CODING_PREFIX)
     api.include_router(batch_routes.router, prefix=ZAI_PREFIX)
     api.include_router(batch_routes.router, prefix=OPENAI_PREFIX)
     for prefix in agents.PREFIXES:
         api.include_router(agents.router, prefix=prefix)
     api.include_router(admin.router, prefix="/admin")
+    mount_mcp(api, app)
     api.add_api_route("/health", _health, methods=["GET"], **documented(auth="none"))
     install_docs_page(api)  # a plain page, no scripts (api/docs_page.py)
     console.install(api)  # the web console at /console (docs/console.md)

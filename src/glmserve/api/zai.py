@@ -25,8 +25,9 @@ from glmserve.platform.admission import Attempt
 from glmserve.platform.ids import tool_call_id
 from glmserve.protocol.chat import ChatCompletionRequest, parse_chat_request
 from glmserve.protocol.deltas import StreamShaper
-from glmserve.protocol.responses import DONE_EVENT, ChunkEncoder, models_body
-from glmserve.serving import Completion, completion_result
+from glmserve.protocol.responses import DONE_EVENT, ChunkEncoder, models_body, result_body
+from glmserve.serving import Completion, collect_result
+from glmserve.serving.web_search import Grounding
 
 __all__ = ["make_router"]
 
@@ -49,18 +50,31 @@ def make_router(*, coding: bool) -> APIRouter:
         # Admission (balance, limits, request_id) before any costly work; the record is
         # written by the ``attempt`` dependency when the response is over, whatever its end.
         task_id = await app.completions.admit(chat, metered)
+        # A web_search tool: glmserve searches and puts the results in the prompt.
+        grounding = await app.web_search.ground(chat, metered)
+        chat = grounding.request
+        # mcp tools: glmserve calls the MCP servers between the model's turns.
+        answered = await app.mcp_chat.answer(chat, metered, coding=coding)
+        if answered is not None:
+            if grounding.shown is not None:
+                answered["web_search"] = grounding.shown
+            return JSONResponse(answered)
         # Rendering and tokenizing a long conversation takes a while: not on the event
         # loop, and given up when the client leaves.
         prepared = await in_thread_until_disconnect(
             request,
             lambda gone: app.completions.prepare(chat, coding=coding, gone=gone, task_id=task_id),
-            app.completions.executor,
+            app.completions.executor_for(chat),
         )
         completion = await app.completions.start(prepared, metered)
         if prepared.stream:
             keepalive = app.settings.keepalive_seconds
-            return sse_response(_stream(completion), keepalive, completion.cancel)
-        body = await until_disconnect(request, completion_result(completion), completion.cancel)
+            events = _stream(completion, grounding)
+            return sse_response(events, keepalive, completion.cancel)
+        result = await until_disconnect(request, collect_result(completion), completion.cancel)
+        body = result_body(result, tool_call_id)
+        if grounding.shown is not None:
+            body["web_search"] = grounding.shown
         return JSONResponse(body)
 
     @router.get("/models", **documented(auth="none"))
@@ -72,15 +86,20 @@ def make_router(*, coding: bool) -> APIRouter:
     return router
 
 
-async def _stream(completion: Completion) -> AsyncIterator[bytes]:
+async def _stream(completion: Completion, grounding: Grounding) -> AsyncIterator[bytes]:
     prepared = completion.prepared
     encoder = ChunkEncoder(id=prepared.id, created=prepared.created, model=prepared.model.code)
     shaper = StreamShaper(tool_stream=prepared.tool_stream, new_id=tool_call_id)
+    results = {"web_search": grounding.shown} if grounding.shown is not None else None
+    if results is not None and grounding.sequence == "before":
+        yield encoder.delta(top=results, content="")
     async for delta in completion.deltas():
         for fields in shaper.push(delta):
             yield encoder.delta(**fields)
     for fields in shaper.flush():
         yield encoder.delta(**fields)
+    if results is not None and grounding.sequence == "after":
+        yield encoder.delta(top=results, content="")
     # Z.AI: a stream that fails mid-way reports it in finish_reason, not as an error code.
     flagged = completion.content_filter
     if prepared.include_usage:

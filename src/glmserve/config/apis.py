@@ -21,6 +21,7 @@ ApiName = Literal[
     "moderations",
     "files",
     "batches",
+    "agents",
 ]
 API_NAMES: tuple[str, ...] = get_args(ApiName)
 

@@ -19,9 +19,10 @@ from glmserve.config.media import MediaFile
 from glmserve.config.plans import PlanCountingFile, PlanFile
 from glmserve.config.platform import Tier
 from glmserve.config.safety import SafetyFile
+from glmserve.config.search import ReaderFile, SearchFile
 
 __all__ = [
-    "FileSettings",
+    "ConfigFile",
     "ModelFile",
     "PlatformFile",
     "LimitsFile",
@@ -196,7 +197,7 @@ class EmbeddingsFile(_Strict):
     models: list[_EmbeddingModelFile] = Field(default_factory=list)
 
 
-class FileSettings(_Strict):
+class ConfigFile(_Strict):
     server: _ServerFile = Field(default_factory=_ServerFile)
     anthropic: AnthropicFile = Field(default_factory=AnthropicFile)
     models: list[ModelFile] = Field(default_factory=list)
@@ -207,6 +208,8 @@ class FileSettings(_Strict):
     files: FilesFile = Field(default_factory=FilesFile)
     batches: BatchesFile = Field(default_factory=BatchesFile)
     media: MediaFile = Field(default_factory=MediaFile)
+    search: SearchFile = Field(default_factory=SearchFile)
+    reader: ReaderFile = Field(default_factory=ReaderFile)
     safety: SafetyFile = Field(default_factory=SafetyFile)
     plans: list[PlanFile] = Field(default_factory=list)
     plan_counting: PlanCountingFile = Field(default_factory=PlanCountingFile)

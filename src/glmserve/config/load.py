@@ -43,7 +43,7 @@ from glmserve.config.client import DEFAULT_HF_ENDPOINT, ClientSettings
 from glmserve.config.embeddings import embeddings
 from glmserve.config.file import (
     AnthropicFile,
-    FileSettings,
+    ConfigFile,
     LimitsFile,
     ModelFile,
     PlatformFile,
@@ -85,7 +85,7 @@ def load_settings(
     env = os.environ if environ is None else environ
     path_text = str(config_path) if config_path else env.get("GLMSERVE_CONFIG")
     path = Path(path_text).expanduser() if path_text else None
-    parsed = _read_file(path) if path else FileSettings()
+    parsed = _read_file(path) if path else ConfigFile()
     server = parsed.server
     where = str(path) if path else "settings"
 
@@ -118,6 +118,10 @@ def load_settings(
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     try:
+        search = parsed.search.settings(path.parent if path else None)
+    except ValueError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+    try:
         agents = agent_settings(parsed.agents, [m.code for m in models], where)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
@@ -134,6 +138,8 @@ def load_settings(
         embeddings=embedding,
         http=http_settings(parsed.http),
         media=parsed.media.settings(),
+        search=search,
+        reader=parsed.reader.settings(),
         safety=safety,
         disabled_apis=tuple(parsed.apis.disabled),
         agents=agents,
@@ -169,7 +175,7 @@ def _claude_models(entry: AnthropicFile, served: list[str], where: str) -> Anthr
     return replace(defaults, **given)
 
 
-def _read_file(path: Path) -> FileSettings:
+def _read_file(path: Path) -> ConfigFile:
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -179,7 +185,7 @@ def _read_file(path: Path) -> FileSettings:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
     try:
-        return FileSettings.model_validate(raw)
+        return ConfigFile.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError(_explain(path, exc)) from None
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
+from urllib.parse import urlsplit
 
 from glmserve.catalog import ModelSpec
 from glmserve.config.agents import AgentSettings
@@ -17,6 +18,7 @@ from glmserve.config.http import HttpSettings
 from glmserve.config.media import MediaSettings
 from glmserve.config.platform import PlatformSettings
 from glmserve.config.safety import SafetySettings
+from glmserve.config.search import ReaderSettings, SearchSettings
 
 __all__ = [
     "AnthropicModels",
@@ -47,14 +49,38 @@ DEFAULT_MAX_IN_FLIGHT = 64
 
 @dataclass(frozen=True)
 class RemoteWorker:
-    """One ``[[models.workers]]`` entry: an inference server its operator runs."""
+    """One ``[[models.workers]]`` entry: an inference server its operator runs. The
+    remote engine takes it as it is (``engine.remote.WorkerSpec`` is this class), so
+    a worker is declared, and its values checked, once."""
 
     url: str
+    """Base URL, e.g. ``http://10.0.0.11:8000`` (the adapter adds the endpoint path)."""
     kind: WorkerKind
     model: str | None = None
-    """The model name the worker serves, where its API wants one (vLLM)."""
+    """The model name the worker serves, where its API takes one (vLLM; llama-server
+    in router mode); SGLang serves one model and is sent none."""
     api_key: str | None = None
+    """Sent as ``Authorization: Bearer <key>``."""
     max_in_flight: int = DEFAULT_MAX_IN_FLIGHT
+    """Requests this gateway sends it at once; past that it is not routed to."""
+
+    def __post_init__(self) -> None:
+        parts = urlsplit(self.url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"worker url {self.url!r}: expected http(s)://host[:port]")
+        kinds = get_args(WorkerKind)
+        if self.kind not in kinds:
+            raise ValueError(
+                f"worker {self.url}: kind {self.kind!r} is not one of {', '.join(kinds)}"
+            )
+        if not isinstance(self.max_in_flight, int) or self.max_in_flight < 1:
+            raise ValueError(f"worker {self.url}: max_in_flight must be a positive integer")
+        if self.model is not None and not self.model:
+            raise ValueError(f"worker {self.url}: model must not be empty")
+
+    @property
+    def base_url(self) -> str:
+        return self.url.rstrip("/")
 
 
 class ConfigError(Exception):
@@ -167,6 +193,10 @@ class Settings:
     """Request limits, client timeouts, CORS (config/http.py)."""
     media: MediaSettings = field(default_factory=MediaSettings)
     """Fetching and limits of images, video and documents in chat ([media])."""
+    search: SearchSettings = field(default_factory=SearchSettings)
+    """The web search back end ([search], docs/search.md)."""
+    reader: ReaderSettings = field(default_factory=ReaderSettings)
+    """The web reader's fetching and cache ([reader], docs/search.md)."""
     safety: SafetySettings = field(default_factory=SafetySettings)
     """Content safety: keyword list, guard model, moderation price ([safety])."""
     disabled_apis: tuple[str, ...] = ()

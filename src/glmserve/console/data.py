@@ -56,11 +56,13 @@ async def me(app: GlmServe = Depends(glmserve), who: Viewer = Depends(viewer)) -
     row = None
     if who.key_id is not None:
         row = await asyncio.to_thread(app.platform.keys.get, who.key_id)
+    plan = await app.platform.plans.usage(row) if row is not None else None
     return {
         "admin": who.admin,
         "open": app.settings.platform.open_access,
         "key_id": who.key_id,
         "key": None if row is None else key_body(row),
+        "plan": None if plan is None else plan.body(),
     }
 
 
@@ -92,13 +94,23 @@ async def tasks(app: GlmServe = Depends(glmserve), who: Viewer = Depends(viewer)
 
 
 @router.get("/status")
-async def status(app: GlmServe = Depends(glmserve), _: Viewer = Depends(viewer)) -> dict[str, Any]:
-    return {"data": [_model_status(model) for model in app.models]}
+async def status(
+    app: GlmServe = Depends(glmserve), who: Viewer = Depends(viewer)
+) -> dict[str, Any]:
+    return {"data": [_model_status(model, who.admin) for model in app.models]}
 
 
-def _model_status(model: ServedModel) -> dict[str, Any]:
+def _model_status(model: ServedModel, admin: bool) -> dict[str, Any]:
     spec = model.spec
     stats = model.engine.stats()
+    workers = [asdict(w) for w in model.engine.worker_stats()]
+    shown = asdict(stats)
+    if not admin:
+        # The engine's pid and the workers' URLs (and errors, which name them) are the
+        # operator's business, as on /health (docs/security.md).
+        shown.pop("pid", None)
+        for number, worker in enumerate(workers, 1):
+            worker.update(url=f"worker {number}", last_error=None)
     return {
         "model": model.code,
         "engine": model.config.engine,
@@ -108,10 +120,11 @@ def _model_status(model: ServedModel) -> dict[str, Any]:
         "template": model.template_origin,
         "capabilities": asdict(spec.capabilities),
         "price": None if spec.price is None else asdict(spec.price),
-        "stats": asdict(stats),
+        "up": stats.pid is not None,
+        "stats": shown,
         "kv_usage": _ratio(stats.kv_cells_used, stats.kv_cells),
         "cache_hit_ratio": _ratio(stats.cached_tokens, stats.prompt_tokens),
-        "workers": [asdict(w) for w in model.engine.worker_stats()],
+        "workers": workers,
     }
 
 

@@ -1,7 +1,9 @@
 """Token generation behind one small interface (``Engine``); backends live beside it."""
 
 from glmserve.engine.types import (
+    ContextExceeded,
     Engine,
+    EngineBusy,
     EngineInfo,
     EngineStats,
     FinishReason,
@@ -13,7 +15,9 @@ from glmserve.engine.types import (
 )
 
 __all__ = [
+    "ContextExceeded",
     "Engine",
+    "EngineBusy",
     "EngineInfo",
     "EngineStats",
     "FinishReason",

@@ -24,6 +24,8 @@ __all__ = [
     "EngineInfo",
     "EngineStats",
     "EngineBusy",
+    "ContextExceeded",
+    "EmbeddingFailed",
     "HealthState",
     "WorkerStats",
     "Generation",
@@ -153,6 +155,21 @@ class WorkerStats:
 
 class EngineBusy(Exception):
     """The engine's waiting queue is full; the request was not queued."""
+
+
+class EmbeddingFailed(Exception):
+    """An embedding engine could not pool a request's inputs (its process died, or
+    llama.cpp failed)."""
+
+
+class ContextExceeded(Exception):
+    """The engine's context window cannot hold the prompt (and its max_tokens): raised
+    by a generation's iterator before any token (a remote worker that refused it)."""
+
+    def __init__(self, message: str, prompt_tokens: int, context_size: int | None) -> None:
+        super().__init__(message)
+        self.prompt_tokens = prompt_tokens
+        self.context_size = context_size
 
 
 class Generation(ABC):

@@ -106,7 +106,9 @@ class Admission:
         self._renewer: asyncio.Task[None] | None = None
 
     def attempt(
-        self, caller: Principal, kind: Literal["chat", "async", "embeddings", "moderate"] = "chat"
+        self,
+        caller: Principal,
+        kind: Literal["chat", "async", "embeddings", "moderate", "tools"] = "chat",
     ) -> Attempt:
         return Attempt(self, caller, kind)
 
@@ -211,7 +213,7 @@ class Attempt:
         self,
         admission: Admission,
         caller: Principal,
-        kind: Literal["chat", "async", "embeddings", "moderate"],
+        kind: Literal["chat", "async", "embeddings", "moderate", "tools"],
     ) -> None:
         self._admission = admission
         self.caller = caller
@@ -233,6 +235,11 @@ class Attempt:
         counted on submission): ``admit`` only takes the concurrency slot."""
         self._started = time.monotonic()
         self._closed = False
+
+    def sibling(self, kind: Literal["chat", "async", "embeddings", "tools"]) -> Attempt:
+        """Another attempt for the same caller: work a request runs on the side (a web
+        search inside a chat) gets its own record; the caller closes it."""
+        return Attempt(self._admission, self.caller, kind)
 
     def describe(self, model: str, request_id: str | None) -> None:
         self.model = model
@@ -315,7 +322,7 @@ class Attempt:
         elif completion.cancelled:
             status = "cancelled"
         admitted = self.admitted
-        kind: Literal["chat", "stream", "async", "embeddings", "moderate"] = self.kind
+        kind: Literal["chat", "stream", "async", "embeddings", "moderate", "tools"] = self.kind
         if kind == "chat" and admitted is not None and admitted.stream:
             kind = "stream"
         now = time.time()

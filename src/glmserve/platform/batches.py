@@ -32,22 +32,16 @@ from glmserve.errors import (
 )
 from glmserve.platform.auth import Principal
 from glmserve.platform.batch_input import (
-    LineError,
-    ParsedLine,
     TooManyLines,
     parse_batch_request,
     parse_lines,
 )
 from glmserve.platform.batch_output import LineOutcome, batch_body, finish_files, line_result
+from glmserve.platform.batch_rows import broken_result, line_rows, usage_record
 from glmserve.platform.files import Files
-from glmserve.platform.usage import Ledger, cost_nano, today
-from glmserve.store import (
-    BatchLineRow,
-    BatchRow,
-    LineStatus,
-    Repository,
-    UsageRecord,
-)
+from glmserve.platform.leases import Leases
+from glmserve.platform.usage import Ledger
+from glmserve.store import BatchLineRow, BatchRow, LineStatus, Repository
 
 __all__ = ["Batches", "LineRunner", "LineOutcome"]
 
@@ -83,11 +77,12 @@ class Batches:
         self._runner = runner
         self._ledger = ledger
         self.settings = settings
-        self._owner = secrets.token_hex(8)
-        self._lease_ms = int(settings.lease_seconds * 1000)
+        self._leases = Leases(repository.renew_batches, int(settings.lease_seconds * 1000), "batch")
+        self._owner = self._leases.owner
+        self._lease_ms = self._leases.lease_ms
         self._wake = asyncio.Event()
         self._slots = asyncio.Semaphore(settings.concurrency)
-        self._held: set[str] = set()
+        self._held = self._leases.held
         self._stopping: set[str] = set()
         self._loops: list[asyncio.Task[None]] = []
         self._broken: dict[str, int] = {}
@@ -182,7 +177,7 @@ class Batches:
         loop = asyncio.get_running_loop()
         self._loops = [loop.create_task(self._work()) for _ in range(self.settings.workers)]
         if self.settings.workers:
-            self._loops.append(loop.create_task(self._keep_leases()))
+            self._loops.append(loop.create_task(self._leases.keep()))
 
     async def stop(self) -> None:
         """Graceful: lines not ended go back (they run again after a restart); the
@@ -209,7 +204,7 @@ class Batches:
             try:
                 await self._advance(row)
             except asyncio.CancelledError:
-                await asyncio.to_thread(self._repo.renew_batches, self._owner, [row.id], 0)
+                await asyncio.to_thread(self._leases.hand_back, row.id)
                 raise
             except Exception as exc:
                 await self._broke(row, exc)
@@ -229,7 +224,7 @@ class Batches:
             await self._finalize(row)
             return
         if row.status in _TERMINAL:
-            await asyncio.to_thread(self._repo.renew_batches, self._owner, [row.id], 0)
+            await asyncio.to_thread(self._leases.hand_back, row.id)
 
     async def _broke(self, row: BatchRow, exc: Exception) -> None:
         """An unexpected failure: tried again later, up to _TRIES times in a row."""
@@ -281,7 +276,7 @@ class Batches:
             message = "the file has no request that can run." if first else "the file is empty."
             errors = [e.entry() for e in bad] or None
             return await self._fail(row, "1214", message, None, errors)
-        lines = await asyncio.to_thread(_line_rows, row.id, good, bad)
+        lines = await asyncio.to_thread(line_rows, row.id, good, bad)
         changes: dict[str, Any] = {
             "status": "in_progress",
             "in_progress_at": now,
@@ -412,7 +407,7 @@ class Batches:
                     row.id,
                     line.line,
                     "failed",
-                    _broken_result(row, line, exc),
+                    broken_result(row, line, exc),
                 )
             self._broken.pop(key, None)
 
@@ -426,7 +421,7 @@ class Batches:
             return
         # The ledger first (idempotent by record id), then the result: a restart
         # between the two runs the line again but neither bills nor outputs it twice.
-        await self._ledger.write(_usage(row, line, outcome, time.monotonic() - started))
+        await self._ledger.write(usage_record(row, line, outcome, time.monotonic() - started))
         result = line_result(row.id, line, outcome)
         status: LineStatus = "succeeded" if outcome.status_code == 200 else "failed"
         await asyncio.to_thread(
@@ -460,86 +455,9 @@ class Batches:
             return
         if row.auto_delete_input_file:
             await self._files.remove(row.input_file_id)
-        await asyncio.to_thread(self._repo.renew_batches, self._owner, [row.id], 0)
-
-    async def _keep_leases(self) -> None:
-        while True:
-            await asyncio.sleep(self._lease_ms / 3000)
-            until = int(time.time() * 1000) + self._lease_ms
-            try:
-                await asyncio.to_thread(
-                    self._repo.renew_batches, self._owner, list(self._held), until
-                )
-            except Exception:
-                log.warning("renewing batch leases failed", exc_info=True)
+        await asyncio.to_thread(self._leases.hand_back, row.id)
 
 
 def new_batch_id() -> str:
     """Z.AI's shape: ``batch_`` and 19 digits (milliseconds, then random digits)."""
     return f"batch_{int(time.time() * 1000)}{secrets.randbelow(10**6):06d}"
-
-
-def _line_rows(batch_id: str, good: list[ParsedLine], bad: list[LineError]) -> list[BatchLineRow]:
-    rows = [
-        BatchLineRow(batch_id, p.line, p.custom_id, json.dumps(p.body, ensure_ascii=False))
-        for p in good
-    ]
-    return rows + [_invalid_line(batch_id, e) for e in bad]
-
-
-def _broken_result(row: BatchRow, line: BatchLineRow, exc: Exception) -> str:
-    error = {
-        "code": "1234",
-        "message": f"the line's result could not be stored ({type(exc).__name__}).",
-        "line": line.line,
-    }
-    return json.dumps(
-        {
-            "id": f"{row.id}-{line.line}",
-            "custom_id": line.custom_id,
-            "response": None,
-            "error": error,
-        }
-    )
-
-
-def _stored(text: str, size: int) -> str:
-    """``text`` as every store keeps it: no NUL, no lone surrogate, at most ``size``
-    characters (the ledger's columns)."""
-    clean = text.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
-    return clean[:size]
-
-
-def _invalid_line(batch_id: str, error: LineError) -> BatchLineRow:
-    result = {
-        "id": f"{batch_id}-{error.line}",
-        "custom_id": error.custom_id,
-        "response": None,
-        "error": {"code": error.code, "message": error.message, "line": error.line},
-    }
-    return BatchLineRow(
-        batch_id, error.line, error.custom_id or "", "null", "failed", json.dumps(result)
-    )
-
-
-def _usage(row: BatchRow, line: BatchLineRow, outcome: LineOutcome, seconds: float) -> UsageRecord:
-    now = time.time()
-    ok = outcome.status_code == 200
-    error = outcome.body.get("error") if not ok else None
-    return UsageRecord(
-        record_id=f"{row.id}-{line.line}",
-        key_id=row.key_id,
-        model=_stored(outcome.model or "unknown", 128),
-        request_id=_stored(line.custom_id, 128),
-        kind="batch",
-        status="success" if ok else "error",
-        created_at=int(now),
-        day=today(now),
-        prompt_tokens=outcome.prompt_tokens,
-        cached_tokens=outcome.cached_tokens,
-        completion_tokens=outcome.completion_tokens,
-        finish_reason=outcome.finish_reason,
-        error_code=str(error.get("code", ""))[:16] if isinstance(error, dict) else "",
-        latency_ms=int(seconds * 1000),
-        cost_nano=cost_nano(outcome.price, outcome) if ok else 0,
-    )

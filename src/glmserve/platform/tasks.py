@@ -16,7 +16,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import secrets
 import time
 from typing import Any, Protocol
 
@@ -30,6 +29,7 @@ from glmserve.errors import (
 )
 from glmserve.platform.admission import Admission, Attempt
 from glmserve.platform.auth import Principal
+from glmserve.platform.leases import Leases
 from glmserve.store import Repository, TaskRow, TaskStatus
 
 __all__ = ["AsyncTasks", "TaskRunner", "TaskOutcome", "status_body"]
@@ -82,9 +82,10 @@ class AsyncTasks:
         self._deferred: dict[str, float] = {}
         """Keys whose task found no free slot, until when their tasks are not taken."""
         self._running_keys: dict[str, int] = {}
-        self._owner = secrets.token_hex(8)
+        self._leases = Leases(repository.renew_tasks, _LEASE_MS, "async task")
+        self._owner = self._leases.owner
         self._wake = asyncio.Event()
-        self._running: set[str] = set()
+        self._running = self._leases.held
         self._loops: list[asyncio.Task[None]] = []
 
     async def admit(self, caller: Principal, model: str) -> None:
@@ -131,7 +132,7 @@ class AsyncTasks:
         loop = asyncio.get_running_loop()
         self._loops = [loop.create_task(self._work()) for _ in range(self._workers)]
         if self._workers:
-            self._loops.append(loop.create_task(self._keep_leases()))
+            self._loops.append(loop.create_task(self._leases.keep()))
         self._loops.append(loop.create_task(self._purge_forever()))
 
     async def stop(self) -> None:
@@ -171,7 +172,7 @@ class AsyncTasks:
                 await self._run(row)
             except asyncio.CancelledError:
                 # Shutting down: hand the task back for the next start (or another gateway).
-                self._repo.renew_tasks(self._owner, [row.id], 0)
+                self._leases.hand_back(row.id)
                 raise
             except Exception:
                 log.exception("async task %s failed unexpectedly", row.id)
@@ -223,21 +224,20 @@ class AsyncTasks:
             return Principal(key_id)
         if key.revoked:
             return None
-        return Principal(key.id, key.tier, key.balance_nano, limited=True)
+        return Principal(
+            key.id,
+            key.tier,
+            key.balance_nano,
+            limited=True,
+            safety_exempt=key.safety_exempt,
+            status=key.status,
+            plan=key.plan,
+            plan_expires_at=key.plan_expires_at,
+            apis=tuple(key.apis.split(",")) if key.apis is not None else None,
+        )
 
     def _finish(self, row: TaskRow, status: TaskStatus, result: dict[str, Any]) -> None:
         self._repo.finish_task(row.id, status, json.dumps(result), int(time.time()))
-
-    async def _keep_leases(self) -> None:
-        while True:
-            await asyncio.sleep(_LEASE_MS / 3000)
-            until = int(time.time() * 1000) + _LEASE_MS
-            try:
-                await asyncio.to_thread(
-                    self._repo.renew_tasks, self._owner, list(self._running), until
-                )
-            except Exception:
-                log.warning("renewing async task leases failed", exc_info=True)
 
     async def _purge_forever(self) -> None:
         while True:

@@ -16,10 +16,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from glmserve.engine.types import Usage
 from glmserve.errors import InvalidField, InvalidRequest, MissingField
+from glmserve.protocol.chat import SensitiveWordCheck
 
 __all__ = [
     "AgentRequest",
@@ -52,6 +53,7 @@ class AgentsBody(BaseModel):
     request_id: str | None = None
     user_id: str | None = None
     conversation_id: str | None = None
+    sensitive_word_check: SensitiveWordCheck | None = None
 
 
 class AgentsResultBody(BaseModel):
@@ -85,6 +87,7 @@ class AgentRequest:
     request_id: str | None = None
     user_id: str | None = None
     conversation_id: str | None = None
+    sensitive_word_check: dict[str, Any] | None = None
     base_url: str = ""
     """Where the server was reached (the HTTP layer sets it): file URLs are made on it."""
 
@@ -103,6 +106,7 @@ class AgentRequest:
                 "user_id": self.user_id,
                 "conversation_id": self.conversation_id,
                 "base_url": self.base_url,
+                "sensitive_word_check": self.sensitive_word_check,
             },
             ensure_ascii=False,
         )
@@ -118,6 +122,7 @@ class AgentRequest:
             user_id=raw["user_id"],
             conversation_id=raw["conversation_id"],
             base_url=raw["base_url"],
+            sensitive_word_check=raw.get("sensitive_word_check"),
         )
 
 
@@ -135,6 +140,7 @@ _KNOWN = {
     "request_id",
     "user_id",
     "conversation_id",
+    "sensitive_word_check",
 }
 
 
@@ -142,10 +148,6 @@ def parse_agent_request(raw: Any) -> AgentRequest:
     """Check a ``POST /v1/agents`` body (the JSON value api/body.py read); a Z.AI error
     naming the field on any problem."""
     body = _object(raw)
-    if "sensitive_word_check" in body:
-        raise InvalidField(
-            "sensitive_word_check", "the agents here do not take a content-check setting."
-        )
     unknown = sorted(set(body) - _KNOWN)
     if unknown:
         raise InvalidField(unknown[0], "the agents API has no such field.")
@@ -167,7 +169,22 @@ def parse_agent_request(raw: Any) -> AgentRequest:
         request_id=_identifier(body, "request_id"),
         user_id=_identifier(body, "user_id"),
         conversation_id=_identifier(body, "conversation_id"),
+        sensitive_word_check=_check_setting(body.get("sensitive_word_check")),
     )
+
+
+def _check_setting(value: Any) -> dict[str, Any] | None:
+    """``sensitive_word_check`` as chat takes it (docs/safety.md); every model call of the
+    run is sent it."""
+    if value is None:
+        return None
+    try:
+        checked = SensitiveWordCheck.model_validate(value)
+    except ValidationError:
+        raise InvalidField(
+            "sensitive_word_check", 'must be {"type": "ALL", "status": "ENABLE" | "DISABLE"}.'
+        ) from None
+    return checked.model_dump(exclude_none=True)
 
 
 def parse_result_request(raw: Any) -> AgentResultRequest:

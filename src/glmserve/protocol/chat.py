@@ -297,6 +297,11 @@ def _to_zai_error(exc: ValidationError) -> GlmServeError:
     field = _field_path(err["loc"])
     if err["type"] == "missing":
         return MissingField(field)
+    if err["type"] == "union_tag_invalid" and field.startswith("tools["):
+        tag = err.get("ctx", {}).get("tag", "")
+        return InvalidField(
+            f"{field}.type", f"'{tag}' is not a tool type glmserve runs (it runs 'function')."
+        )
     return InvalidField(field, err["msg"])
 
 
@@ -343,6 +348,7 @@ def _check(request: ChatCompletionRequest, max_depth: int) -> None:
     if request.n is not None and request.n != 1:
         raise InvalidField("n", "only n=1 is supported.")
     _check_tool_choice(request)
+    _check_tool_types(request)
 
 
 def _check_message(i: int, message: Message, max_depth: int) -> None:
@@ -370,6 +376,20 @@ def _check_message(i: int, message: Message, max_depth: int) -> None:
             raise InvalidField(field, exc.message) from None
         if not isinstance(arguments, dict):
             raise InvalidField(field, "it must be a JSON object.")
+
+
+# Tool types glmserve does not run: refused by name (1214), never dropped. A knowledge
+# base (``retrieval``) is Z.AI's hosted store.
+_NOT_RUN = {
+    "retrieval": "glmserve has no knowledge bases; retrieval tools are not supported.",
+}
+
+
+def _check_tool_types(request: ChatCompletionRequest) -> None:
+    for i, tool in enumerate(request.tools or []):
+        reason = _NOT_RUN.get(tool.type)
+        if reason is not None:
+            raise InvalidField(f"tools[{i}].type", f"'{tool.type}': {reason}")
 
 
 def _check_tool_choice(request: ChatCompletionRequest) -> None:

@@ -14,7 +14,7 @@ import base64
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -29,6 +29,8 @@ __all__ = [
     "json_object",
     "RerankRequest",
     "embedding_body",
+    "rerank_body",
+    "RankedLike",
     "parse_embedding_request",
     "parse_rerank_request",
     "read_json_object",
@@ -157,6 +159,48 @@ def parse_rerank_request(raw: Mapping[str, Any]) -> RerankRequest:
         return_raw_scores=flags["return_raw_scores"],
         request_id=_request_id(raw),
     )
+
+
+class RankedLike(Protocol):
+    """One ranked document, as the serving layer types it (its ``RankedDocument``)."""
+
+    @property
+    def index(self) -> int: ...
+    @property
+    def relevance_score(self) -> float: ...
+    @property
+    def raw_score(self) -> float | None: ...
+    @property
+    def document(self) -> str | None: ...
+
+
+def rerank_body(
+    *,
+    id: str,
+    created: int,
+    request_id: str,
+    model: str,
+    ranked: Sequence[RankedLike],
+    prompt_tokens: int,
+) -> dict[str, Any]:
+    """The ``POST /rerank`` response body (docs/embeddings.md): the documents by relevance,
+    each with its document and raw score where the request asked for them."""
+    results = []
+    for doc in ranked:
+        result: dict[str, Any] = {"index": doc.index, "relevance_score": doc.relevance_score}
+        if doc.document is not None:
+            result["document"] = doc.document
+        if doc.raw_score is not None:
+            result["raw_score"] = doc.raw_score
+        results.append(result)
+    return {
+        "id": id,
+        "created": created,
+        "request_id": request_id,
+        "model": model,
+        "results": results,
+        "usage": {"prompt_tokens": prompt_tokens, "total_tokens": prompt_tokens},
+    }
 
 
 def embedding_body(

@@ -12,16 +12,21 @@ serialized once per stream.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
+from glmserve.chat.output import Delta
 from glmserve.engine.types import Usage
 from glmserve.errors import GlmServeError
+from glmserve.protocol.deltas import message_body
 
 __all__ = [
     "ChatUsage",
     "usage_body",
     "completion_body",
+    "FinishedCompletion",
+    "result_body",
     "error_body",
     "ChunkEncoder",
     "DONE_EVENT",
@@ -82,6 +87,43 @@ def completion_body(
     return body
 
 
+class FinishedCompletion(Protocol):
+    """A completion run to its end, as the serving layer types it (its
+    ``CompletionResult``): what a non-stream body is made of."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def request_id(self) -> str: ...
+    @property
+    def created(self) -> int: ...
+    @property
+    def model(self) -> str: ...
+    @property
+    def deltas(self) -> Sequence[Delta]: ...
+    @property
+    def finish_reason(self) -> str: ...
+    @property
+    def usage(self) -> ChatUsage: ...
+    @property
+    def content_filter(self) -> Sequence[Mapping[str, object]]: ...
+
+
+def result_body(result: FinishedCompletion, new_call_id: Callable[[], str]) -> dict[str, Any]:
+    """The non-stream chat completion body of a finished completion (content, reasoning
+    and tool calls; ``new_call_id`` names each tool call)."""
+    return completion_body(
+        id=result.id,
+        request_id=result.request_id,
+        created=result.created,
+        model=result.model,
+        message=message_body(result.deltas, new_call_id),
+        finish_reason=result.finish_reason,
+        usage=result.usage,
+        content_filter=[dict(flag) for flag in result.content_filter],
+    )
+
+
 class ChunkEncoder:
     """Encodes the SSE events of one streamed completion."""
 
@@ -91,10 +133,12 @@ class ChunkEncoder:
         )
         self._head = "data: " + head[:-1] + ',"choices":['
 
-    def delta(self, **fields: Any) -> bytes:
-        """A chunk whose delta holds the given fields (content=..., tool_calls=...)."""
+    def delta(self, top: dict[str, Any] | None = None, **fields: Any) -> bytes:
+        """A chunk whose delta holds the given fields (content=..., tool_calls=...);
+        ``top``: fields of the chunk itself (the web_search tool's ``web_search``)."""
         delta = _dumps({"role": "assistant", **fields})
-        return f'{self._head}{{"index":0,"delta":{delta}}}]}}\n\n'.encode()
+        rest = "," + _dumps(top)[1:-1] if top else ""
+        return f'{self._head}{{"index":0,"delta":{delta}}}]{rest}}}\n\n'.encode()
 
     def finish(
         self,

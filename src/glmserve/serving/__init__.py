@@ -14,8 +14,9 @@
 
 from glmserve.serving.run.completion import (
     Completion,
+    CompletionResult,
     PreparedCompletion,
-    completion_result,
+    collect_result,
     finished_deltas,
 )
 from glmserve.serving.service import CompletionService
@@ -24,6 +25,7 @@ __all__ = [
     "Completion",
     "CompletionService",
     "PreparedCompletion",
-    "completion_result",
+    "CompletionResult",
+    "collect_result",
     "finished_deltas",
 ]

@@ -41,13 +41,16 @@ from glmserve.platform.auth import Principal
 from glmserve.platform.ids import completion_id, now_seconds
 from glmserve.protocol.chat import (
     ChatCompletionRequest,
+    McpTool,
+    NamedToolChoice,
+    WebSearchTool,
     function_tools,
     has_media,
     template_messages,
 )
 from glmserve.protocol.sizes import check_sizes
 from glmserve.safety import SAFE, Verdict
-from glmserve.serving.media.loader import LoadedMedia, MediaLoader
+from glmserve.serving.media.loader import LoadedMedia, MediaLoader, fetches_media
 from glmserve.serving.metrics import Metrics
 from glmserve.serving.models.registry import ModelRegistry, ServedModel
 from glmserve.serving.prepare.constraints import check_schemas, constraint_for
@@ -60,6 +63,9 @@ from glmserve.serving.run.priority import Priority
 from glmserve.serving.run.steering import Steerer
 
 __all__ = ["CompletionService", "PreparedCompletion", "PromptCount", "render_request"]
+
+_MEDIA_PREPARE_THREADS = 8
+"""As many as the media fetcher's threads: each waits on one fetch at a time."""
 
 
 @dataclass(frozen=True)
@@ -103,17 +109,29 @@ class CompletionService:
         self.executor = ThreadPoolExecutor(
             max_workers=prepare_threads, thread_name_prefix="glmserve-prepare"
         )
+        # A request whose media is fetched from a URL waits on another server while it
+        # is prepared (up to [media] fetch_timeout_seconds): it is prepared on threads
+        # of its own, so that slow servers cannot take the threads every other request
+        # is prepared on (docs/security.md, "Media fetches").
+        self.media_executor = ThreadPoolExecutor(
+            max_workers=_MEDIA_PREPARE_THREADS, thread_name_prefix="glmserve-prepare-media"
+        )
+
+    def executor_for(self, request: ChatCompletionRequest) -> ThreadPoolExecutor:
+        """The threads ``request`` is prepared on: the media ones if it fetches a URL."""
+        return self.media_executor if fetches_media(request.messages) else self.executor
 
     async def prepare_off_loop(
         self, request: ChatCompletionRequest, *, coding: bool = False
     ) -> PreparedCompletion:
         """``prepare`` on this service's executor (batch lines, async tasks)."""
         work = functools.partial(self.prepare, request, coding=coding)
-        return await asyncio.get_running_loop().run_in_executor(self.executor, work)
+        return await asyncio.get_running_loop().run_in_executor(self.executor_for(request), work)
 
     def close(self) -> None:
         """Stop the preparing threads and the media fetcher's threads."""
         self.executor.shutdown(wait=False, cancel_futures=True)
+        self.media_executor.shutdown(wait=False, cancel_futures=True)
         self._media.close()
 
     @property
@@ -156,6 +174,7 @@ class CompletionService:
         left; the work stops at the next step (api/disconnect.py). ``task_id``: the id
         ``admit`` gave it."""
         check_sizes(request, self._limits)
+        _refuse_unrun_search(request)
         check_schemas(request)
         model = self._model(request)
         media = self._load_media(model, request)
@@ -219,6 +238,7 @@ class CompletionService:
     ) -> PromptCount:
         """The prompt's tokens with its image and video tokens (the tokenizer API)."""
         check_sizes(request, self._limits)
+        _refuse_unrun_search(request)
         check_schemas(request)
         model = self._model(request)
         media = self._load_media(model, request)
@@ -247,12 +267,14 @@ class CompletionService:
         return self._media.load(request.messages)
 
     async def start(self, prepared: PreparedCompletion, attempt: Attempt) -> Completion:
-        """Check the input (content safety), admit the request (balance, limits,
-        request_id) unless ``admit`` did, and start it on the engine; the attempt then
+        """Admit the request (balance, limits, request_id, plan) unless ``admit`` did,
+        check its input (content safety) and start it on the engine; the attempt then
         follows the completion until its ledger record is written."""
-        verdict = await self.screen(prepared, attempt.caller)
+        # admitted first: limits protect the guard model, and a blocked prompt leaves
+        # its record (error 1301) like any refused request
         if attempt.admitted is None:
             await attempt.admit(prepared.admitted)
+        verdict = await self.screen(prepared, attempt.caller)
         completion = self.run(prepared, input_verdict=verdict, tenant=attempt.caller.key_id)
         attempt.track(completion)
         return completion
@@ -260,13 +282,15 @@ class CompletionService:
     async def screen(self, prepared: PreparedCompletion, caller: Principal) -> Verdict:
         """The content filter's verdict on the input; raises 1301 if it is blocked and
         1220 for ``sensitive_word_check`` DISABLE from a key not allowed to."""
+        if self._filter is None:
+            return SAFE  # nothing to check, and nothing for DISABLE to turn off
         if not prepared.screened and not caller.safety_exempt:
             raise PermissionDenied(
                 "sensitive_word_check DISABLE",
                 "this API key may not turn content safety off (an administrator can "
                 "allow it: docs/safety.md)",
             )
-        if self._filter is None or not prepared.screened:
+        if not prepared.screened:
             return SAFE
         verdict = await self._filter.check_input(prepared.conversation)
         if verdict.blocked:
@@ -397,6 +421,13 @@ def render_request(
             reasoning_effort=request.reasoning_effort,
         )
     shown = tools if spec.capabilities.tools else None
+    if tools and shown is None and not _forced_call(request):
+        # The template cannot show them, so the model would answer as if there were none.
+        raise InvalidField(
+            "tools",
+            f"model {spec.code} does not support tools: its prompt format cannot show them "
+            "(a call can still be forced with tool_choice 'required' or a named function).",
+        )
     try:
         return render_prompt(
             template,
@@ -406,6 +437,28 @@ def render_request(
         )
     except TemplateError as exc:
         raise InvalidField("messages", f"the model's chat template rejected them: {exc}") from None
+
+
+def _refuse_unrun_search(request: ChatCompletionRequest) -> None:
+    """An enabled web_search tool still here was not run (the search runs on the chat
+    routes, serving/web_search/grounding.py, not for async or batch requests)."""
+    for index, tool in enumerate(request.tools or []):
+        if isinstance(tool, WebSearchTool) and str(tool.web_search.get("enable")).lower() == "true":
+            raise InvalidField(
+                f"tools[{index}].type",
+                "'web_search' is run for chat/completions only, not for async or batch requests.",
+            )
+        if isinstance(tool, McpTool):
+            raise InvalidField(
+                f"tools[{index}].type",
+                "'mcp' is run for chat/completions only, not for async, batch or tokenizer "
+                "requests.",
+            )
+
+
+def _forced_call(request: ChatCompletionRequest) -> bool:
+    """tool_choice forces a call: a grammar writes it, so the prompt need not show tools."""
+    return request.tool_choice == "required" or isinstance(request.tool_choice, NamedToolChoice)
 
 
 def _count(model: ServedModel, prompt: str, media: LoadedMedia | None) -> PromptCount:

@@ -74,7 +74,7 @@ class UsageRecord:
     key_id: str
     model: str
     request_id: str
-    kind: Literal["chat", "stream", "async", "batch", "embeddings", "moderate"]
+    kind: Literal["chat", "stream", "async", "batch", "embeddings", "moderate", "tools"]
     status: Literal["success", "error", "cancelled"]
     created_at: int
     day: str
@@ -118,6 +118,9 @@ class TaskRow:
     result_json: str | None
     created_at: int
     finished_at: int | None = None
+    endpoint: str = "chat"
+    """The kind of endpoint it was submitted to: its handler in the serving layer's job
+    table ("chat", and the families that register there)."""
 
 
 class Repository(Protocol):

@@ -65,7 +65,7 @@ usage = Table(
     Column("key_id", String(64), nullable=False),
     Column("model", String(128), nullable=False),
     Column("request_id", String(128), nullable=False),
-    Column("kind", String(16), nullable=False),  # _v6_usage_kind
+    Column("kind", String(16), nullable=False),  # _v7_usage_kind
     Column("status", String(16), nullable=False),
     Column("created_at", BigInteger, nullable=False),
     Column("day", String(10), nullable=False),
@@ -94,6 +94,7 @@ tasks = Table(
     Column("result_json", Text, nullable=True),
     Column("created_at", BigInteger, nullable=False),
     Column("finished_at", BigInteger, nullable=True),
+    Column("endpoint", String(32), nullable=False, server_default="chat"),
     Column("lease_owner", String(64), nullable=True),
     Column("lease_until_ms", BigInteger, nullable=True),
     Index("tasks_by_status", "status", "lease_until_ms"),
@@ -209,7 +210,16 @@ def _v5_key_plans(conn: Connection) -> None:
         conn.execute(text("ALTER TABLE api_keys ADD COLUMN apis VARCHAR(500)"))
 
 
-def _v6_usage_kind(conn: Connection) -> None:
+def _v6_task_endpoint(conn: Connection) -> None:
+    """A task records the kind of endpoint it was submitted to (any family's task is
+    stored in the one table); the tasks before it were all chat."""
+    if "endpoint" not in {c["name"] for c in inspect(conn).get_columns("tasks")}:
+        conn.execute(
+            text("ALTER TABLE tasks ADD COLUMN endpoint VARCHAR(32) NOT NULL DEFAULT 'chat'")
+        )
+
+
+def _v7_usage_kind(conn: Connection) -> None:
     """The ledger's ``kind`` holds "embeddings" (10 characters): PostgreSQL refused it in
     the old 8-character column, and every embeddings record there was lost. SQLite does
     not enforce lengths (and cannot alter a column's type): nothing to do there."""
@@ -223,7 +233,8 @@ MIGRATIONS: list[Callable[[Connection], None]] = [
     _v3_usage_user_reasoning,
     _v4_key_safety,
     _v5_key_plans,
-    _v6_usage_kind,
+    _v6_task_endpoint,
+    _v7_usage_kind,
 ]
 
 

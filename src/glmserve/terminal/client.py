@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 import httpx
 
-__all__ = ["ApiError", "Delta", "Turn", "ZaiClient"]
+__all__ = ["ApiError", "StreamDelta", "Turn", "ZaiClient"]
 
 
 class ApiError(Exception):
@@ -25,7 +25,7 @@ class ApiError(Exception):
 
 
 @dataclass(frozen=True)
-class Delta:
+class StreamDelta:
     kind: Literal["reasoning", "content", "tool_call"]
     text: str = ""
     index: int = 0
@@ -42,27 +42,27 @@ class Turn:
     finish_reason: str | None = None
     usage: dict[str, Any] | None = None
 
-    def add(self, chunk: dict[str, Any]) -> list[Delta]:
+    def add(self, chunk: dict[str, Any]) -> list[StreamDelta]:
         """Fold one stream chunk in; return what it added, in order."""
         if chunk.get("usage"):
             self.usage = chunk["usage"]
-        deltas: list[Delta] = []
+        deltas: list[StreamDelta] = []
         for choice in chunk.get("choices") or []:
             delta = choice.get("delta") or {}
             reasoning = delta.get("reasoning_content") or delta.get("reasoning")
             if reasoning:
                 self.reasoning += reasoning
-                deltas.append(Delta("reasoning", reasoning))
+                deltas.append(StreamDelta("reasoning", reasoning))
             if delta.get("content"):
                 self.content += delta["content"]
-                deltas.append(Delta("content", delta["content"]))
+                deltas.append(StreamDelta("content", delta["content"]))
             for call in delta.get("tool_calls") or []:
                 deltas.append(self._add_call(call))
             if choice.get("finish_reason"):
                 self.finish_reason = choice["finish_reason"]
         return deltas
 
-    def _add_call(self, call: dict[str, Any]) -> Delta:
+    def _add_call(self, call: dict[str, Any]) -> StreamDelta:
         index = int(call.get("index") or 0)
         while len(self.tool_calls) <= index:
             self.tool_calls.append(
@@ -78,7 +78,7 @@ class Turn:
         if isinstance(arguments, dict):  # some servers send an object, not a string
             arguments = json.dumps(arguments, ensure_ascii=False)
         slot["function"]["arguments"] += arguments or ""
-        return Delta("tool_call", arguments or "", index, function.get("name"))
+        return StreamDelta("tool_call", arguments or "", index, function.get("name"))
 
     def message(self) -> dict[str, Any]:
         """The assistant message to send back: its reasoning too, so models that keep

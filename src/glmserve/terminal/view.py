@@ -19,14 +19,14 @@ from rich.live import Live
 from rich.markdown import Markdown
 from rich.text import Text
 
-from glmserve.terminal.client import Delta, Turn
+from glmserve.terminal.client import StreamDelta, Turn
 
 __all__ = ["View", "RichView", "PlainView", "split_finished"]
 
 
 class View(Protocol):
     def begin(self) -> None: ...
-    def show(self, delta: Delta, turn: Turn) -> None: ...
+    def show(self, delta: StreamDelta, turn: Turn) -> None: ...
     def end(self, turn: Turn, *, cancelled: bool = False) -> None: ...
 
 
@@ -54,7 +54,7 @@ class RichView:
         self._live = Live(console=self.console, auto_refresh=False, transient=False)
         self._live.start()
 
-    def show(self, delta: Delta, turn: Turn) -> None:
+    def show(self, delta: StreamDelta, turn: Turn) -> None:
         assert self._live is not None
         if delta.kind != "reasoning" and turn.reasoning and not self._folded:
             self._fold(turn)
@@ -130,7 +130,7 @@ class PlainView:
     def begin(self) -> None:
         pass
 
-    def show(self, delta: Delta, turn: Turn) -> None:
+    def show(self, delta: StreamDelta, turn: Turn) -> None:
         if delta.kind == "reasoning" and self.reasoning_out is not None:
             self.reasoning_out.write(delta.text)
             self.reasoning_out.flush()

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import Server, free_port
+from tests.search.corpus import write_corpus
 from tests.support.scripted_glm import Script, build_scripted_glm
 from tests.support.workers import Worker, llama_server_worker
 
@@ -85,6 +86,7 @@ def console_config(
 ) -> Path:
     """The console server's config file (``glmserve usage --config`` reads its ledger)."""
     tmp = tmp_path_factory.mktemp("console")
+    docs = write_corpus(tmp)  # the playground's web search reads these
     nobody = f"http://127.0.0.1:{free_port()}"  # a worker that never answers: health "down"
     config = tmp / "glmserve.toml"
     config.write_text(
@@ -94,7 +96,9 @@ def console_config(
         f'[[models]]\ncode = "glm-4.7-remote"\nengine = "remote"\n'
         f'tokenizer = "{scripted_gguf}"\ncontext_size = 1024\n'
         f'[[models.workers]]\nurl = "{worker.base}"\nkind = "llama-server"\n'
-        f'[[models.workers]]\nurl = "{nobody}"\nkind = "llama-server"\n'
+        f'[[models.workers]]\nurl = "{nobody}"\nkind = "llama-server"\n\n'
+        f'[search]\nbackend = "local"\n[search.local]\npaths = ["{docs}"]\n'
+        'base_url = "https://docs.example.com/"\n'
     )
     return config
 

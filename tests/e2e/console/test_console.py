@@ -116,6 +116,28 @@ def test_admin_creates_tops_up_and_revokes_keys(
     shot(page, "keys")
 
 
+def test_the_keys_page_shows_a_plan_s_windows_filling(page: Any, console_server: Server) -> None:
+    made = _api(console_server, "POST", "/admin/keys", ADMIN_KEY, json={"name": "coder"}).json()
+    key, key_id = made["api_key"], made["id"]
+    on_plan = _api(
+        console_server, "POST", f"/admin/keys/{key_id}/plan", ADMIN_KEY, json={"plan": "lite"}
+    )
+    assert on_plan.status_code == 200
+    chat = {"model": "glm-4.7", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 4}
+    answered = _api(console_server, "POST", "/api/coding/paas/v4/chat/completions", key, json=chat)
+    assert answered.status_code == 200, answered.text
+    sign_in(page, console_server, ADMIN_KEY, "keys")
+    cell = page.locator(f"tr[data-key='{key_id}'] .plan")
+    cell.locator(".window:text('5 hours 1 / 80')").wait_for()
+    assert "week 1 / 400" in cell.text_content()
+    assert cell.locator(".meter span").count() == 2
+    # the key's holder sees the same windows
+    holder = page.context.new_page()
+    sign_in(holder, console_server, key, "keys")
+    holder.locator(".plan .window:text('5 hours 1 / 80')").wait_for()
+    shot(page, "keys-plan")
+
+
 def test_the_admin_chats_with_a_key_made_for_the_playground(
     page: Any, console_server: Server
 ) -> None:
@@ -202,6 +224,28 @@ def test_playground_shows_a_tool_call_as_it_builds_and_sends_the_result(
     page.wait_for_selector(f".turn.assistant .answer:text('{TOOL_RESULT_ANSWER}')")
     assert page.locator(".turn.tool").count() == 1
     shot(page, "playground-tools")
+
+
+def test_playground_web_search_toggle_shows_the_results(
+    page: Any, console_server: Server, user_key: dict[str, str]
+) -> None:
+    sign_in(page, console_server, user_key["playground"])
+    page.wait_for_selector("#model option[value='glm-4.7']", state="attached")
+    page.select_option("#model", "glm-4.7")
+    page.check("#web_search")
+    page.fill("#message", "What do river otters eat?")
+    page.press("#message", "Enter")
+    page.wait_for_selector(".turn.assistant .usage:text-matches('completion')")
+    turn = page.locator(".turn.assistant").last
+    assert turn.locator(".answer").text_content() == ANSWER
+    first = turn.locator(".web-search li").first
+    assert first.get_attribute("data-refer") == "ref_1"
+    assert first.locator("a").text_content() == "River otter care"
+    assert first.locator("a").get_attribute("href") == "https://docs.example.com/guides/otters.md"
+    assert "2026-10-01" in (first.text_content() or "")
+    page.click("#copy-curl")
+    assert '"type": "web_search"' in (page.locator("#copied").text_content() or "")
+    shot(page, "playground-web-search")
 
 
 def test_copy_as_curl_and_python_run_as_printed(

@@ -1,11 +1,32 @@
 // API keys: the admin creates, lists, revokes and tops up (the admin API); a key's
-// holder sees that key.
+// holder sees that key. A key on a Coding Plan shows its windows filling (docs/plans.md).
 "use strict";
 
 (() => {
   const { api, el, $, usd, when, showError } = Console;
 
-  function row(key, admin) {
+  function meter(used, limit) {
+    const bar = el("span", {});
+    bar.style.width = (limit ? Math.min(100, (100 * used) / limit) : 0) + "%";
+    return el("span", { class: "meter" }, bar);
+  }
+
+  function planCell(key, usage) {
+    const cell = el("td", { class: "plan" });
+    if (!key.plan) return cell;
+    cell.append(el("div", { text: key.plan + (key.plan_expires_at ? " until " + when(key.plan_expires_at) : "") }));
+    if (!usage) return cell;
+    const windows = [["5 hours", usage.windows.five_hour], ["week", usage.windows.week]];
+    const meters = el("div", { class: "meters" });
+    for (const [name, w] of windows) {
+      const label = name + " " + w.used + " / " + (w.limit || "∞");
+      meters.append(el("span", { class: "window", text: label }), meter(w.used, w.limit));
+    }
+    cell.append(meters);
+    return cell;
+  }
+
+  function row(key, admin, usage) {
     const actions = el("div", { class: "actions" });
     if (admin && !key.revoked_at) {
       const amount = el("input", { type: "number", min: "0.01", step: "0.01", placeholder: "USD", class: "amount", "aria-label": "top-up amount" });
@@ -19,16 +40,19 @@
       el("td", { text: key.name }), el("td", { class: "mono", text: key.id }),
       el("td", { text: key.tier }), el("td", { class: "balance", text: usd(key.balance) }),
       el("td", { text: when(key.created_at) }),
-      el("td", { class: "status", text: key.revoked_at ? "revoked " + when(key.revoked_at) : "active" }),
+      el("td", { class: "status", text: key.revoked_at ? "revoked " + when(key.revoked_at) : key.status || "active" }),
+      planCell(key, usage),
       el("td", {}, actions));
   }
 
   async function load() {
     const me = Console.state.me;
     const keys = me.admin ? (await api("/admin/keys")).data : me.key ? [me.key] : [];
+    const usage = await Promise.all(keys.map((k) =>
+      !k.plan ? null : me.admin ? api("/admin/keys/" + k.id + "/plan") : me.plan));
     const body = $("#keys-table tbody");
-    body.replaceChildren(...keys.map((k) => row(k, me.admin)));
-    if (!keys.length) body.append(el("tr", {}, el("td", { colspan: 7, text: "No keys (the server runs in open mode)." })));
+    body.replaceChildren(...keys.map((k, i) => row(k, me.admin, usage[i])));
+    if (!keys.length) body.append(el("tr", {}, el("td", { colspan: 8, text: "No keys (the server runs in open mode)." })));
   }
 
   async function act(work) {

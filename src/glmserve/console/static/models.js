@@ -21,7 +21,7 @@
   }
 
   function health(m) {
-    if (!m.workers.length) return m.stats.pid ? "up" : "unknown";
+    if (!m.workers.length) return m.up ? "up" : "unknown";
     const up = m.workers.filter((w) => w.health === "up").length;
     return up === m.workers.length ? "up" : up ? "degraded" : "down";
   }

@@ -69,6 +69,11 @@
       body.tools = list;
       if ($("#tool_stream").checked) body.tool_stream = true;
     }
+    if ($("#web_search").checked) {
+      // glmserve searches, puts the results in the prompt and returns them (docs/search.md)
+      const search = { type: "web_search", web_search: { enable: true, search_result: true } };
+      body.tools = (body.tools || []).concat([search]);
+    }
     return body;
   }
 
@@ -87,8 +92,9 @@
     const answer = el("div", { class: "text answer" });
     const calls = el("div", { class: "tool-calls" });
     const usage = el("div", { class: "usage" });
-    node.append(reasoning, answer, calls, usage);
-    return { node, reasoning, answer, calls, usage };
+    const sources = el("ol", { class: "web-search", hidden: true });
+    node.append(reasoning, answer, calls, sources, usage);
+    return { node, reasoning, answer, calls, sources, usage };
   }
 
   // Server-sent events from a fetch body: each "data:" payload, "[DONE]" ends it.
@@ -129,6 +135,14 @@
     }
     call.node.querySelector(".tool-name").textContent = "tool call: " + call.function.name;
     call.node.querySelector(".tool-args").textContent = call.function.arguments;
+  }
+
+  // The web_search tool's results: each a numbered link (its refer), site and date.
+  function renderSources(view, results) {
+    view.sources.replaceChildren(...results.map((r) => el("li", { "data-refer": r.refer },
+      el("a", { href: r.link, text: r.title || r.link, target: "_blank", rel: "noopener" }),
+      el("span", { class: "hint", text: " " + [r.media, r.publish_date].filter(Boolean).join(" · ") }))));
+    view.sources.hidden = !results.length;
   }
 
   function renderUsage(view, usage, finish) {
@@ -183,6 +197,7 @@
           view.answer.textContent = content;
         }
         for (const call of delta.tool_calls || []) renderCall(view, calls, call);
+        if (chunk.web_search) renderSources(view, chunk.web_search);
         if (choice.finish_reason) finish = choice.finish_reason;
         if (chunk.usage) renderUsage(view, chunk.usage, finish);
         view.node.scrollIntoView({ block: "end" });

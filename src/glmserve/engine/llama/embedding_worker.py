@@ -39,14 +39,11 @@ from glmserve.engine.llama.embedding import (
     tokenize,
 )
 from glmserve.engine.process import spawn_engine_process
+from glmserve.engine.types import EmbeddingFailed
 
 __all__ = ["EmbeddingEngine", "EmbeddingFailed", "EmbeddingEngineSpec"]
 
 log = logging.getLogger(__name__)
-
-
-class EmbeddingFailed(Exception):
-    """The engine process could not pool a request's inputs (it died, or llama.cpp failed)."""
 
 
 @dataclass(frozen=True)

@@ -41,7 +41,7 @@ from glmserve.engine.types import (
     Usage,
 )
 
-__all__ = ["WorkerEngine", "WorkerSpec"]
+__all__ = ["WorkerEngine", "LlamaWorkerSpec"]
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ _STABLE_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
-class WorkerSpec:
+class LlamaWorkerSpec:
     """What the worker process needs to build its LlamaEngine (picklable)."""
 
     gguf: Path
@@ -69,7 +69,7 @@ class WorkerSpec:
     """The vision projector GGUF, if the model takes images (engine/llama/vision.py)."""
 
 
-class _RemoteGeneration(QueuedGeneration):
+class _WorkerGeneration(QueuedGeneration):
     def __init__(
         self,
         engine: WorkerEngine,
@@ -98,7 +98,7 @@ class _RemoteGeneration(QueuedGeneration):
 class WorkerEngine(Engine):
     supports_grammar = True  # the worker runs LlamaEngine, which applies grammars
 
-    def __init__(self, spec: WorkerSpec) -> None:
+    def __init__(self, spec: LlamaWorkerSpec) -> None:
         self._spec = spec
         self._vocab = NativeModel(spec.gguf, vocab_only=True)
         # Images are tokenized here too, where prompts are: the projector's preprocessing
@@ -112,7 +112,7 @@ class WorkerEngine(Engine):
         self._send_lock = threading.Lock()
         self._state = threading.Lock()
         self._ids = itertools.count(1)
-        self._live: dict[int, _RemoteGeneration] = {}
+        self._live: dict[int, _WorkerGeneration] = {}
         self._stats = EngineStats(0, 0, 0, 0, 0)
         self._closing = False
         self._restarting = False
@@ -144,7 +144,7 @@ class WorkerEngine(Engine):
 
     def start(self, request: GenerationRequest) -> Generation:
         loop = asyncio.get_running_loop()
-        gen = _RemoteGeneration(self, next(self._ids), request, loop)
+        gen = _WorkerGeneration(self, next(self._ids), request, loop)
         with self._state:
             # Everything in flight beyond the running sequences is waiting in the worker.
             if (
@@ -221,7 +221,7 @@ class WorkerEngine(Engine):
 
     def _deliver(self, tokens: list[tuple[int, int, str]]) -> None:
         """One step's tokens, handed to each event loop in one call."""
-        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[_RemoteGeneration, TokenOut]]] = {}
+        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[_WorkerGeneration, TokenOut]]] = {}
         for gid, token, text in tokens:
             gen = self._live.get(gid)
             if gen is not None:
@@ -278,7 +278,7 @@ class WorkerEngine(Engine):
         return delay
 
 
-def _put_all(items: list[tuple[_RemoteGeneration, TokenOut]]) -> None:
+def _put_all(items: list[tuple[_WorkerGeneration, TokenOut]]) -> None:
     for gen, token in items:
         gen.queue.put_nowait(token)
 
@@ -336,7 +336,7 @@ class _Outbox:
         self.sinks.pop(gid, None)
 
 
-def _worker_main(conn: Connection, spec: WorkerSpec) -> None:
+def _worker_main(conn: Connection, spec: LlamaWorkerSpec) -> None:
     from glmserve.engine.llama.engine import LlamaEngine
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the HTTP process decides when we stop
@@ -396,7 +396,7 @@ def _worker_main(conn: Connection, spec: WorkerSpec) -> None:
     engine.close()
 
 
-def _vision(spec: WorkerSpec, vocab: NativeModel) -> VisionModel | None:
+def _vision(spec: LlamaWorkerSpec, vocab: NativeModel) -> VisionModel | None:
     """The projector over the vocabulary-only model, for tokenizing media prompts."""
     if spec.mmproj is None:
         return None

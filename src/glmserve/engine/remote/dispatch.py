@@ -37,7 +37,7 @@ from glmserve.engine.remote.errors import (
     http_error,
 )
 from glmserve.engine.remote.generation import RemoteGeneration
-from glmserve.engine.remote.pool import Outcome, Pool
+from glmserve.engine.remote.pool import Pool, ReplicaOutcome
 from glmserve.engine.remote.replica import Replica
 from glmserve.engine.remote.vision import RemoteVision, WireMedia
 from glmserve.engine.remote.wire import Event
@@ -221,7 +221,7 @@ class Dispatch:
                 if self._orphans
                 else self._pool.extend(self._hashes, self._request.prompt_tokens, self._generated)
             )
-            outcome = Outcome(
+            outcome = ReplicaOutcome(
                 hashes,
                 usage.prompt_tokens,
                 usage.cached_tokens,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 
-from glmserve.engine.types import EngineBusy
+from glmserve.engine.types import ContextExceeded, EngineBusy
 
 __all__ = [
     "WorkerError",
@@ -20,6 +20,7 @@ __all__ = [
     "WorkerFailed",
     "WorkerOverloaded",
     "WorkerRejected",
+    "WorkerContextExceeded",
     "ContextExceeded",
     "EngineBusy",
     "http_error",
@@ -56,13 +57,9 @@ class WorkerRejected(WorkerError):
     counts_against_worker = False
 
 
-class ContextExceeded(WorkerRejected):
-    """The worker's context window cannot hold the prompt (and its max_tokens)."""
-
-    def __init__(self, message: str, prompt_tokens: int, context_size: int | None) -> None:
-        super().__init__(message)
-        self.prompt_tokens = prompt_tokens
-        self.context_size = context_size
+class WorkerContextExceeded(WorkerRejected, ContextExceeded):
+    """The worker's context window cannot hold the prompt (and its max_tokens): the
+    engine's ``ContextExceeded``, which the caller sees."""
 
 
 _CONTEXT_WORDS = re.compile(
@@ -84,7 +81,9 @@ def http_error(status: int, body: bytes, prompt_tokens: int) -> WorkerError:
     if 400 <= status < 500 and status not in (401, 403, 404, 408):
         if _CONTEXT_WORDS.search(message):
             match = _CONTEXT_NUMBER.search(message)
-            return ContextExceeded(text, prompt_tokens, int(match.group(1)) if match else None)
+            return WorkerContextExceeded(
+                text, prompt_tokens, int(match.group(1)) if match else None
+            )
         return WorkerRejected(text)
     return WorkerFailed(text)
 

@@ -17,13 +17,13 @@ from glmserve.engine.remote.routing import PrefixRecord, Router, block_hashes
 from glmserve.engine.remote.spec import RemoteSpec
 from glmserve.engine.types import EngineBusy
 
-__all__ = ["Pool", "Outcome"]
+__all__ = ["Pool", "ReplicaOutcome"]
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class Outcome:
+class ReplicaOutcome:
     """What a finished request on a worker leaves behind."""
 
     hashes: Sequence[int]
@@ -101,7 +101,7 @@ class Pool:
             self.router.record.add(hashes, chosen.index)
         return chosen
 
-    def done(self, replica: Replica, outcome: Outcome) -> None:
+    def done(self, replica: Replica, outcome: ReplicaOutcome) -> None:
         with self._lock:
             replica.in_flight -= 1
             replica.finished += 1

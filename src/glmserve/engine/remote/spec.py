@@ -9,48 +9,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, get_args
-from urllib.parse import urlsplit
+from typing import get_args
+
+from glmserve.config.settings import RemoteWorker, RoutingPolicy, WorkerKind
 
 __all__ = ["WorkerKind", "Routing", "WORKER_KINDS", "ROUTINGS", "WorkerSpec", "RemoteSpec"]
 
-WorkerKind = Literal["vllm", "sglang", "llama-server"]
-Routing = Literal["prefix", "least-loaded", "round-robin"]
+# Declared once, with the settings they are read from.
+Routing = RoutingPolicy
 WORKER_KINDS: tuple[str, ...] = get_args(WorkerKind)
 ROUTINGS: tuple[str, ...] = get_args(Routing)
 
 
-@dataclass(frozen=True)
-class WorkerSpec:
-    """One worker: an inference server its operator started."""
-
-    url: str
-    """Base URL, e.g. ``http://10.0.0.11:8000`` (the adapter adds the endpoint path)."""
-    kind: WorkerKind
-    model: str | None = None
-    """The model name the worker serves, where its API takes one (vLLM; llama-server
-    in router mode); SGLang serves one model and is sent none."""
-    api_key: str | None = None
-    """Sent as ``Authorization: Bearer <key>``."""
-    max_in_flight: int = 64
-    """Requests this gateway sends it at once; past that it is not routed to."""
-
-    def __post_init__(self) -> None:
-        parts = urlsplit(self.url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"worker url {self.url!r}: expected http(s)://host[:port]")
-        if self.kind not in WORKER_KINDS:
-            raise ValueError(
-                f"worker {self.url}: kind {self.kind!r} is not one of {', '.join(WORKER_KINDS)}"
-            )
-        if not isinstance(self.max_in_flight, int) or self.max_in_flight < 1:
-            raise ValueError(f"worker {self.url}: max_in_flight must be a positive integer")
-        if self.model is not None and not self.model:
-            raise ValueError(f"worker {self.url}: model must not be empty")
-
-    @property
-    def base_url(self) -> str:
-        return self.url.rstrip("/")
+WorkerSpec = RemoteWorker
+"""One worker: an inference server its operator started (the ``[[models.workers]]``
+entry itself, declared and checked once in the settings)."""
 
 
 @dataclass(frozen=True)

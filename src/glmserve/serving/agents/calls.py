@@ -9,11 +9,11 @@ engine without admission of its own. ``AgentRun`` is what the ledger follows
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
 from glmserve.errors import ClientGone, EngineFailure, SensitiveContent
+from glmserve.platform.auth import Principal
 from glmserve.protocol.chat import parse_chat_request
 from glmserve.protocol.responses import ChatUsage
 from glmserve.serving.models.registry import ServedModel
@@ -28,9 +28,19 @@ Messages = list[dict[str, Any]]
 class AgentRun:
     """The calls one agent request makes, in order, on one served model."""
 
-    def __init__(self, completions: CompletionService, model: ServedModel) -> None:
+    def __init__(
+        self,
+        completions: CompletionService,
+        model: ServedModel,
+        caller: Principal,
+        *,
+        check: dict[str, Any] | None = None,
+    ) -> None:
         self._completions = completions
         self.model = model
+        self._caller = caller
+        self._check = check
+        """``sensitive_word_check``, sent with every call (docs/safety.md)."""
         self.calls: list[Completion] = []
         self._ended = False
         self._failed = False
@@ -69,11 +79,16 @@ class AgentRun:
         if self.model.spec.capabilities.thinking:
             # Each step asks for its text only; a step that reasons asks for it in words.
             body["thinking"] = {"type": "disabled"}
+        if self._check is not None:
+            body["sensitive_word_check"] = self._check
         chat = parse_chat_request(body, max_depth=self._completions.limits.max_json_depth)
-        prepared = await asyncio.to_thread(self._completions.prepare, chat)
+        prepared = await self._completions.prepare_off_loop(chat)
+        # Content safety screens every call's input: the user's text, and what earlier
+        # steps wrote (1301 when blocked).
+        verdict = await self._completions.screen(prepared, self._caller)
         if self._cancelled:
             raise ClientGone()
-        completion = self._completions.run(prepared)
+        completion = self._completions.run(prepared, input_verdict=verdict)
         self.calls.append(completion)
         return completion
 

@@ -39,7 +39,9 @@ from glmserve.store import TaskRow
 __all__ = ["AgentService", "AsyncRunNotFound", "Started", "agents_model", "ASYNC_PREFIX"]
 
 ASYNC_PREFIX = "agent-"
-"""Async agent runs share the async task table with async chat; their ids say which."""
+"""Async agent runs share the async task table with async chat (stored with the endpoint
+kind "agents", which the job table routes by); the prefix keeps chat's result route and
+the agents' apart."""
 
 
 class AsyncRunNotFound(GlmServeError):
@@ -123,7 +125,7 @@ class AgentService:
         agent = self.agent(request.agent_id)
         job = await agent.prepare(request, caller)
         model = self.model()
-        run = AgentRun(self._completions, model)
+        run = AgentRun(self._completions, model, caller, check=request.sensitive_word_check)
         run_id = async_id or completion_id()
         request_id = request.request_id or run_id
         attempt.describe(model.code, request_id)
@@ -208,6 +210,7 @@ class AgentService:
             request_json=request.json(),
             result_json=None,
             created_at=now_seconds(),
+            endpoint="agents",  # run by the job table's "agents" runner (AgentTasks)
         )
 
     def accepted(self, row: TaskRow) -> dict[str, Any]:

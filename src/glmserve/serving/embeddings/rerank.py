@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -31,13 +32,35 @@ from glmserve.serving.embeddings.service import (
 )
 from glmserve.serving.embeddings.work import EmbeddingWork
 
-__all__ = ["rerank"]
+__all__ = ["RankedDocument", "RerankResult", "rerank"]
+
+
+@dataclass(frozen=True)
+class RankedDocument:
+    index: int
+    relevance_score: float
+    raw_score: float | None = None
+    """Only when the request asked for it (``return_raw_scores``)."""
+    document: str | None = None
+    """Only when the request asked for it (``return_documents``)."""
+
+
+@dataclass(frozen=True)
+class RerankResult:
+    """A ranking, typed: the edges give it its wire shape (``protocol.embeddings.rerank_body``)."""
+
+    id: str
+    created: int
+    request_id: str
+    model: str
+    ranked: list[RankedDocument]
+    prompt_tokens: int
 
 
 async def rerank(
     service: EmbeddingService, body: Mapping[str, Any], metered: Attempt | None = None
-) -> dict[str, Any]:
-    """The response body of ``POST /rerank`` for a request body; raises a GlmServeError."""
+) -> RerankResult:
+    """The ranking ``POST /rerank`` answers for a request body; raises a GlmServeError."""
     request = parse_rerank_request(body)
     if metered is not None:
         metered.describe(request.model, request.request_id)
@@ -64,22 +87,23 @@ async def rerank(
     order = sorted(range(len(raw)), key=lambda i: (-raw[i], i))
     if request.top_n is not None:
         order = order[: request.top_n]
-    results = []
-    for index in order:
-        result: dict[str, Any] = {"index": index, "relevance_score": relevance[index]}
-        if request.return_documents:
-            result["document"] = request.documents[index]
-        if request.return_raw_scores:
-            result["raw_score"] = raw[index]
-        results.append(result)
-    return {
-        "id": record_id,
-        "created": now_seconds(),
-        "request_id": request.request_id or record_id,
-        "model": rerank_name(served),
-        "results": results,
-        "usage": {"prompt_tokens": work.prompt_tokens, "total_tokens": work.prompt_tokens},
-    }
+    ranked = [
+        RankedDocument(
+            index=index,
+            relevance_score=relevance[index],
+            raw_score=raw[index] if request.return_raw_scores else None,
+            document=request.documents[index] if request.return_documents else None,
+        )
+        for index in order
+    ]
+    return RerankResult(
+        id=record_id,
+        created=now_seconds(),
+        request_id=request.request_id or record_id,
+        model=rerank_name(served),
+        ranked=ranked,
+        prompt_tokens=work.prompt_tokens,
+    )
 
 
 def _pairs(served: ServedEmbedding, request: RerankRequest, window: int) -> list[list[int]]:

@@ -1,12 +1,13 @@
 """Embeddings and rerank, independent of HTTP: check the request against the catalog and
-the served model's real limits, tokenize, pool on the model's engine, shape the answer.
+the served model's real limits, tokenize, pool on the model's engine.
 
 ``EmbeddingService.create(body, metered)`` is what ``POST /embeddings`` runs and what the
-batch runner runs for a ``/v4/embeddings`` line: it takes the request body and returns
-the response body. With ``metered`` (the HTTP route) the request is admitted and billed
-at the catalog price; without it the caller does its own metering from the body's
-``usage`` and ``price(model)``. ``rerank`` ranks documents by the cosine similarity of
-their embeddings with the query's (docs/embeddings.md).
+job table runs for a ``/v4/embeddings`` batch line (jobs.py): it takes the request body
+and returns the embeddings typed (``EmbeddingResult``), which the edges shape. With
+``metered`` (the HTTP route) the request is admitted and billed at the catalog price;
+without it the caller meters it from the result's prompt tokens and ``price(model)``.
+``rerank`` ranks documents by the cosine similarity of their embeddings with the
+query's (docs/embeddings.md).
 """
 
 from __future__ import annotations
@@ -16,31 +17,29 @@ import logging
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
 from glmserve.catalog import EmbeddingSpec, Price, embedding_spec
 from glmserve.config import ConfigError, Settings
 from glmserve.config.embeddings import EmbeddingModelConfig
-from glmserve.engine.llama.embedding_weights import DEFAULT_EMBEDDING_WINDOW, default_embedding_path
-from glmserve.engine.llama.embedding_worker import (
+from glmserve.engine.registry import (
+    DEFAULT_EMBEDDING_WINDOW,
     EmbeddingEngine,
     EmbeddingEngineSpec,
-    EmbeddingFailed,
+    WeightsError,
+    default_embedding_path,
 )
-from glmserve.engine.llama.weights import WeightsError
+from glmserve.engine.types import EmbeddingFailed
 from glmserve.errors import EngineFailure, GlmServeError, InvalidField, ModelNotFound
 from glmserve.platform.admission import Admitted, Attempt
 from glmserve.platform.ids import completion_id
-from glmserve.protocol.embeddings import (
-    EmbeddingInput,
-    embedding_body,
-    parse_embedding_request,
-)
+from glmserve.protocol.embeddings import EmbeddingInput, parse_embedding_request
 from glmserve.serving.embeddings.work import EmbeddingWork
 
 __all__ = [
+    "EmbeddingResult",
     "EmbeddingService",
     "ServedEmbedding",
     "load_embeddings",
@@ -95,6 +94,17 @@ class ServedEmbedding:
         return sorted({d for d in spec.dimensions if d <= full} | {full})
 
 
+@dataclass(frozen=True)
+class EmbeddingResult:
+    """Embeddings computed: the model asked for, the vectors (normalized, cut to the
+    dimensions asked for), the prompt tokens, and the encoding the body wants."""
+
+    model: str
+    vectors: list[np.ndarray[Any, Any]]
+    prompt_tokens: int
+    encoding_format: Literal["float", "base64"]
+
+
 class EmbeddingService:
     def __init__(self, models: Sequence[ServedEmbedding], rerank: str | None = None) -> None:
         self._models = list(models)
@@ -125,8 +135,9 @@ class EmbeddingService:
 
     async def create(
         self, body: Mapping[str, Any], metered: Attempt | None = None
-    ) -> dict[str, Any]:
-        """The response body of ``POST /embeddings`` for a request body; raises a
+    ) -> EmbeddingResult:
+        """The embeddings of ``POST /embeddings`` for a request body, typed (the edges
+        give them their wire shape: ``protocol.embeddings.embedding_body``); raises a
         GlmServeError (Z.AI code) for a bad request or an engine failure."""
         request = parse_embedding_request(body)
         if metered is not None:
@@ -149,7 +160,7 @@ class EmbeddingService:
         work = EmbeddingWork(sum(len(i) for i in ids))
         vectors = await self.run(served, request.model, request.request_id, ids, work, metered)
         normalized = [normalize(np.asarray(v, dtype=np.float64)[:dimensions]) for v in vectors]
-        return embedding_body(
+        return EmbeddingResult(
             request.model, normalized, work.prompt_tokens, request.encoding_format
         )
 

@@ -28,7 +28,7 @@ from glmserve.protocol.chat import (
 )
 from glmserve.serving.media.fetch import Fetcher, FetchError, FetchPolicy
 
-__all__ = ["LoadedMedia", "MediaLoader"]
+__all__ = ["LoadedMedia", "MediaLoader", "fetches_media"]
 
 _IMAGE_FORMATS = {"JPEG", "PNG", "GIF", "WEBP", "BMP"}
 
@@ -44,6 +44,25 @@ class LoadedMedia:
     @property
     def video_frames(self) -> int:
         return sum(self.video)
+
+
+def fetches_media(messages: list[Message]) -> bool:
+    """Whether preparing these messages fetches a URL (waits on another server)."""
+    for _, part in media_parts(messages):
+        url = _url_of(part)
+        if url is not None and url.strip().startswith(("http://", "https://")):
+            return True
+    return False
+
+
+def _url_of(part: MediaPart) -> str | None:
+    if isinstance(part, ImageUrlPart):
+        return part.image_url.url
+    if isinstance(part, VideoUrlPart):
+        return part.video_url.url
+    if isinstance(part, FileUrlPart):
+        return part.file_url.url
+    return None
 
 
 class MediaLoader:

@@ -16,9 +16,8 @@ from glmserve.chat.family import Family
 from glmserve.chat.formats import BUILTIN_FORMATS, PromptFormat
 from glmserve.chat.template import ChatTemplate, TemplateError
 from glmserve.config import ConfigError, ModelConfig, Settings
-from glmserve.engine.llama.weights import default_model_path
+from glmserve.engine.registry import build_engine, default_model_path
 from glmserve.engine.types import Engine
-from glmserve.serving.models.engines import build_engine
 
 __all__ = ["ServedModel", "ModelRegistry", "load_models", "template_beside"]
 

@@ -10,13 +10,10 @@ from typing import Any
 
 from glmserve.chat.output import Delta, OutputParser, SteerableParser
 from glmserve.chat.schema import ToolSpecs
-from glmserve.engine.remote import ContextExceeded
-from glmserve.engine.types import EngineBusy, GenerationRequest
+from glmserve.engine.types import ContextExceeded, EngineBusy, GenerationRequest
 from glmserve.errors import EngineFailure, HighTraffic, PromptTooLong, SensitiveContent
 from glmserve.platform.admission import Admitted
-from glmserve.platform.ids import tool_call_id
-from glmserve.protocol.deltas import message_body
-from glmserve.protocol.responses import ChatUsage, completion_body
+from glmserve.protocol.responses import ChatUsage
 from glmserve.safety import SAFE, Verdict
 from glmserve.serving.metrics import Metrics
 from glmserve.serving.models.registry import ServedModel
@@ -24,7 +21,13 @@ from glmserve.serving.run.content_filter import ContentFilter, content_filter_bo
 from glmserve.serving.run.legs import Legs
 from glmserve.serving.run.steering import Steerer, Steering
 
-__all__ = ["Completion", "PreparedCompletion", "completion_result", "finished_deltas"]
+__all__ = [
+    "Completion",
+    "CompletionResult",
+    "PreparedCompletion",
+    "collect_result",
+    "finished_deltas",
+]
 
 
 @dataclass(frozen=True)
@@ -243,17 +246,33 @@ async def finished_deltas(completion: Completion, *, refusal: bool = False) -> l
     return deltas
 
 
-async def completion_result(completion: Completion) -> dict[str, Any]:
-    """Run a completion to its end; the non-stream response body (content, reasoning and
-    tool calls). Raises EngineFailure (1234) if the engine failed."""
+@dataclass(frozen=True)
+class CompletionResult:
+    """A completion run to its end, typed: what a non-stream answer holds before the
+    edges (api/, the job table) give it a wire shape."""
+
+    id: str
+    request_id: str
+    created: int
+    model: str
+    deltas: list[Delta]
+    finish_reason: str
+    usage: ChatUsage
+    content_filter: list[dict[str, object]]
+    """Z.AI's ``content_filter``: the sides content safety flagged (empty: none)."""
+
+
+async def collect_result(completion: Completion) -> CompletionResult:
+    """Run a completion to its end; its deltas, finish reason and usage. Raises
+    EngineFailure (1234) if the engine failed, SensitiveContent (1301) if blocked."""
     deltas = await finished_deltas(completion)
     prepared = completion.prepared
-    return completion_body(
+    return CompletionResult(
         id=prepared.id,
         request_id=prepared.request_id,
         created=prepared.created,
         model=prepared.model.code,
-        message=message_body(deltas, tool_call_id),
+        deltas=deltas,
         finish_reason=completion.finish_reason,
         usage=completion.usage,
         content_filter=completion.content_filter,

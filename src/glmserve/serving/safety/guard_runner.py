@@ -9,11 +9,12 @@ import asyncio
 import json
 from typing import Any
 
+from glmserve.chat.output import collect
 from glmserve.config import HttpSettings
 from glmserve.errors import EngineFailure, GlmServeError
 from glmserve.protocol.chat import parse_chat_request
 from glmserve.serving.models.registry import ModelRegistry
-from glmserve.serving.run.completion import completion_result
+from glmserve.serving.run.completion import collect_result
 from glmserve.serving.service import CompletionService
 
 __all__ = ["GuardRunner"]
@@ -38,11 +39,11 @@ class GuardRunner:
         request = parse_chat_request(json.dumps(body).encode(), max_depth=_DEPTH)
         try:
             prepared = await asyncio.to_thread(self._service.prepare, request)
-            result = await completion_result(self._service.run(prepared))
+            result = await collect_result(self._service.run(prepared))
         except GlmServeError as exc:
             raise EngineFailure(
                 f"Network error: the content-safety guard model {self._code} failed "
                 f"({exc.code}: {exc.message})"
             ) from None
-        message = result["choices"][0]["message"]
-        return str(message.get("content") or message.get("reasoning_content") or "")
+        message = collect(result.deltas)
+        return message.content or message.reasoning_content or ""

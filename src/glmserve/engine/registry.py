@@ -5,6 +5,12 @@ embedded llama.cpp in a worker process of its own, or ``remote``, inference serv
 (vLLM, SGLang, llama-server) reached with token IDs (docs/remote-engine.md). Context
 capping happens here and only here: an embedded model's context the config did not set
 is capped at the model's trained context.
+
+It is the one place above the backends that knows them: the serving layer builds every
+engine here and sees only the ``Engine`` interface (types.py). A new engine kind is one
+entry in ``ENGINE_KINDS``. The embedded engines' weights and the embedding engine
+(llama.cpp in a worker process, the only embedding kind so far) are handed out here
+too: ``default_model_path``, ``default_embedding_path``, ``EmbeddingEngine``.
 """
 
 from __future__ import annotations
@@ -14,13 +20,24 @@ from collections.abc import Callable
 from pathlib import Path
 
 from glmserve.config import ModelConfig
+from glmserve.engine.llama.embedding_weights import DEFAULT_EMBEDDING_WINDOW, default_embedding_path
+from glmserve.engine.llama.embedding_worker import EmbeddingEngine, EmbeddingEngineSpec
 from glmserve.engine.llama.native import NativeModel
-from glmserve.engine.llama.worker import WorkerEngine, WorkerSpec
+from glmserve.engine.llama.weights import WeightsError, default_model_path
+from glmserve.engine.llama.worker import LlamaWorkerSpec, WorkerEngine
 from glmserve.engine.remote import RemoteEngine, RemoteSpec
-from glmserve.engine.remote import WorkerSpec as RemoteWorkerSpec
 from glmserve.engine.types import Engine
 
-__all__ = ["ENGINE_KINDS", "build_engine"]
+__all__ = [
+    "DEFAULT_EMBEDDING_WINDOW",
+    "ENGINE_KINDS",
+    "EmbeddingEngine",
+    "EmbeddingEngineSpec",
+    "WeightsError",
+    "build_engine",
+    "default_embedding_path",
+    "default_model_path",
+]
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +45,7 @@ EngineBuilder = Callable[[ModelConfig, Path], Engine]
 
 
 def _llama(config: ModelConfig, weights: Path) -> Engine:
-    spec = WorkerSpec(
+    spec = LlamaWorkerSpec(
         gguf=weights,
         context_size=_served_context(config, weights),
         threads=config.threads,
@@ -44,11 +61,8 @@ def _llama(config: ModelConfig, weights: Path) -> Engine:
 def _remote(config: ModelConfig, tokenizer: Path) -> Engine:
     """``tokenizer``: the model's Hugging Face folder or GGUF. Workers that are down are
     not an error (they are probed until they answer); bad values raise ValueError."""
-    workers = tuple(
-        RemoteWorkerSpec(w.url, w.kind, w.model, w.api_key, w.max_in_flight) for w in config.workers
-    )
     spec = RemoteSpec(
-        workers=workers,
+        workers=config.workers,
         tokenizer=tokenizer,
         context_size=config.context_size,
         routing=config.routing,
