@@ -243,6 +243,31 @@ class ConcurrencyExceeded(GlmServeError):
         )
 
 
+class TooManyWaiting(GlmServeError):
+    """1302: the key already has its cap of async tasks or batches waiting or running
+    (``[platform] max_queued_tasks_per_key``)."""
+
+    status = 429
+    code = "1302"
+
+    def __init__(self, what: str, limit: int) -> None:
+        super().__init__(
+            f"High concurrency usage of this API, please reduce concurrency: at most {limit} "
+            f"{what} of one API key may wait or run at once."
+        )
+
+
+class KeyRevoked(GlmServeError):
+    """1000: work queued under a key that has been revoked since (an async task, a
+    batch) does not run."""
+
+    status = 401
+    code = "1000"
+
+    def __init__(self) -> None:
+        super().__init__("Authentication failed: this API key has been revoked.")
+
+
 class FrequencyExceeded(GlmServeError):
     """1303: more requests per minute than the key's limit."""
 

@@ -58,6 +58,30 @@ async def test_concurrent_requests_are_batched_and_equal_alone(engine: Embedding
             assert float(_unit(single) @ _unit(vector)) >= 0.99999
 
 
+async def test_tenants_take_turns_in_the_queue(engine: EmbeddingEngine) -> None:
+    # Each request is about one decode's worth of tokens (the batch is 64 here).
+    request = [engine.tokenize(t) for t in TEXTS]
+    await engine.embed(request[:1])  # the engine process is running
+    pid = engine.pid
+    assert pid is not None
+    ended: list[str] = []
+
+    async def one(name: str, tenant: str) -> None:
+        await engine.embed(request, tenant)
+        ended.append(name)
+
+    os.kill(pid, signal.SIGSTOP)  # every request below is queued before any is taken
+    try:
+        work = [asyncio.ensure_future(one(f"a{i}", "a")) for i in range(6)]
+        work.append(asyncio.ensure_future(one("b", "b")))
+        await asyncio.sleep(0)  # each has sent its request
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    await asyncio.gather(*work)
+    # Tenant a's backlog of six holds b's request up by one round, not six.
+    assert ended == ["a0", "b", "a1", "a2", "a3", "a4", "a5"]
+
+
 async def test_a_dead_engine_process_fails_in_flight_work_and_restarts(
     engine: EmbeddingEngine,
 ) -> None:

@@ -112,3 +112,27 @@ def test_a_decode_step_lists_its_sequences_in_slot_order() -> None:
     assert [entry[0] for entry in step.entries] == [0, 1, 2, 3]
     for seq, row in step.rows:  # each sequence samples from its own token's row
         assert seq.slot is not None and step.entries[row][0] == seq.slot.id
+
+
+def test_waiting_requests_are_admitted_taking_turns_between_tenants() -> None:
+    table = SlotTable(1, Cache(1))
+    sched = Scheduler(table, max_running=1, n_batch=64)
+    names: dict[int, str] = {}
+
+    def add(name: str, tenant: str) -> None:
+        tokens = [100 + len(names), 1, 2]
+        seq = Sequence(GenerationRequest(tokens, 8, tenant=tenant), Sink(), tokens, TextStream())
+        names[id(seq)] = name
+        sched.add(seq)
+
+    for i in range(4):  # tenant a's backlog, then one request of b
+        add(f"a{i}", "a")
+    add("b0", "b")
+    started = []
+    while sched.waiting or sched.running:
+        sched.admit()
+        (seq,) = sched.running
+        started.append(names[id(seq)])
+        sched.finish(seq, "stop")
+    # b waits for one of a's requests, not for all four; a alone is first come, first served
+    assert started == ["a0", "b0", "a1", "a2", "a3"]

@@ -147,3 +147,18 @@ def test_tier_limits_with_model_overrides() -> None:
         15,
         20,
     ]
+
+
+async def test_a_request_counted_already_takes_only_a_slot(
+    make_limiter: Callable[[], Limiter],
+) -> None:
+    # An async task is counted when submitted; when it runs it takes a slot, uncounted.
+    limiter = make_limiter()
+    limits = TierLimits(concurrency=1, rpm=1)
+    first = await limiter.reserve("key", "glm-4.7", None, limits)  # the minute's one request
+    assert await _outcome(limiter, limits=limits) == "1302"  # the slot is taken
+    await limiter.release(first)
+    held = await limiter.reserve("key", "glm-4.7", None, limits, count=False)
+    assert await _outcome(limiter, limits=TierLimits(concurrency=0, rpm=1)) == "1303"
+    await limiter.release(held)
+    assert await _outcome(limiter, limits=limits) == "1303"

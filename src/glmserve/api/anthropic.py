@@ -75,9 +75,10 @@ async def messages(
     body = parse_messages_request(raw, max_depth=depth)
     chat = to_chat_request(body, app.settings.claude_models.resolve(body.model), max_depth=depth)
     metered.describe(chat.model, None)
+    task_id = await app.completions.admit(chat, metered)  # before the costly work
     prepared = await in_thread_until_disconnect(
         request,
-        lambda gone: app.completions.prepare(chat, coding=True, gone=gone),
+        lambda gone: app.completions.prepare(chat, coding=True, gone=gone, task_id=task_id),
         app.completions.executor_for(chat),
     )
     completion = await app.completions.start(prepared, metered)
@@ -128,17 +129,20 @@ async def _stream(completion: Completion) -> AsyncIterator[bytes]:
 async def count_tokens(
     request: Request,
     app: GlmServe = Depends(glmserve),
-    _caller: Principal = Depends(principal),
+    caller: Principal = Depends(principal),
     raw: Any = Depends(json_body),
 ) -> dict[str, Any]:
     depth = app.settings.http.max_json_depth
     body = parse_messages_request(raw, max_depth=depth, count_only=True)
     chat = to_chat_request(body, app.settings.claude_models.resolve(body.model), max_depth=depth)
-    tokens = await in_thread_until_disconnect(
-        request,
-        lambda gone: app.completions.count_prompt_tokens(chat, coding=True, gone=gone),
-        app.completions.executor_for(chat),
-    )
+    model = app.completions.model_for(chat).code
+    # Admitted like the tokenizer: the key's limits and a slot while it renders.
+    async with app.platform.admission.hold(caller, model):
+        tokens = await in_thread_until_disconnect(
+            request,
+            lambda gone: app.completions.count_prompt_tokens(chat, coding=True, gone=gone),
+            app.completions.executor_for(chat),
+        )
     return {"input_tokens": tokens}
 
 

@@ -13,7 +13,7 @@ from starlette.datastructures import UploadFile
 from starlette.types import Message, Receive
 
 from glmserve.api.body import json_body
-from glmserve.api.deps import glmserve, principal
+from glmserve.api.deps import admitted, glmserve, principal
 from glmserve.api.openapi import documented
 from glmserve.app import GlmServe
 from glmserve.errors import BodyTimeout, FileTooLarge, InvalidField, InvalidRequest, MissingField
@@ -22,7 +22,8 @@ from glmserve.platform.batch_input import BatchCreateBody
 
 __all__ = ["router"]
 
-router = APIRouter()
+# Every route of files and batches is admitted (api/deps.py): counted, and holding a slot.
+router = APIRouter(dependencies=[Depends(admitted)])
 
 # Multipart framing around the file: headers, boundary, the purpose field.
 _FORM_SLACK = 64 * 1024

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import hmac
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Literal
 
 from fastapi import Depends, Request
@@ -16,6 +17,7 @@ from glmserve.platform.auth import Principal, read_credential
 __all__ = [
     "glmserve",
     "principal",
+    "admitted",
     "attempt",
     "embeddings_attempt",
     "moderations_attempt",
@@ -47,6 +49,16 @@ def principal(request: Request) -> Principal:
     return caller
 
 
+async def admitted(
+    request: Request, caller: Principal = Depends(principal)
+) -> AsyncIterator[Principal]:
+    """The caller of a route nothing is billed for (files and batches), admitted like
+    any request: counted against the key's tier limits (counters apart from its model
+    requests), holding one of its slots while the route runs (``Admission.hold``)."""
+    async with glmserve(request).platform.admission.hold(caller, "files", apart=True):
+        yield caller
+
+
 async def attempt(
     request: Request, caller: Principal = Depends(principal)
 ) -> AsyncIterator[Attempt]:
@@ -55,7 +67,7 @@ async def attempt(
     The code after ``yield`` runs once the response is over: sent in full, failed, or
     dropped by a client that went away mid-stream. That is where the record is written.
     """
-    async for metered in _metered(request, caller, "chat"):
+    with _metered(request, caller, "chat") as metered:
         yield metered
 
 
@@ -63,7 +75,7 @@ async def embeddings_attempt(
     request: Request, caller: Principal = Depends(principal)
 ) -> AsyncIterator[Attempt]:
     """``attempt`` for the retrieval routes: the ledger records them as "embeddings"."""
-    async for metered in _metered(request, caller, "embeddings"):
+    with _metered(request, caller, "embeddings") as metered:
         yield metered
 
 
@@ -71,7 +83,7 @@ async def moderations_attempt(
     request: Request, caller: Principal = Depends(principal)
 ) -> AsyncIterator[Attempt]:
     """``attempt`` for ``/moderations``: the ledger records them as "moderate"."""
-    async for metered in _metered(request, caller, "moderate"):
+    with _metered(request, caller, "moderate") as metered:
         yield metered
 
 
@@ -79,7 +91,7 @@ async def tools_attempt(
     request: Request, caller: Principal = Depends(principal)
 ) -> AsyncIterator[Attempt]:
     """``attempt`` for web search and the reader: the ledger records them as "tools"."""
-    async for metered in _metered(request, caller, "tools"):
+    with _metered(request, caller, "tools") as metered:
         yield metered
 
 
@@ -87,15 +99,19 @@ async def images_attempt(
     request: Request, caller: Principal = Depends(principal)
 ) -> AsyncIterator[Attempt]:
     """``attempt`` for image generation: the ledger records it as "image"."""
-    async for metered in _metered(request, caller, "image"):
+    with _metered(request, caller, "image") as metered:
         yield metered
 
 
-async def _metered(
+@contextlib.contextmanager
+def _metered(
     request: Request,
     caller: Principal,
     kind: Literal["chat", "embeddings", "moderate", "tools", "image"],
-) -> AsyncIterator[Attempt]:
+) -> Iterator[Attempt]:
+    # A context manager, not a generator iterated by the dependency: the route's error
+    # is thrown into the dependency at its ``yield`` and must reach the except below,
+    # so the record carries the error's code.
     metered = glmserve(request).platform.admission.attempt(caller, kind)
     metered.surface = surface_of(request.url.path)
     try:

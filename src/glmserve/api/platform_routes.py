@@ -26,6 +26,12 @@ async def submit_async_chat(
     caller: Principal = Depends(principal),
     raw: Any = Depends(json_body),
 ) -> dict[str, Any]:
+    # The key's limits before the costly checks (rendering, tokenizing): a task refused
+    # now gets the code a synchronous request would, and counts as one.
+    asked = raw.get("model") if isinstance(raw, dict) else None
+    code = app.jobs.handler("chat").model_code(asked) if isinstance(asked, str) else None
+    if code is not None and any(m.code == code for m in app.models):  # else 1211 below
+        await app.platform.tasks.admit(caller, code)
     row = await app.jobs.new_task("chat", caller.key_id, raw)
     try:
         return await app.platform.tasks.submit(caller, row)
@@ -52,11 +58,14 @@ async def tokenizer(
 ) -> dict[str, Any]:
     # The same parsing and rendering as chat: the count is the chat's prompt_tokens.
     chat = parse_chat_request(raw, max_depth=app.settings.http.max_json_depth)
-    count = await in_thread_until_disconnect(
-        request,
-        lambda gone: app.completions.prompt_count(chat, gone=gone),
-        app.completions.executor_for(chat),
-    )
+    model = app.completions.model_for(chat).code
+    # Admitted like the chat it counts (its limits, a slot while it renders), not billed.
+    async with app.platform.admission.hold(caller, model):
+        count = await in_thread_until_disconnect(
+            request,
+            lambda gone: app.completions.prompt_count(chat, gone=gone),
+            app.completions.executor_for(chat),
+        )
     tokens = count.total
     task_id = completion_id()
     return {

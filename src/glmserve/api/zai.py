@@ -47,6 +47,9 @@ def make_router(*, coding: bool) -> APIRouter:
     ) -> Response:
         chat = parse_chat_request(raw, max_depth=app.settings.http.max_json_depth)
         metered.describe(chat.model, chat.request_id)
+        # Admission (balance, limits, request_id) before any costly work; the record is
+        # written by the ``attempt`` dependency when the response is over, whatever its end.
+        task_id = await app.completions.admit(chat, metered)
         # A web_search tool: glmserve searches and puts the results in the prompt.
         grounding = await app.web_search.ground(chat, metered)
         chat = grounding.request
@@ -60,11 +63,9 @@ def make_router(*, coding: bool) -> APIRouter:
         # loop, and given up when the client leaves.
         prepared = await in_thread_until_disconnect(
             request,
-            lambda gone: app.completions.prepare(chat, coding=coding, gone=gone),
+            lambda gone: app.completions.prepare(chat, coding=coding, gone=gone, task_id=task_id),
             app.completions.executor_for(chat),
         )
-        # Admission (balance, limits, request_id) then start; the record is written by
-        # the ``attempt`` dependency when the response is over, whatever its end.
         completion = await app.completions.start(prepared, metered)
         if prepared.stream:
             keepalive = app.settings.keepalive_seconds

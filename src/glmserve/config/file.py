@@ -134,6 +134,7 @@ class PlatformFile(_Strict):
     data_dir: str | None = None
     task_workers: int = Field(default=2, ge=0, le=64)
     task_retention_hours: float = Field(default=72, gt=0)
+    max_queued_tasks_per_key: int = Field(default=100, ge=1)
     default_key_tier: Tier = "V3"
     jwt_max_lifetime_seconds: int = Field(default=210, ge=1, le=30 * 24 * 3600)
     admin_metrics: bool = False

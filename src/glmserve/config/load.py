@@ -387,6 +387,7 @@ def platform_settings(
         ),
         task_workers=platform.task_workers,
         task_retention_seconds=int(platform.task_retention_hours * 3600),
+        max_queued_tasks_per_key=platform.max_queued_tasks_per_key,
         default_key_tier=platform.default_key_tier,
         jwt_max_lifetime_seconds=platform.jwt_max_lifetime_seconds,
         admin_metrics=platform.admin_metrics,

@@ -89,6 +89,9 @@ class PlatformSettings:
     limits: LimitSettings = field(default_factory=LimitSettings)
     task_workers: int = 2
     task_retention_seconds: int = 72 * 3600
+    max_queued_tasks_per_key: int = 100
+    """Async tasks of one key waiting or running at once; past it a submission is 429
+    (1302), so one key's backlog cannot fill the shared queue."""
     default_key_tier: Tier = "V3"
     jwt_max_lifetime_seconds: int = 210
     """The longest a JWT may live (its ``exp`` after its ``timestamp``): zai-sdk makes

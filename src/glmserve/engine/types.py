@@ -68,6 +68,10 @@ class GenerationRequest:
     media: MediaPrompt | None = None
     """The rendered prompt and its images, when it has any; ``prompt_tokens`` is then
     ``Engine.tokenize_media``'s token list (placeholders where images go)."""
+    tenant: str = ""
+    """Whose request it is, an opaque id (the API key's): waiting requests are admitted
+    taking turns between tenants (engine/scheduler.py), so one tenant's backlog does not
+    hold up another's request."""
     label: str = ""
     """What the logs call it (the request's id): an engine crash names the requests
     it was running."""

@@ -16,8 +16,8 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Coroutine
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable, Coroutine
+from dataclasses import dataclass, replace
 from typing import Any, Literal, Protocol
 
 from glmserve.catalog import Price
@@ -113,16 +113,55 @@ class Admission:
         return Attempt(self, caller, kind)
 
     async def reserve(
-        self, caller: Principal, model: str, request_id: str | None
+        self, caller: Principal, model: str, request_id: str | None, *, count: bool = True
     ) -> Reservation | None:
+        """Balance and limits (``count`` false: a slot without counting the request
+        against the per-minute and per-day limits, which counted it already)."""
         if not caller.limited:
             return None  # open mode: nobody to limit or bill
         if caller.balance_nano is not None and caller.balance_nano <= 0:
             raise BalanceExhausted()
         limits = self.limits.for_key(caller.tier, model)
-        reservation = await self.limiter.reserve(caller.key_id, model, request_id, limits)
+        reservation = await self.limiter.reserve(
+            caller.key_id, model, request_id, limits, count=count
+        )
         self._held[reservation.lease] = reservation
         return reservation
+
+    async def count(self, caller: Principal, model: str) -> None:
+        """Count a request now against the key's balance and its per-minute and per-day
+        limits (raises 1113, 1303 or 1304, as a synchronous request would be refused),
+        without holding a slot: an async task is counted when it is submitted and takes
+        its concurrency slot when it runs (``Attempt.admit`` with ``counted``)."""
+        if not caller.limited:
+            return
+        if caller.balance_nano is not None and caller.balance_nano <= 0:
+            raise BalanceExhausted()
+        tier = self.limits.for_key(caller.tier, model)
+        counted = replace(tier, concurrency=0)
+        reservation = await self.limiter.reserve(caller.key_id, model, None, counted)
+        await self.limiter.release(reservation)
+
+    @contextlib.asynccontextmanager
+    async def hold(
+        self, caller: Principal, what: str, *, apart: bool = False
+    ) -> AsyncIterator[None]:
+        """A request nothing is billed for (the tokenizer, files and batches): counted
+        against the key's per-minute and per-day limits, and holding one of its
+        concurrency slots for ``what`` while it runs (1302-1304 as for a completion).
+        ``apart``: counted apart from the key's model requests (the tier's limits, but
+        counters of their own), so polling a batch uses up no chat quota."""
+        if not caller.limited:
+            yield
+            return
+        limits = self.limits.for_key(caller.tier, what)
+        key = f"{caller.key_id}/{what}" if apart else caller.key_id
+        reservation = await self.limiter.reserve(key, what, None, limits)
+        self._held[reservation.lease] = reservation
+        try:
+            yield
+        finally:
+            await self.release(reservation)
 
     async def release(self, reservation: Reservation) -> None:
         self._held.pop(reservation.lease, None)
@@ -187,6 +226,13 @@ class Attempt:
         self.admitted: Admitted | None = None
         self.completion: Metered | None = None
         self._reservation: Reservation | None = None
+        self.balance_now: Callable[[], int | None] | None = None
+        """Reads the key's balance (blocking): set for work that waited in a queue, whose
+        caller's balance is checked again once the slot is taken, so that it sees what
+        the work that held the slot before was charged."""
+        self.counted = False
+        """Counted against the per-minute and per-day limits already (an async task,
+        counted on submission): ``admit`` only takes the concurrency slot."""
         self._started = time.monotonic()
         self._closed = False
 
@@ -210,8 +256,14 @@ class Attempt:
         ):
             raise PolicyBlocked(f"the end user {admitted.user_id!r} is blocked on this server")
         self._reservation = await self._admission.reserve(
-            self.caller, self.model, admitted.client_request_id
+            self.caller, self.model, admitted.client_request_id, count=not self.counted
         )
+        if self.balance_now is not None and self._reservation is not None:
+            balance = await asyncio.to_thread(self.balance_now)
+            if balance is not None and balance <= 0:
+                await self._admission.release(self._reservation)
+                self._reservation = None
+                raise BalanceExhausted()
         plans = self._admission.plans
         if plans is not None:
             try:

@@ -23,7 +23,13 @@ from dataclasses import replace
 from typing import Any, Protocol
 
 from glmserve.config.batches import BatchSettings
-from glmserve.errors import BalanceExhausted, BatchNotFound, GlmServeError, InvalidField
+from glmserve.errors import (
+    BalanceExhausted,
+    BatchNotFound,
+    GlmServeError,
+    InvalidField,
+    KeyRevoked,
+)
 from glmserve.platform.auth import Principal
 from glmserve.platform.batch_input import (
     TooManyLines,
@@ -313,6 +319,9 @@ class Batches:
                 if row.status != "in_progress" or time.time() >= row.expires_at:
                     self._stopping.add(row.id)
                     break
+                if await self._key_stops(row):
+                    self._stopping.add(row.id)
+                    break
                 free = self.settings.concurrency - len(running)
                 pending = (
                     await asyncio.to_thread(
@@ -355,6 +364,30 @@ class Batches:
             if expired:
                 row = replace(row, expired_at=int(time.time()))
         return row
+
+    async def _key_stops(self, row: BatchRow) -> bool:
+        """Whether the batch's key may no longer pay for lines (revoked, or its balance
+        used up): if so the batch is cancelled, with the reason in its errors; the lines
+        that ran are billed and in its output."""
+        key = await asyncio.to_thread(self._repo.get_key, row.key_id)
+        if key is None:  # open mode: nobody to bill
+            return False
+        error: KeyRevoked | BalanceExhausted
+        if key.revoked:
+            error = KeyRevoked()
+        elif key.balance_nano is not None and key.balance_nano <= 0:
+            error = BalanceExhausted()
+        else:
+            return False
+        entries = json.loads(row.errors_json) if row.errors_json else []
+        entries.append({"code": error.code, "line": None, "message": error.message, "param": None})
+        changes = {
+            "status": "cancelling",
+            "cancelling_at": int(time.time()),
+            "errors_json": json.dumps(entries),
+        }
+        await asyncio.to_thread(self._repo.update_batch, row.id, changes, ("in_progress",))
+        return True
 
     async def _line(self, row: BatchRow, line: BatchLineRow) -> None:
         async with self._slots:

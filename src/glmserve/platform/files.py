@@ -74,6 +74,9 @@ class Files:
             raise FileTooLarge(self.settings.max_bytes)
         if not data:
             raise InvalidField("file", "the file is empty.")
+        if any(c == "\x00" or "\ud800" <= c <= "\udfff" for c in filename):
+            # PostgreSQL stores neither; refused alike on every store.
+            raise InvalidField("file", "the file name has a NUL character or a lone surrogate.")
         if purpose == "batch" and not filename.lower().endswith(".jsonl"):
             raise InvalidField("file", "a batch file must be a .jsonl file (one request a line).")
         if purpose == "agent" and not filename.lower().endswith(AGENT_SUFFIXES):

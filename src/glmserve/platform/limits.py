@@ -37,9 +37,17 @@ class Reservation:
 
 class Limiter(Protocol):
     async def reserve(
-        self, key_id: str, model: str, request_id: str | None, limits: TierLimits
+        self,
+        key_id: str,
+        model: str,
+        request_id: str | None,
+        limits: TierLimits,
+        *,
+        count: bool = True,
     ) -> Reservation:
-        """Take a slot or raise 1231, 1302, 1303 or 1304; nothing is counted on refusal."""
+        """Take a slot or raise 1231, 1302, 1303 or 1304; nothing is counted on refusal.
+        ``count`` false: a request counted already (an async task counted when it was
+        submitted) takes its slot without the per-minute and per-day checks."""
         ...
 
     async def release(self, reservation: Reservation) -> None: ...
@@ -80,7 +88,13 @@ class LocalLimiter:
         self._day: tuple[str, dict[str, int]] = ("", {})
 
     async def reserve(
-        self, key_id: str, model: str, request_id: str | None, limits: TierLimits
+        self,
+        key_id: str,
+        model: str,
+        request_id: str | None,
+        limits: TierLimits,
+        *,
+        count: bool = True,
     ) -> Reservation:
         async with self._lock:
             minute, day = minute_and_day(time.time())
@@ -95,11 +109,11 @@ class LocalLimiter:
                 refused, limit = 1231, 0
             elif limits.concurrency and len(slots) >= limits.concurrency:
                 refused, limit = 1302, limits.concurrency
-            elif limits.rpm and per_minute.get(key_id, 0) >= limits.rpm:
+            elif count and limits.rpm and per_minute.get(key_id, 0) >= limits.rpm:
                 refused, limit = 1303, limits.rpm
-            elif limits.daily and per_day.get(key_id, 0) >= limits.daily:
+            elif count and limits.daily and per_day.get(key_id, 0) >= limits.daily:
                 refused, limit = 1304, limits.daily
-            elif limits.global_rpm and per_minute.get("", 0) >= limits.global_rpm:
+            elif count and limits.global_rpm and per_minute.get("", 0) >= limits.global_rpm:
                 refused, limit = 1305, limits.global_rpm
             if refused:
                 raise limit_error(refused, limit, model, request_id)
@@ -107,9 +121,10 @@ class LocalLimiter:
             slots.add(lease)
             if request_id is not None:
                 self._request_ids.add((key_id, request_id))
-            per_minute[key_id] = per_minute.get(key_id, 0) + 1
-            per_minute[""] = per_minute.get("", 0) + 1  # every key: the global rate
-            per_day[key_id] = per_day.get(key_id, 0) + 1
+            if count:
+                per_minute[key_id] = per_minute.get(key_id, 0) + 1
+                per_minute[""] = per_minute.get("", 0) + 1  # every key: the global rate
+                per_day[key_id] = per_day.get(key_id, 0) + 1
             return Reservation(lease, key_id, model, request_id)
 
     async def release(self, reservation: Reservation) -> None:

@@ -29,25 +29,30 @@ local concurrency = tonumber(ARGV[4])
 if concurrency > 0 and redis.call('ZCARD', KEYS[1]) >= concurrency then
   return {1302, concurrency}
 end
+local counted = ARGV[9] == '1'
 local rpm = tonumber(ARGV[5])
-if rpm > 0 and tonumber(redis.call('GET', KEYS[3]) or '0') >= rpm then return {1303, rpm} end
+if counted and rpm > 0 and tonumber(redis.call('GET', KEYS[3]) or '0') >= rpm then
+  return {1303, rpm}
+end
 local daily = tonumber(ARGV[6])
-if daily > 0 and tonumber(redis.call('GET', KEYS[4]) or '0') >= daily then
+if counted and daily > 0 and tonumber(redis.call('GET', KEYS[4]) or '0') >= daily then
   return {1304, daily}
 end
 local global_rpm = tonumber(ARGV[8])
-if global_rpm > 0 and tonumber(redis.call('GET', KEYS[5]) or '0') >= global_rpm then
+if counted and global_rpm > 0 and tonumber(redis.call('GET', KEYS[5]) or '0') >= global_rpm then
   return {1305, global_rpm}
 end
 redis.call('ZADD', KEYS[1], now + lease_ms, ARGV[2])
 redis.call('PEXPIRE', KEYS[1], lease_ms * 2)
 if ARGV[7] == '1' then redis.call('SET', KEYS[2], ARGV[2], 'PX', lease_ms) end
-redis.call('INCR', KEYS[3])
-redis.call('EXPIRE', KEYS[3], 120)
-redis.call('INCR', KEYS[4])
-redis.call('EXPIRE', KEYS[4], 172800)
-redis.call('INCR', KEYS[5])
-redis.call('EXPIRE', KEYS[5], 120)
+if counted then
+  redis.call('INCR', KEYS[3])
+  redis.call('EXPIRE', KEYS[3], 120)
+  redis.call('INCR', KEYS[4])
+  redis.call('EXPIRE', KEYS[4], 172800)
+  redis.call('INCR', KEYS[5])
+  redis.call('EXPIRE', KEYS[5], 120)
+end
 return {0, 0}
 """
 
@@ -76,7 +81,13 @@ class RedisLimiter:
         return f"{self._prefix}:rid:{key_id}:{request_id or ''}"
 
     async def reserve(
-        self, key_id: str, model: str, request_id: str | None, limits: TierLimits
+        self,
+        key_id: str,
+        model: str,
+        request_id: str | None,
+        limits: TierLimits,
+        *,
+        count: bool = True,
     ) -> Reservation:
         now = time.time()
         minute, day = minute_and_day(now)
@@ -97,6 +108,7 @@ class RedisLimiter:
             limits.daily,
             "1" if request_id is not None else "0",
             limits.global_rpm,
+            "1" if count else "0",
         ]
         try:
             code, limit = await self._reserve(keys=keys, args=args)

@@ -86,6 +86,8 @@ class Platform:
             admission,
             workers=settings.task_workers,
             retention_seconds=settings.task_retention_seconds,
+            max_queued_per_key=settings.max_queued_tasks_per_key,
+            open_access=settings.open_access,
         )
         store = open_object_store(settings.files, data_dir(settings))
         files = Files(repository, store, settings.files)

@@ -19,7 +19,14 @@ import logging
 import time
 from typing import Any, Protocol
 
-from glmserve.errors import BalanceExhausted, GlmServeError, TaskNotFound
+from glmserve.errors import (
+    BalanceExhausted,
+    ConcurrencyExceeded,
+    GlmServeError,
+    KeyRevoked,
+    TaskNotFound,
+    TooManyWaiting,
+)
 from glmserve.platform.admission import Admission, Attempt
 from glmserve.platform.auth import Principal
 from glmserve.platform.leases import Leases
@@ -34,7 +41,9 @@ TaskOutcome = tuple[TaskStatus, dict[str, Any], GlmServeError | None]
 class TaskRunner(Protocol):
     async def run(self, row: TaskRow, attempt: Attempt) -> TaskOutcome:
         """Run the stored request to its end (admitted through ``attempt``); failures
-        are outcomes, not exceptions (only cancellation propagates)."""
+        are outcomes, not exceptions. Only cancellation propagates, and
+        ``ConcurrencyExceeded`` from the admission before any work: the key has its
+        tier's requests in flight, and the task waits for a slot."""
         ...
 
     def failed(self, row: TaskRow, error: GlmServeError) -> dict[str, Any]:
@@ -47,6 +56,8 @@ log = logging.getLogger(__name__)
 _LEASE_MS = 60_000
 _POLL_SECONDS = 1.0
 _PURGE_EVERY = 600.0
+_DEFER_MS = 1_000
+"""A task whose key has no free slot waits this long before it is tried again."""
 
 
 class AsyncTasks:
@@ -58,17 +69,34 @@ class AsyncTasks:
         *,
         workers: int,
         retention_seconds: int,
+        max_queued_per_key: int = 100,
+        open_access: bool = False,
     ) -> None:
         self._repo = repository
         self._runner = runner
         self._admission = admission
         self._workers = workers
         self._retention = retention_seconds
+        self._max_queued = max_queued_per_key
+        self._open = open_access
+        self._deferred: dict[str, float] = {}
+        """Keys whose task found no free slot, until when their tasks are not taken."""
+        self._running_keys: dict[str, int] = {}
         self._leases = Leases(repository.renew_tasks, _LEASE_MS, "async task")
         self._owner = self._leases.owner
         self._wake = asyncio.Event()
         self._running = self._leases.held
         self._loops: list[asyncio.Task[None]] = []
+
+    async def admit(self, caller: Principal, model: str) -> None:
+        """The checks of a submission, before its request is prepared: the key's cap on
+        waiting tasks (1302), its balance (1113) and its per-minute and per-day limits
+        (1303, 1304), where the task is counted: the codes a synchronous request gets."""
+        if caller.limited:
+            waiting = await asyncio.to_thread(self._repo.count_tasks, caller.key_id, "PROCESSING")
+            if waiting >= self._max_queued:
+                raise TooManyWaiting("async tasks", self._max_queued)
+        await self._admission.count(caller, model)
 
     async def submit(self, caller: Principal, row: TaskRow) -> dict[str, Any]:
         """Queue a prepared task (checked already, so a bad request was a 400, not a
@@ -115,10 +143,26 @@ class AsyncTasks:
                 await task
         self._loops = []
 
+    async def _claim(self) -> TaskRow | None:
+        """The next task, taking turns between keys: first the oldest task of a key
+        with none running here, and none waiting for a slot; else any but the latter."""
+        now = time.time()
+        self._deferred = {k: until for k, until in self._deferred.items() if until > now}
+        waiting = set(self._deferred)
+        busy = waiting | set(self._running_keys)
+        now_ms = int(now * 1000)
+        row = await asyncio.to_thread(
+            self._repo.claim_task, self._owner, now_ms, _LEASE_MS, sorted(busy)
+        )
+        if row is None and busy != waiting:
+            row = await asyncio.to_thread(
+                self._repo.claim_task, self._owner, now_ms, _LEASE_MS, sorted(waiting)
+            )
+        return row
+
     async def _work(self) -> None:
         while True:
-            now_ms = int(time.time() * 1000)
-            row = await asyncio.to_thread(self._repo.claim_task, self._owner, now_ms, _LEASE_MS)
+            row = await self._claim()
             if row is None:
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
@@ -136,16 +180,61 @@ class AsyncTasks:
                 await asyncio.to_thread(self._finish, row, "FAIL", fail)
 
     async def _run(self, row: TaskRow) -> None:
-        self._running.add(row.id)
-        attempt = self._admission.attempt(Principal(row.key_id), "async")
+        caller = await asyncio.to_thread(self._caller, row.key_id)
+        attempt = self._admission.attempt(caller or Principal(row.key_id), "async")
         attempt.record_id = row.id
+        attempt.counted = True  # on submission; it takes its concurrency slot now
+        if caller is not None and caller.limited:
+            attempt.balance_now = lambda: self._balance(row.key_id)
         attempt.describe(row.model, row.request_id)
+        if caller is None:  # revoked while it waited: it does not run
+            revoked = KeyRevoked()
+            attempt.close(revoked)
+            await asyncio.to_thread(self._finish, row, "FAIL", self._runner.failed(row, revoked))
+            return
+        self._running.add(row.id)
+        self._running_keys[row.key_id] = self._running_keys.get(row.key_id, 0) + 1
         try:
             status, result, error = await self._runner.run(row, attempt)
+        except ConcurrencyExceeded:
+            # The key's tier has its requests in flight: the task waits its turn.
+            self._deferred[row.key_id] = time.time() + _DEFER_MS / 1000
+            until = int(time.time() * 1000) + _DEFER_MS
+            await asyncio.to_thread(self._repo.renew_tasks, self._owner, [row.id], until)
+            return
         finally:
             self._running.discard(row.id)
+            left = self._running_keys.pop(row.key_id, 1) - 1
+            if left:
+                self._running_keys[row.key_id] = left
         attempt.close(error)
         await asyncio.to_thread(self._finish, row, status, result)
+
+    def _balance(self, key_id: str) -> int | None:
+        key = self._repo.get_key(key_id)
+        return key.balance_nano if key is not None else None
+
+    def _caller(self, key_id: str) -> Principal | None:
+        """Who the task runs as, read now: the key's tier and balance of this moment;
+        None if the key has been revoked. Blocking (call it off the loop)."""
+        if self._open:
+            return Principal(key_id)
+        key = self._repo.get_key(key_id)
+        if key is None:
+            return Principal(key_id)
+        if key.revoked:
+            return None
+        return Principal(
+            key.id,
+            key.tier,
+            key.balance_nano,
+            limited=True,
+            safety_exempt=key.safety_exempt,
+            status=key.status,
+            plan=key.plan,
+            plan_expires_at=key.plan_expires_at,
+            apis=tuple(key.apis.split(",")) if key.apis is not None else None,
+        )
 
     def _finish(self, row: TaskRow, status: TaskStatus, result: dict[str, Any]) -> None:
         self._repo.finish_task(row.id, status, json.dumps(result), int(time.time()))

@@ -7,7 +7,9 @@ at the cached-input price, the rest of the prompt at the input price.
 from __future__ import annotations
 
 import asyncio
+import re
 import time
+from dataclasses import replace
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Literal, Protocol, runtime_checkable
 
@@ -22,6 +24,7 @@ __all__ = [
     "Outcome",
     "TokenCounts",
     "ReasoningCounts",
+    "storable",
 ]
 
 Outcome = Literal["success", "error", "cancelled"]
@@ -74,6 +77,27 @@ def today(now: float | None = None) -> str:
     return time.strftime("%Y-%m-%d", time.gmtime(now if now is not None else time.time()))
 
 
+# The ledger's text columns and their lengths (store/schema.py): PostgreSQL refuses a
+# longer string or a NUL, where SQLite stores anything.
+_COLUMNS = {"model": 128, "request_id": 128, "user_id": 128, "finish_reason": 32}
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def storable(record: UsageRecord) -> UsageRecord:
+    """The record as every store keeps it: the strings a client chose without NUL
+    characters or lone surrogates and cut to their columns. The API refuses such
+    strings before a request runs (1214); this is the last guard, so that no record
+    is ever lost (and its request left unbilled) or grows without bound."""
+    changes: dict[str, str] = {}
+    for name, limit in _COLUMNS.items():
+        value = getattr(record, name)
+        if value is not None:
+            clean = _UNSTORABLE.sub("\ufffd", value)[:limit]
+            if clean != value:
+                changes[name] = clean
+    return replace(record, **changes) if changes else record  # type: ignore[arg-type]
+
+
 class Ledger:
     """Writes records off the event loop; reads reports."""
 
@@ -81,7 +105,7 @@ class Ledger:
         self._repo = repository
 
     async def write(self, record: UsageRecord) -> None:
-        await asyncio.to_thread(self._repo.record_usage, record)
+        await asyncio.to_thread(self._repo.record_usage, storable(record))
 
     def summary(
         self,

@@ -49,6 +49,7 @@ from glmserve.errors import (
 )
 from glmserve.protocol.chat import ChatCompletionRequest, parse_chat_request
 from glmserve.protocol.json_text import decode_json
+from glmserve.protocol.stored import check_stored
 
 __all__ = [
     "MessagesRequest",
@@ -230,6 +231,7 @@ def _field_error(exc: ValidationError) -> GlmServeError:
 
 
 def _check(request: MessagesRequest) -> None:
+    check_stored("model", request.model)
     if not request.messages:
         raise InvalidField("messages", "at least one message is required.")
     for i, tool in enumerate(request.tools or []):

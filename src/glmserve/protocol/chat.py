@@ -36,6 +36,7 @@ from glmserve.protocol.json_text import (
     decode_json,
     loads_bounded,
 )
+from glmserve.protocol.stored import check_stored
 
 __all__ = [
     "ChatCompletionRequest",
@@ -316,6 +317,8 @@ def _field_path(loc: tuple[int | str, ...]) -> str:
 
 def _check(request: ChatCompletionRequest, max_depth: int) -> None:
     """Rules across fields, which a field-by-field schema cannot say."""
+    for name in ("model", "request_id", "user_id"):
+        check_stored(name, getattr(request, name))
     if not request.messages:
         raise InvalidField("messages", "Input cannot be empty.")
     if all(m.role in ("system", "assistant") for m in request.messages):

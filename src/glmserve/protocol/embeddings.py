@@ -20,6 +20,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from glmserve.errors import InvalidField, InvalidRequest, MissingField
+from glmserve.protocol.stored import check_stored
 
 __all__ = [
     "EmbeddingRequest",
@@ -238,6 +239,7 @@ def _model(raw: Mapping[str, Any]) -> str:
         raise MissingField("model")
     if not isinstance(model, str) or not model:
         raise InvalidField("model", "must be a model code")
+    check_stored("model", model)
     return model
 
 
@@ -247,6 +249,7 @@ def _request_id(raw: Mapping[str, Any]) -> str | None:
         return None
     if isinstance(value, bool) or not isinstance(value, str | int):
         raise InvalidField("request_id", "must be a string")
+    check_stored("request_id", str(value))
     return str(value)
 
 

@@ -36,7 +36,7 @@ from glmserve.errors import (
     PromptTooLong,
     SensitiveContent,
 )
-from glmserve.platform.admission import Attempt
+from glmserve.platform.admission import Admitted, Attempt
 from glmserve.platform.auth import Principal
 from glmserve.platform.ids import completion_id, now_seconds
 from glmserve.protocol.chat import (
@@ -139,16 +139,40 @@ class CompletionService:
         """The ``[http]`` limits a request is checked against (stored work parses with them)."""
         return self._limits
 
+    async def admit(
+        self, request: ChatCompletionRequest, attempt: Attempt, *, task_id: str | None = None
+    ) -> str:
+        """The cheap checks before the costly ones: the model is served here (1211), then
+        the balance and limits (1113, 1302-1304, 1231); only then is the prompt rendered
+        and tokenized (``prepare`` with the id returned, the completion's)."""
+        model = self._model(request)
+        task_id = task_id or completion_id()
+        await attempt.admit(
+            Admitted(
+                record_id=task_id,
+                model=model.code,
+                request_id=request.request_id or task_id,
+                client_request_id=request.request_id,
+                stream=bool(request.stream),
+                price=model.spec.price,
+                user_id=request.user_id,
+                new_prompt=is_new_prompt(request),
+            )
+        )
+        return task_id
+
     def prepare(
         self,
         request: ChatCompletionRequest,
         *,
         coding: bool = False,
         gone: threading.Event | None = None,
+        task_id: str | None = None,
     ) -> PreparedCompletion:
         """``coding``: the request came to the Coding endpoint, where preserved thinking
         (``clear_thinking: false``) is the default. ``gone``: set when the client has
-        left; the work stops at the next step (api/disconnect.py)."""
+        left; the work stops at the next step (api/disconnect.py). ``task_id``: the id
+        ``admit`` gave it."""
         check_sizes(request, self._limits)
         _refuse_unrun_search(request)
         check_schemas(request)
@@ -165,7 +189,7 @@ class CompletionService:
         if len(tokens) >= context:
             raise PromptTooLong(len(tokens), context)
         limit = min(max_tokens(model, request), context - len(tokens))
-        task_id = completion_id()
+        task_id = task_id or completion_id()
         return PreparedCompletion(
             id=task_id,
             request_id=request.request_id or task_id,
@@ -243,14 +267,15 @@ class CompletionService:
         return self._media.load(request.messages)
 
     async def start(self, prepared: PreparedCompletion, attempt: Attempt) -> Completion:
-        """Admit the request (balance, limits, request_id, plan), check its input
-        (content safety) and start it on the engine; the attempt then follows the
-        completion until its ledger record is written."""
+        """Admit the request (balance, limits, request_id, plan) unless ``admit`` did,
+        check its input (content safety) and start it on the engine; the attempt then
+        follows the completion until its ledger record is written."""
         # admitted first: limits protect the guard model, and a blocked prompt leaves
         # its record (error 1301) like any refused request
-        await attempt.admit(prepared.admitted)
+        if attempt.admitted is None:
+            await attempt.admit(prepared.admitted)
         verdict = await self.screen(prepared, attempt.caller)
-        completion = self.run(prepared, input_verdict=verdict)
+        completion = self.run(prepared, input_verdict=verdict, tenant=attempt.caller.key_id)
         attempt.track(completion)
         return completion
 
@@ -273,11 +298,19 @@ class CompletionService:
         return verdict
 
     def run(
-        self, prepared: PreparedCompletion, *, batch: bool = False, input_verdict: Verdict = SAFE
+        self,
+        prepared: PreparedCompletion,
+        *,
+        batch: bool = False,
+        input_verdict: Verdict = SAFE,
+        tenant: str = "",
     ) -> Completion:
         """Start on the engine, without admission (the caller has admitted it and
         screened its input). Interactive work (``batch`` false) preempts batch work on
-        its model first."""
+        its model first. ``tenant``: whose work it is (the key id), for the engine's
+        turns between keys."""
+        if tenant:
+            prepared = replace(prepared, generation=replace(prepared.generation, tenant=tenant))
         model = prepared.model
         if not batch and self.priority is not None:
             self.priority.interactive(model.code)
@@ -309,6 +342,10 @@ class CompletionService:
         if batch and self.priority is not None:
             self.priority.track(completion.cancel)
         return completion
+
+    def model_for(self, request: ChatCompletionRequest) -> ServedModel:
+        """The served model the request names; raises ModelNotFound (1211)."""
+        return self._model(request)
 
     def _model(self, request: ChatCompletionRequest) -> ServedModel:
         model = self._models.get(request.model)

@@ -168,8 +168,12 @@ class Repository(Protocol):
         """The newest tasks first (of one key, or of all)."""
         ...
 
-    def claim_task(self, owner: str, now_ms: int, lease_ms: int) -> TaskRow | None:
-        """Take one PROCESSING task nobody holds (or whose holder's lease ran out)."""
+    def count_tasks(self, key_id: str, status: TaskStatus) -> int: ...
+    def claim_task(
+        self, owner: str, now_ms: int, lease_ms: int, skip_keys: Sequence[str] = ()
+    ) -> TaskRow | None:
+        """Take one PROCESSING task nobody holds (or whose holder's lease ran out), the
+        oldest of a key not in ``skip_keys``."""
         ...
 
     def renew_tasks(self, owner: str, task_ids: Sequence[str], until_ms: int) -> None: ...

@@ -65,7 +65,7 @@ usage = Table(
     Column("key_id", String(64), nullable=False),
     Column("model", String(128), nullable=False),
     Column("request_id", String(128), nullable=False),
-    Column("kind", String(8), nullable=False),
+    Column("kind", String(16), nullable=False),  # _v7_usage_kind
     Column("status", String(16), nullable=False),
     Column("created_at", BigInteger, nullable=False),
     Column("day", String(10), nullable=False),
@@ -219,6 +219,14 @@ def _v6_task_endpoint(conn: Connection) -> None:
         )
 
 
+def _v7_usage_kind(conn: Connection) -> None:
+    """The ledger's ``kind`` holds "embeddings" (10 characters): PostgreSQL refused it in
+    the old 8-character column, and every embeddings record there was lost. SQLite does
+    not enforce lengths (and cannot alter a column's type): nothing to do there."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("ALTER TABLE usage ALTER COLUMN kind TYPE VARCHAR(16)"))
+
+
 MIGRATIONS: list[Callable[[Connection], None]] = [
     _v1_initial,
     _v2_files_and_batches,
@@ -226,6 +234,7 @@ MIGRATIONS: list[Callable[[Connection], None]] = [
     _v4_key_safety,
     _v5_key_plans,
     _v6_task_endpoint,
+    _v7_usage_kind,
 ]
 
 

@@ -202,15 +202,23 @@ class SqlRepository(SqlBatches):
         with self._engine.connect() as conn:
             return [TaskRow(**r) for r in conn.execute(query).mappings()]
 
-    def claim_task(self, owner: str, now_ms: int, lease_ms: int) -> TaskRow | None:
+    def count_tasks(self, key_id: str, status: TaskStatus) -> int:
+        query = select(func.count()).where(tasks.c.key_id == key_id, tasks.c.status == status)
+        with self._engine.connect() as conn:
+            return int(conn.execute(query).scalar_one())
+
+    def claim_task(
+        self, owner: str, now_ms: int, lease_ms: int, skip_keys: Sequence[str] = ()
+    ) -> TaskRow | None:
         free = and_(
             tasks.c.status == "PROCESSING",
             or_(tasks.c.lease_until_ms.is_(None), tasks.c.lease_until_ms < now_ms),
         )
+        query = select(tasks.c.id).where(free)
+        if skip_keys:
+            query = query.where(tasks.c.key_id.not_in(list(skip_keys)))
         with self._engine.begin() as conn:
-            candidates = conn.execute(
-                select(tasks.c.id).where(free).order_by(tasks.c.created_at).limit(5)
-            ).scalars()
+            candidates = conn.execute(query.order_by(tasks.c.created_at).limit(5)).scalars()
             for task_id in list(candidates):
                 # Compare-and-set: of several gateways racing for a task, exactly one wins.
                 won = conn.execute(

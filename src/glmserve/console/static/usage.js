@@ -71,8 +71,15 @@
     render();
   }
 
+  // A text cell that a spreadsheet would read as a formula (=, +, -, @, tab, CR first:
+  // a model code a client chose) gets a leading apostrophe, so it stays text.
+  function cell(v) {
+    let text = String(v);
+    if (typeof v === "string" && /^[=+\-@\t\r]/.test(text)) text = "'" + text;
+    return /[",\n\r]/.test(text) ? '"' + text.replace(/"/g, '""') + '"' : text;
+  }
+
   function csv() {
-    const cell = (v) => (/[",\n]/.test(String(v)) ? '"' + String(v).replace(/"/g, '""') + '"' : String(v));
     const text = [FIELDS.join(",")].concat(rows.map((r) => FIELDS.map((f) => cell(r[f])).join(","))).join("\n") + "\n";
     const link = el("a", { href: URL.createObjectURL(new Blob([text], { type: "text/csv" })), download: "glmserve-usage.csv" });
     document.body.append(link);

@@ -3,9 +3,12 @@
 The HTTP process keeps a vocabulary-only load of the GGUF (tokenizing and counting
 tokens is quick and needs no weights); the worker process holds the weights. Requests
 reach it as token lists over a pipe. Whatever has arrived while the worker was busy is
-taken together: the inputs of all those requests are pooled in as few decodes as the
-batch size allows, then each request gets its vectors back. If the worker dies, the
-requests in flight fail (``EmbeddingFailed``) and a new worker starts by itself.
+taken together, in rounds of one decode's worth of tokens (the batch size; at least one
+request): the inputs of a round's requests are pooled, then each gets its vectors back.
+Requests join a round taking turns between tenants (the API keys), so one tenant's
+backlog delays another tenant's request by a round, not by the whole backlog. If the
+worker dies, the requests in flight fail (``EmbeddingFailed``) and a new worker starts
+by itself.
 
 The worker starts on the first request, not with the server: a server that is never
 asked for embeddings never holds the embedding weights (docs/embeddings.md). What the
@@ -20,6 +23,7 @@ import itertools
 import logging
 import signal
 import threading
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from multiprocessing.connection import Connection
@@ -109,8 +113,9 @@ class EmbeddingEngine:
         """A reranker's input for a query and a document (see ``embedding.pair``)."""
         return pair(self._vocab, query, document, window)
 
-    async def embed(self, items: Sequence[Sequence[int]]) -> list[list[float]]:
-        """The pooled vectors of token lists (in order); raises EmbeddingFailed."""
+    async def embed(self, items: Sequence[Sequence[int]], tenant: str = "") -> list[list[float]]:
+        """The pooled vectors of token lists (in order); raises EmbeddingFailed.
+        ``tenant``: whose request it is (an opaque id), for the turns between tenants."""
         if self._proc is None:
             await asyncio.to_thread(self.start)
         loop = asyncio.get_running_loop()
@@ -118,7 +123,7 @@ class EmbeddingEngine:
         job = next(self._ids)
         with self._state:
             self._live[job] = (loop, future)
-        if not self._send(("embed", job, [list(ids) for ids in items])):
+        if not self._send(("embed", job, [list(ids) for ids in items], tenant)):
             with self._state:
                 self._live.pop(job, None)
             raise EmbeddingFailed("the embedding engine process is not reachable")
@@ -208,32 +213,69 @@ def _worker_main(conn: Connection, spec: EmbeddingEngineSpec) -> None:
         conn.send(("error", f"{type(exc).__name__}: {exc}"))
         return
     conn.send(("ready", asdict(model.info)))
+    turns = Turns()
     try:
-        while True:
-            jobs = _take_waiting(conn)
-            if jobs is None:
-                return
-            _run(conn, model, jobs)
+        while _take_waiting(conn, turns):
+            _run(conn, model, turns.round(spec.batch_size))
     finally:
         model.close()
 
 
-def _take_waiting(conn: Connection) -> list[tuple[int, list[list[int]]]] | None:
-    """Block for one message, then take every other one already waiting (None: stop)."""
-    jobs: list[tuple[int, list[list[int]]]] = []
-    while True:
+Job = tuple[int, list[list[int]]]
+
+
+class Turns:
+    """Requests waiting in the worker, by tenant, and whose turn it is."""
+
+    def __init__(self) -> None:
+        self._waiting: dict[str, deque[Job]] = {}
+        self._last: dict[str, int] = {}
+        self._turns = 0
+
+    def __bool__(self) -> bool:
+        return bool(self._waiting)
+
+    def add(self, tenant: str, job: Job) -> None:
+        self._waiting.setdefault(tenant, deque()).append(job)
+
+    def round(self, budget: int) -> list[Job]:
+        """The next round: each tenant's oldest request in turn (the tenant whose last
+        turn is longest ago first, a new one before all), while their tokens fit in
+        ``budget`` tokens; at least one request."""
+        jobs: list[Job] = []
+        used = 0
+        while self._waiting:
+            tenant = min(self._waiting, key=lambda t: self._last.get(t, 0))
+            queue = self._waiting[tenant]
+            size = sum(len(ids) for ids in queue[0][1])
+            if jobs and used + size > budget:
+                break
+            jobs.append(queue.popleft())
+            used += size
+            self._turns += 1
+            self._last[tenant] = self._turns
+            if not queue:
+                del self._waiting[tenant]
+        if len(self._last) > 1024:  # forget tenants gone quiet
+            self._last = {t: n for t, n in self._last.items() if t in self._waiting}
+        return jobs
+
+
+def _take_waiting(conn: Connection, turns: Turns) -> bool:
+    """Every message already waiting, after blocking for one if nothing is queued in
+    ``turns``; False: stop."""
+    while not turns or conn.poll(0):
         try:
             message = conn.recv()
         except EOFError:
-            return None
+            return False
         if message[0] == "close":
-            return None
-        jobs.append((message[1], message[2]))
-        if not conn.poll(0):
-            return jobs
+            return False
+        turns.add(message[3], (message[1], message[2]))
+    return True
 
 
-def _run(conn: Connection, model: EmbeddingModel, jobs: list[tuple[int, list[list[int]]]]) -> None:
+def _run(conn: Connection, model: EmbeddingModel, jobs: list[Job]) -> None:
     """Pool every job's inputs together; on a failure, each job on its own, so one bad
     request does not fail its neighbours."""
     everything = [ids for _, items in jobs for ids in items]

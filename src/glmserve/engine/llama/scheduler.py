@@ -9,7 +9,7 @@ full context, so a running sequence never runs out of room.
 
 from __future__ import annotations
 
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -20,6 +20,8 @@ from glmserve.engine.text import TextStream
 from glmserve.engine.types import FinishReason, GenerationRequest, TokenOut, Usage
 
 __all__ = ["Sink", "Sequence", "Scheduler", "Step"]
+
+_TURNS_KEPT = 1024
 
 
 class Sink(Protocol):
@@ -83,6 +85,9 @@ class Scheduler:
         self.steps = 0
         self._prompt_turn = False
         """Exact mode: whether the next step reads a prompt chunk (steps alternate)."""
+        self._admissions = 0
+        self._last_turn: dict[str, int] = {}
+        """Each tenant's last admission (its number): who had a turn longest ago."""
 
     def add(self, seq: Sequence) -> None:
         self.waiting.append(seq)
@@ -92,14 +97,40 @@ class Scheduler:
 
     def admit(self) -> None:
         while self.waiting and len(self.running) < self.max_running:
-            seq = self.waiting[0]
+            seq = self._next()
             got = self.slots.acquire(seq.tokens)
             if got is None:
                 return
-            self.waiting.popleft()
+            self.waiting.remove(seq)
             seq.slot, seq.computed = got
             seq.cached = seq.computed
             self.running.append(seq)
+            self._admissions += 1
+            self._last_turn[seq.request.tenant] = self._admissions
+            if len(self._last_turn) > _TURNS_KEPT:  # forget tenants gone quiet
+                present = {s.request.tenant for s in (*self.waiting, *self.running)}
+                self._last_turn = {t: n for t, n in self._last_turn.items() if t in present}
+
+    def _next(self) -> Sequence:
+        """The waiting sequence to admit next: tenants take turns. Of each tenant only
+        its oldest waiting sequence is a candidate; the one chosen is that of the tenant
+        with the fewest sequences running, then the one whose last turn is longest ago
+        (a tenant new to the queue first). So a tenant with a backlog of N requests
+        delays another tenant's request by one of them, not N; one tenant alone is FIFO."""
+        running = Counter(s.request.tenant for s in self.running)
+        best: Sequence | None = None
+        best_rank = (0, 0)
+        seen: set[str] = set()
+        for seq in self.waiting:
+            tenant = seq.request.tenant
+            if tenant in seen:
+                continue
+            seen.add(tenant)
+            rank = (running[tenant], self._last_turn.get(tenant, 0))
+            if best is None or rank < best_rank:
+                best, best_rank = seq, rank
+        assert best is not None
+        return best
 
     def plan(self) -> Step:
         """The next batch: one decode token per generating sequence, then prompt chunks

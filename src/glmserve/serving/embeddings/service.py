@@ -244,7 +244,8 @@ class EmbeddingService:
             )
             metered.track(work)
         try:
-            vectors = await served.engine.embed(ids)
+            tenant = metered.caller.key_id if metered is not None else ""
+            vectors = await served.engine.embed(ids, tenant)
         except EmbeddingFailed as exc:
             work.end(failed=True)
             raise EngineFailure(f"The embedding engine failed: {exc}") from None

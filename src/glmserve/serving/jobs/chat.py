@@ -57,7 +57,10 @@ class ChatJobs:
                 # it off. A batch line answers with a whole body, whatever ``stream`` said.
                 verdict = await self._completions.screen(prepared, Principal(caller))
                 completion = self._completions.run(
-                    replace(prepared, stream=False), batch=True, input_verdict=verdict
+                    replace(prepared, stream=False),
+                    batch=True,
+                    input_verdict=verdict,
+                    tenant=caller,
                 )
             result = await collect_result(completion)
         except asyncio.CancelledError:

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from glmserve.catalog import Price
-from glmserve.errors import GlmServeError
+from glmserve.errors import ConcurrencyExceeded, GlmServeError
 from glmserve.platform.admission import Attempt
 from glmserve.platform.batch_input import endpoint_kind
 from glmserve.platform.batch_output import LineOutcome
@@ -166,6 +166,11 @@ class JobTable:
             if job is None:  # stored by another gateway, or before a restart
                 job = await handler.prepare(json.loads(row.request_json), row)
             result = await handler.run(job, attempt, row.key_id)
+        except ConcurrencyExceeded:
+            # The key has no free slot: the task waits its turn (platform/tasks.py).
+            if job is not None:
+                self._prepared[row.id] = job
+            raise
         except GlmServeError as exc:
             return "FAIL", self.failed_task(row, exc), exc
         if result.error is not None:
