@@ -99,7 +99,11 @@ class GlmServe:
         private = self.settings.reader.allow_private_urls
         self.mcp_chat = McpChat(self.completions, self.mcp.servers, private)
         self.agents = AgentService(
-            self.completions, self.models, self.platform.files, self.settings.agents
+            self.completions,
+            self.models,
+            self.platform.files,
+            self.settings.agents,
+            web_search=self.web_search,
         )
         self.jobs.register_runner("agents", AgentTasks(self.agents))
 

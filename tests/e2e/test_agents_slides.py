@@ -24,6 +24,7 @@ from pptx import Presentation
 from zai import ZaiClient
 
 from tests.platform.gateway import ADMIN_KEY, SECRET_KEY, Gateway, auth
+from tests.search.corpus import write_corpus
 from tests.support.scripted_glm import END_TOKENS, Script, ScriptedGlm, build_scripted_glm
 
 OUTLINE = "# Widget launch\n> The plan for Q3\n\n## Why now\n- Demand\n\n## Plan\n- Ship\n"
@@ -60,7 +61,7 @@ def _chromium() -> str:
     pytest.skip(why)
 
 
-def _config(tmp: Path, gguf: Path, chromium: str, workers: int) -> Path:
+def _config(tmp: Path, gguf: Path, chromium: str, workers: int, extra: str = "") -> Path:
     config = tmp / f"glmserve-{workers}.toml"
     config.write_text(
         "[server]\ndefault_model = false\n\n"
@@ -68,14 +69,15 @@ def _config(tmp: Path, gguf: Path, chromium: str, workers: int) -> Path:
         f'secret_key = "{SECRET_KEY}"\ntask_workers = {workers}\n\n'
         "[embeddings]\ndefault_model = false\n\n"
         f'[agents]\nchromium = "{chromium}"\n\n'
-        f'[[models]]\ncode = "glm-4.7"\ngguf = "{gguf}"\ncontext_size = 4096\n'
+        f'[[models]]\ncode = "glm-4.7"\ngguf = "{gguf}"\ncontext_size = 4096\n\n{extra}'
     )
     return config
 
 
 class Slides:
-    def __init__(self, tmp: Path, model: ScriptedGlm, chromium: str) -> None:
+    def __init__(self, tmp: Path, model: ScriptedGlm, chromium: str, extra: str = "") -> None:
         self.tmp = tmp
+        self.extra = extra
         self.model = model
         self.gguf = model.path
         self.chromium = chromium
@@ -85,7 +87,7 @@ class Slides:
         self.seen = 0
 
     def start(self, workers: int) -> Gateway:
-        config = _config(self.tmp, self.gguf, self.chromium, workers)
+        config = _config(self.tmp, self.gguf, self.chromium, workers, self.extra)
         env = {"GLMSERVE_PROMPT_LOG": str(self.prompts)}
         return Gateway(config, self.tmp / f"server-{workers}.log", env=env)
 
@@ -336,6 +338,83 @@ def test_an_async_run_survives_a_gateway_restart(slides: Slides) -> None:
     )
 
 
+@pytest.fixture(scope="module")
+def searching(slides: Slides, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Slides]:
+    """A second gateway on the same scripted model, with a local search index over the
+    search tests' documents."""
+    tmp = tmp_path_factory.mktemp("slides-search")
+    docs = write_corpus(tmp)
+    search = (
+        f'[search]\nbackend = "local"\n[search.local]\npaths = ["{docs}"]\n'
+        'base_url = "https://docs.example.com/"\n'
+    )
+    fixture = Slides(tmp, slides.model, slides.chromium, search)
+    try:
+        yield fixture
+    finally:
+        fixture.gateway.stop()
+
+
+def _slide_text(slide: Any) -> str:
+    return "\n".join(s.text_frame.text for s in slide.shapes if s.has_text_frame)
+
+
+def _models(gateway: Gateway, key: str) -> dict[str, int]:
+    rows = gateway.admin("GET", "/usage", params={"key": key.split(".")[0]}).json()["data"]
+    models: dict[str, int] = {}
+    for row in rows:
+        models[row["model"]] = models.get(row["model"], 0) + row["requests"]
+    return models
+
+
+def test_web_search_grounds_the_outline_and_the_last_slide_lists_the_sources(
+    searching: Slides,
+) -> None:
+    title, link = "River otter care", "https://docs.example.com/guides/otters.md"
+    searching.new_prompts()
+    chunks = list(
+        searching.client().agents.invoke(
+            agent_id="slides_glm_agent",
+            messages=[{"role": "user", "content": "what do river otters eat"}],
+            custom_variables={"pages": 3, "export": "pptx"},
+            stream=True,
+        )
+    )
+    prompts = searching.new_prompts()
+    assert searching.steps(prompts) == ["OUTLINE", "SLIDES"]
+    assert "\n<sources>\n" in prompts[0]
+    assert f"[1] {title}\nSource: {link}\n" in prompts[0]  # the top result first
+    assert link not in prompts[1]  # the outline carries what the deck needs
+    contents = [c.choices[0].delta.content for c in chunks if c.choices[0].delta.content]
+    files = _files(contents)
+    assert files["pptx"]["pages"] == 5  # the title page, three slides, the sources
+    deck = Presentation(io.BytesIO(searching.download(files["pptx"]["url"])))
+    assert len(deck.slides) == 5
+    last = _slide_text(deck.slides[-1])
+    assert last.startswith("Sources") and f"{title}: {link}" in last
+    html = searching.download(files["html"]["url"]).decode()
+    assert f"{title}: {link}" in html
+    # the run's record and the search's own, billed like the chat web_search tool
+    searching.gateway.usage(searching.key, settled=2)
+    assert _models(searching.gateway, searching.key) == {"glm-4.7": 1, "search-prime": 1}
+
+    off = list(
+        searching.client().agents.invoke(
+            agent_id="slides_glm_agent",
+            messages="what do river otters eat",
+            custom_variables={"pages": 3, "export": "pptx", "web_search": False},
+            stream=True,
+        )
+    )
+    prompts = searching.new_prompts()
+    assert searching.steps(prompts) == ["OUTLINE", "SLIDES"]
+    assert all("\n<sources>\n" not in p and link not in p for p in prompts)
+    files = _files([c.choices[0].delta.content for c in off if c.choices[0].delta.content])
+    assert files["pptx"]["pages"] == 4
+    searching.gateway.usage(searching.key, settled=3)
+    assert _models(searching.gateway, searching.key) == {"glm-4.7": 2, "search-prime": 1}
+
+
 SLIDES = "slides_glm_agent"
 
 
@@ -359,6 +438,18 @@ SLIDES = "slides_glm_agent"
             {"agent_id": SLIDES, "messages": "x", "conversation_id": "nope"},
             400,
             "conversation_id",
+        ),
+        (
+            "",
+            {"agent_id": SLIDES, "messages": "x", "custom_variables": {"web_search": "yes"}},
+            400,
+            "custom_variables.web_search",
+        ),
+        (  # this gateway has no search back end: asked for explicitly, it is refused
+            "",
+            {"agent_id": SLIDES, "messages": "x", "custom_variables": {"web_search": True}},
+            400,
+            "custom_variables.web_search",
         ),
         ("/async-result", {"async_id": "agent-nope"}, 404, "async_id"),
         ("/async-result", {}, 400, "async_id"),

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from glmserve.errors import ClientGone, EngineFailure, SensitiveContent
+from glmserve.platform.admission import Attempt
 from glmserve.platform.auth import Principal
 from glmserve.protocol.chat import parse_chat_request
 from glmserve.protocol.responses import ChatUsage
@@ -35,8 +36,11 @@ class AgentRun:
         caller: Principal,
         *,
         check: dict[str, Any] | None = None,
+        attempt: Attempt | None = None,
     ) -> None:
         self._completions = completions
+        self.attempt = attempt
+        """The request's attempt: work on the side (a web search) gets a sibling record."""
         self.model = model
         self._caller = caller
         self._check = check

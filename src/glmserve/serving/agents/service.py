@@ -30,10 +30,12 @@ from glmserve.serving.agents.calls import AgentRun
 from glmserve.serving.agents.conversations import Conversations
 from glmserve.serving.agents.slides import SlidesAgent
 from glmserve.serving.agents.slides_export import Exporter, find_chromium
+from glmserve.serving.agents.sources import SourceSearch
 from glmserve.serving.agents.translation import GeneralTranslation
 from glmserve.serving.agents.video import VIDEO_AGENTS, video_unavailable
 from glmserve.serving.models.registry import ModelRegistry, ServedModel
 from glmserve.serving.service import CompletionService
+from glmserve.serving.web_search.service import WebSearchService
 from glmserve.store import TaskRow
 
 __all__ = ["AgentService", "AsyncRunNotFound", "Started", "agents_model", "ASYNC_PREFIX"]
@@ -74,6 +76,7 @@ class AgentService:
         models: ModelRegistry,
         files: Files,
         settings: AgentSettings | None = None,
+        web_search: WebSearchService | None = None,
     ) -> None:
         settings = settings or AgentSettings()
         self._completions = completions
@@ -84,7 +87,7 @@ class AgentService:
         exporter = Exporter(find_chromium(settings.chromium))
         agents: list[Agent] = [
             GeneralTranslation(files),
-            SlidesAgent(files, self.conversations, exporter),
+            SlidesAgent(files, self.conversations, exporter, SourceSearch(web_search)),
         ]
         self._agents = {agent.agent_id: agent for agent in agents}
 
@@ -125,7 +128,9 @@ class AgentService:
         agent = self.agent(request.agent_id)
         job = await agent.prepare(request, caller)
         model = self.model()
-        run = AgentRun(self._completions, model, caller, check=request.sensitive_word_check)
+        run = AgentRun(
+            self._completions, model, caller, check=request.sensitive_word_check, attempt=attempt
+        )
         run_id = async_id or completion_id()
         request_id = request.request_id or run_id
         attempt.describe(model.code, request_id)
