@@ -3,9 +3,8 @@ image or video, so its usage counts units, not tokens (docs/images.md, "Billing"
 
 from __future__ import annotations
 
-import asyncio
-
 from glmserve.catalog import Price
+from glmserve.serving.run.counted import CountedWork
 
 __all__ = ["MediaWork", "unit_price"]
 
@@ -16,46 +15,9 @@ def unit_price(usd_each: float) -> Price:
     return Price(0.0, 0.0, usd_each * 1_000_000)
 
 
-class MediaWork:
-    prompt_tokens = 0
-    cached_tokens = 0
-
-    def __init__(self) -> None:
-        self.completion_tokens = 0
-        """Images (or videos) made: the billed units."""
-        self._done = asyncio.Event()
-        self._failed = False
-        self._cancelled = False
-
-    @property
-    def finished(self) -> bool:
-        return self._done.is_set()
-
-    @property
-    def failed(self) -> bool:
-        return self._failed
-
-    @property
-    def cancelled(self) -> bool:
-        return self._cancelled
-
-    @property
-    def finish_reason(self) -> str:
-        return "error" if self._failed else "stop"
-
-    @property
-    def usage(self) -> MediaWork:
-        return self
-
-    def cancel(self) -> None:
-        if not self.finished:
-            self._cancelled = True
-
-    async def wait_finished(self) -> None:
-        await self._done.wait()
+class MediaWork(CountedWork):
+    """Its ``completion_tokens`` are the images (or videos) made: the billed units."""
 
     def end(self, units: int = 0, *, failed: bool = False, cancelled: bool = False) -> None:
         self.completion_tokens = units
-        self._failed = self._failed or failed
-        self._cancelled = self._cancelled or cancelled
-        self._done.set()
+        super().end(failed=failed, cancelled=cancelled)

@@ -4,7 +4,6 @@ as its prompt tokens, so the record's cost is calls x price)."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping
 from typing import Any
 
@@ -19,50 +18,17 @@ from glmserve.protocol.moderations import (
     parse_moderation_request,
 )
 from glmserve.safety import SafetyPolicy, Verdict
+from glmserve.serving.run.counted import CountedWork
 
 __all__ = ["ModerationWork", "moderate"]
 
 
-class ModerationWork:
-    """A moderation request as the ledger follows it (``Metered``)."""
-
-    cached_tokens = 0
-    completion_tokens = 0
+class ModerationWork(CountedWork):
+    """A moderation request as the ledger follows it: each input is one call (its prompt
+    tokens); a dropped request is checked to its end and recorded as it ended."""
 
     def __init__(self, calls: int) -> None:
-        self.prompt_tokens = calls
-        self._done = asyncio.Event()
-        self._failed = False
-
-    @property
-    def finished(self) -> bool:
-        return self._done.is_set()
-
-    @property
-    def failed(self) -> bool:
-        return self._failed
-
-    @property
-    def cancelled(self) -> bool:
-        return False
-
-    @property
-    def finish_reason(self) -> str:
-        return "error" if self._failed else "stop"
-
-    @property
-    def usage(self) -> ModerationWork:
-        return self
-
-    def cancel(self) -> None:
-        return None
-
-    async def wait_finished(self) -> None:
-        await self._done.wait()
-
-    def end(self, *, failed: bool = False) -> None:
-        self._failed = failed
-        self._done.set()
+        super().__init__(prompt_tokens=calls, cancellable=False)
 
 
 def _result(verdict: Verdict) -> ModerationResult:

@@ -28,7 +28,7 @@ from glmserve.protocol.web_search import (
 from glmserve.safety import SafetyPolicy
 from glmserve.search import BackendDown, Hit, SearchBackend, SearchQuery
 from glmserve.search.backends import open_backend
-from glmserve.serving.embeddings.work import EmbeddingWork
+from glmserve.serving.run.counted import CountedWork
 from glmserve.serving.web_search.grounding import Grounding, grounded_request, search_tools
 from glmserve.serving.web_search.reader import MAX_TIMEOUT, Reader
 
@@ -148,7 +148,7 @@ class WebSearchService:
 
 async def _start(
     metered: Attempt, code: str, request_id: str | None, user_id: str | None
-) -> EmbeddingWork:
+) -> CountedWork:
     """Admit one call and follow it; its one unit is counted once it has succeeded."""
     record = completion_id()
     await metered.admit(
@@ -162,7 +162,7 @@ async def _start(
             user_id=user_id,
         )
     )
-    work = EmbeddingWork(0)
+    work = CountedWork()
     metered.track(work)
     return work
 
