@@ -19,6 +19,7 @@ HERE = Path(__file__).parent
 
 PAGES = {
     "playground": "Playground",
+    "images": "Images",
     "keys": "API keys",
     "usage": "Usage",
     "models": "Models and workers",

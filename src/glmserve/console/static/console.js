@@ -27,6 +27,13 @@ const Console = (() => {
     return opts.raw ? response : response.json();
   }
 
+  // A generated image's or video's bytes, read with the key (a result URL may want it:
+  // docs/images.md), as a blob: URL for <img> and <video>, which the CSP allows.
+  async function blobUrl(url) {
+    const response = await api(url, { raw: true });
+    return URL.createObjectURL(await response.blob());
+  }
+
   async function apiError(response) {
     let message = response.status + " " + response.statusText;
     try {
@@ -109,5 +116,5 @@ const Console = (() => {
     await ready(me);
   }
 
-  return { api, apiError, el, $, num, usd, pct, when, showError, start, key, headers, CHAT_KEY, state };
+  return { api, apiError, blobUrl, el, $, num, usd, pct, when, showError, start, key, headers, CHAT_KEY, state };
 })();
