@@ -13,8 +13,10 @@ only its shape, except where a grammar forces it.
 from __future__ import annotations
 
 import json
+import os
 import random
 import re
+import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -242,7 +244,9 @@ def test_vllm_stop_token_ids_end_at_the_token(vllm: Worker) -> None:
 def test_vllm_aborts_a_completion_by_the_id_glmserve_gives_it(vllm: Worker) -> None:
     # glmserve does not rely on vLLM noticing a closed stream (a busy vLLM may generate
     # the whole answer first): it names each request and aborts it by that name. The
-    # stream stays open here, so only the abort call can end it early.
+    # stream stays open here, so only the abort call can end it early. vLLM's engine
+    # processes are stopped (SIGSTOP) from the first chunk until the abort has been
+    # accepted, so the answer cannot run to its end first, however fast the machine.
     request = {
         "model": vllm.model,
         "prompt": _prompt(10, seed=6),
@@ -259,11 +263,34 @@ def test_vllm_aborts_a_completion_by_the_id_glmserve_gives_it(vllm: Worker) -> N
     with httpx.stream("POST", f"{vllm.base}/v1/completions", json=request, timeout=120) as r:
         for chunk in _sse(r):
             chunks.append(chunk)
-            if len(chunks) == 3:
-                httpx.post(f"{vllm.base}{path}", json=body, timeout=30).raise_for_status()
+            if len(chunks) == 1:
+                engines = _children(vllm.proc.pid)
+                assert engines, "vLLM's engine process was not found"
+                for pid in engines:
+                    os.kill(pid, signal.SIGSTOP)
+                try:
+                    httpx.post(f"{vllm.base}{path}", json=body, timeout=30).raise_for_status()
+                finally:
+                    for pid in engines:
+                        os.kill(pid, signal.SIGCONT)
     reasons = [c["finish_reason"] for chunk in chunks for c in chunk["choices"]]
     assert reasons[-1] == "abort"
     assert len(chunks) < MAX_MODEL_LEN - 10
+
+
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (vLLM's engine core and its helpers)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+            found.append(int(entry.name))
+    return found
 
 
 def test_vllm_prompt_longer_than_max_model_len_is_a_400(vllm: Worker) -> None:

@@ -73,9 +73,10 @@ def test_poison_lines_fail_once_and_the_batch_completes(gateway: Gateway) -> Non
     assert (done.request_counts.completed, done.request_counts.failed) == (1, len(POISON))
     errors = _errors(zai, done.error_file_id)
     by_id = {e["custom_id"]: e for e in errors}
-    # the unknown models ran and were answered 1211; the ledger keeps what it can of them
+    # the stored-string checks answer these lines 1214 naming the model, before they run
     for name in ("nul model", "long model"):
-        assert by_id[name]["response"]["body"]["error"]["code"] == "1211", by_id[name]
+        error = by_id[name]["response"]["body"]["error"]
+        assert error["code"] == "1214" and "model" in error["message"], by_id[name]
     refused = [e for e in errors if e["response"] is None]
     assert len(refused) == len(POISON) - 2
     assert all(e["error"]["code"] == "1214" for e in refused)
