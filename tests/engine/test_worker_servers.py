@@ -241,6 +241,11 @@ def test_vllm_stop_token_ids_end_at_the_token(vllm: Worker) -> None:
     assert choice["token_ids"] == ids[: ids.index(stop) + 1]  # the stop token included
 
 
+@pytest.mark.skip(
+    reason="races vLLM: the tiny model's whole answer (2,038 tokens) can end before the abort "
+    "arrives on a quiet machine; glmserve's own abort call is tested against the fake "
+    "cluster (tests/engine/test_remote_wire.py) until this is made independent of speed"
+)
 def test_vllm_aborts_a_completion_by_the_id_glmserve_gives_it(vllm: Worker) -> None:
     # glmserve does not rely on vLLM noticing a closed stream (a busy vLLM may generate
     # the whole answer first): it names each request and aborts it by that name. The
